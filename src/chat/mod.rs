@@ -1,0 +1,1 @@
+//! Chat templates: rendering `tokenizer.chat_template` and the built-in fallbacks.

@@ -1,0 +1,172 @@
+//! hearth's error type: a kind that decides the exit code, a message, and the context
+//! (file, metadata key, tensor) it happened in.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, in the terms of the exit-code policy (see `ErrorKind::exit_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Wrong arguments or a combination of them that makes no sense.
+    Usage,
+    /// An input (file, model, text) that is malformed or inconsistent.
+    BadInput,
+    /// A well-formed input that uses something hearth does not support.
+    Unsupported,
+    /// An operating-system failure while reading or writing.
+    Io,
+    /// The model or task failed while running.
+    Failed,
+    /// The user interrupted the work.
+    Interrupted,
+}
+
+impl ErrorKind {
+    /// The process exit code: 2 bad input or usage, 1 the task failed, 130 interrupted.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Usage | ErrorKind::BadInput | ErrorKind::Unsupported => 2,
+            ErrorKind::Io | ErrorKind::Failed => 1,
+            ErrorKind::Interrupted => 130,
+        }
+    }
+}
+
+/// An error with its context. Displays as `file: key 'k': tensor 't': message`.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    msg: String,
+    file: Option<PathBuf>,
+    key: Option<String>,
+    tensor: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Error {
+        Error { kind, msg: msg.into(), file: None, key: None, tensor: None }
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, msg)
+    }
+
+    pub fn bad_input(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::BadInput, msg)
+    }
+
+    pub fn unsupported(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Unsupported, msg)
+    }
+
+    pub fn failed(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Failed, msg)
+    }
+
+    /// An I/O error on `path`. A missing or unreadable input is bad input (exit 2);
+    /// anything else is an I/O failure (exit 1).
+    pub fn io(path: &Path, err: io::Error) -> Error {
+        let kind = match err.kind() {
+            io::ErrorKind::NotFound
+            | io::ErrorKind::PermissionDenied
+            | io::ErrorKind::IsADirectory
+            | io::ErrorKind::InvalidData
+            | io::ErrorKind::UnexpectedEof => ErrorKind::BadInput,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, err.to_string()).with_file(path)
+    }
+
+    /// Sets the file, unless a file is already named.
+    pub fn with_file(mut self, path: impl AsRef<Path>) -> Error {
+        self.file.get_or_insert_with(|| path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Sets the metadata key, unless a key is already named.
+    pub fn with_key(mut self, key: impl Into<String>) -> Error {
+        self.key.get_or_insert_with(|| key.into());
+        self
+    }
+
+    /// Sets the tensor name, unless a tensor is already named.
+    pub fn with_tensor(mut self, tensor: impl Into<String>) -> Error {
+        self.tensor.get_or_insert_with(|| tensor.into());
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.msg
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    pub fn tensor(&self) -> Option<&str> {
+        self.tensor.as_deref()
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "key '{key}': ")?;
+        }
+        if let Some(tensor) = &self.tensor {
+            write!(f, "tensor '{tensor}': ")?;
+        }
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_file_key_and_tensor() {
+        let e = Error::bad_input("expected u32, found string")
+            .with_key("qwen2.block_count")
+            .with_file("m.gguf");
+        assert_eq!(e.to_string(), "m.gguf: key 'qwen2.block_count': expected u32, found string");
+        let e = Error::unsupported("unknown type id 99").with_tensor("blk.0.attn_q.weight");
+        assert_eq!(e.to_string(), "tensor 'blk.0.attn_q.weight': unknown type id 99");
+    }
+
+    #[test]
+    fn inner_context_wins() {
+        let e = Error::bad_input("x").with_file("inner").with_file("outer");
+        assert_eq!(e.file(), Some(Path::new("inner")));
+    }
+
+    #[test]
+    fn exit_codes_follow_policy() {
+        assert_eq!(Error::usage("u").exit_code(), 2);
+        assert_eq!(Error::bad_input("b").exit_code(), 2);
+        assert_eq!(Error::failed("f").exit_code(), 1);
+        let missing = Error::io(Path::new("x"), io::Error::from(io::ErrorKind::NotFound));
+        assert_eq!(missing.exit_code(), 2);
+        assert_eq!(Error::new(ErrorKind::Interrupted, "^C").exit_code(), 130);
+    }
+}

@@ -1,0 +1,14 @@
+//! hearth: an offline coding assistant for the terminal that runs GGUF models on its own
+//! engine. The library holds everything; `main.rs` only parses arguments and dispatches.
+//!
+//! Dependencies point down only: `modes` → `chat`/`tokenizer` → `gguf` → `quant`.
+
+pub mod chat;
+pub mod cli;
+pub mod error;
+pub mod gguf;
+pub mod modes;
+pub mod quant;
+pub mod tokenizer;
+
+pub use error::{Error, ErrorKind, Result};

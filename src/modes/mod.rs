@@ -1,0 +1,16 @@
+//! The ways of working (ask, chat, edit, acp) and the model tools (inspect, tokenize, …).
+//! Each mode takes its resolved arguments and writes its answer to stdout.
+
+pub mod inspect;
+pub mod tokenize;
+
+use crate::cli::Command;
+use crate::error::Result;
+
+/// Runs one subcommand.
+pub fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Tokenize(args) => tokenize::run(&args),
+    }
+}
