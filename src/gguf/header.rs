@@ -53,12 +53,12 @@ fn read_preamble(c: &mut Cursor) -> Result<u32> {
     match version {
         2 | 3 => Ok(version),
         1 => Err(Error::unsupported("GGUF version 1 is not supported (only versions 2 and 3)")),
-        v if (2..=3).contains(&v.swap_bytes()) || v.swap_bytes() == 1 => Err(Error::unsupported(
-            "big-endian GGUF file: hearth reads little-endian files only",
-        )),
-        v => Err(Error::unsupported(format!(
-            "unsupported GGUF version {v} (only versions 2 and 3)"
-        ))),
+        v if (2..=3).contains(&v.swap_bytes()) || v.swap_bytes() == 1 => {
+            Err(Error::unsupported("big-endian GGUF file: hearth reads little-endian files only"))
+        }
+        v => {
+            Err(Error::unsupported(format!("unsupported GGUF version {v} (only versions 2 and 3)")))
+        }
     }
 }
 
@@ -172,9 +172,8 @@ fn read_tensor_info(c: &mut Cursor, index: usize) -> Result<TensorInfo> {
         dims.push(c.u64("tensor dimension").map_err(with_name)?);
     }
     let type_id = c.u32("tensor type").map_err(with_name)?;
-    let ty = GgmlType::from_id(type_id).ok_or_else(|| {
-        with_name(Error::unsupported(format!("unknown ggml type id {type_id}")))
-    })?;
+    let ty = GgmlType::from_id(type_id)
+        .ok_or_else(|| with_name(Error::unsupported(format!("unknown ggml type id {type_id}"))))?;
     let offset = c.u64("tensor offset").map_err(with_name)?;
     TensorInfo::new(name.clone(), dims, ty, offset).map_err(with_name)
 }

@@ -3,12 +3,14 @@
 
 mod cursor;
 mod file;
+mod ftype;
 pub mod header;
 mod tensor;
 mod value;
 mod writer;
 
 pub use file::GgufFile;
+pub use ftype::file_type_name;
 pub use tensor::TensorInfo;
 pub use value::{Array, Metadata, Value, ValueType};
 pub use writer::GgufWriter;

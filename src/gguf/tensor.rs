@@ -25,7 +25,9 @@ impl TensorInfo {
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .filter(|&n| n <= i64::MAX as u64)
-            .ok_or_else(|| Error::bad_input(format!("element count of shape {dims:?} overflows")))?;
+            .ok_or_else(|| {
+                Error::bad_input(format!("element count of shape {dims:?} overflows"))
+            })?;
         let block = ty.block_elems() as u64;
         if dims[0] % block != 0 {
             return Err(Error::bad_input(format!(

@@ -25,7 +25,8 @@ pub enum ValueType {
 impl ValueType {
     pub fn from_id(id: u32) -> Option<ValueType> {
         use ValueType::*;
-        const ALL: [ValueType; 13] = [U8, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64];
+        const ALL: [ValueType; 13] =
+            [U8, I8, U16, I16, U32, I32, F32, Bool, String, Array, U64, I64, F64];
         ALL.get(id as usize).copied()
     }
 
@@ -160,7 +161,7 @@ impl Array {
         match self {
             Array::Array(v) => v.iter().map(Array::to_json).collect(),
             Array::String(v) => v.iter().map(|s| serde_json::Value::from(s.as_str())).collect(),
-            Array::F32(v) => v.iter().map(|&x| json_f64(x as f64)).collect(),
+            Array::F32(v) => v.iter().map(|&x| json_f32(x)).collect(),
             Array::F64(v) => v.iter().map(|&x| json_f64(x)).collect(),
             Array::Bool(v) => v.iter().map(|&b| serde_json::Value::from(b)).collect(),
             Array::U8(v) => v.iter().map(|&x| serde_json::Value::from(x)).collect(),
@@ -173,6 +174,12 @@ impl Array {
             Array::I64(v) => v.iter().map(|&x| serde_json::Value::from(x)).collect(),
         }
     }
+}
+
+/// An f32 as the shortest decimal that reads back as the same f32 (1e-6, not
+/// 9.999999974752427e-7).
+fn json_f32(x: f32) -> serde_json::Value {
+    json_f64(x.to_string().parse().unwrap_or(f64::NAN))
 }
 
 /// JSON has no NaN or infinity: those become null.
@@ -242,7 +249,7 @@ impl Value {
         match self {
             Value::String(s) => s.as_str().into(),
             Value::Bool(b) => (*b).into(),
-            Value::F32(x) => json_f64(*x as f64),
+            Value::F32(x) => json_f32(*x),
             Value::F64(x) => json_f64(*x),
             Value::Array(a) => a.to_json(),
             // Every integer type fits i128; serde_json holds u64 and i64.
@@ -258,10 +265,29 @@ impl Value {
     pub fn summary(&self, max_chars: usize) -> String {
         match self {
             Value::String(s) => abbreviate(&format!("{s:?}"), max_chars),
-            Value::Array(a) => format!("{} of {}", a.type_name(), a.len()),
+            Value::Array(a) => array_summary(a, max_chars),
             other => abbreviate(&other.to_json().to_string(), max_chars),
         }
     }
+}
+
+/// The first elements of an array that fit in about `max_chars`, then the count.
+fn array_summary(a: &Array, max_chars: usize) -> String {
+    let json = a.to_json();
+    let items = json.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut shown = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        let text = item.to_string();
+        if shown.chars().count() + text.chars().count() > max_chars {
+            shown.push_str(if i == 0 { "…" } else { ", …" });
+            break;
+        }
+        if i > 0 {
+            shown.push_str(", ");
+        }
+        shown.push_str(&text);
+    }
+    format!("{shown}] ({} items)", a.len())
 }
 
 fn abbreviate(s: &str, max_chars: usize) -> String {

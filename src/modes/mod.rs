@@ -2,6 +2,7 @@
 //! Each mode takes its resolved arguments and writes its answer to stdout.
 
 pub mod inspect;
+mod output;
 pub mod tokenize;
 
 use crate::cli::Command;

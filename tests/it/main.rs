@@ -1,1 +1,5 @@
-fn main(){}
+//! hearth's integration tests: one binary, one module per area.
+
+mod common;
+mod gguf;
+mod inspect;

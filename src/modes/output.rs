@@ -1,0 +1,24 @@
+//! Writing a mode's answer to stdout: a closed pipe (`hearth inspect m | head`) ends the
+//! output quietly instead of panicking.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Writes `text` to stdout and flushes. A broken pipe counts as success.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io(Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a JSON value, pretty-printed, followed by a newline.
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::failed(format!("cannot format JSON: {e}")))?;
+    text.push('\n');
+    print(&text)
+}
