@@ -20,6 +20,163 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Turn text into token ids with a model's own tokenizer.
     Tokenize(TokenizeArgs),
+    /// Raw completion of a prompt (no chat template); only the generated text on stdout.
+    Run(RunArgs),
+    /// Perplexity of a text file (llama.cpp's method: second half of each chunk scored).
+    Perplexity(PerplexityArgs),
+    /// Ask one question; piped stdin and -f files are added as context.
+    Ask(AskArgs),
+}
+
+/// The model and how to run it.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// The GGUF model (a path, or a file name in the models dir); default: the default
+    /// model in the models dir.
+    #[arg(short = 'm', long = "model", value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// Context size in tokens (default: 4096, or the model's own if smaller).
+    #[arg(short = 'c', long = "ctx-size", value_name = "N")]
+    pub ctx_size: Option<usize>,
+    /// Prompt tokens processed per batch.
+    #[arg(short = 'b', long = "batch-size", value_name = "N", default_value_t = 512)]
+    pub batch_size: usize,
+    /// CPU threads (default: all cores).
+    #[arg(short = 't', long = "threads", value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// How the next token is chosen.
+#[derive(Debug, Clone, Args)]
+pub struct SamplingArgs {
+    /// Temperature; 0 picks the most likely token (greedy).
+    #[arg(long, default_value_t = 0.8)]
+    pub temp: f32,
+    /// Keep only the K most likely tokens (0: all).
+    #[arg(long = "top-k", default_value_t = 40)]
+    pub top_k: usize,
+    /// Keep the most likely tokens up to this total probability.
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than this fraction of the most likely one.
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalize tokens seen in the last --repeat-last-n tokens (1.0: off).
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    pub repeat_last_n: usize,
+    #[arg(long = "frequency-penalty", default_value_t = 0.0)]
+    pub frequency_penalty: f32,
+    #[arg(long = "presence-penalty", default_value_t = 0.0)]
+    pub presence_penalty: f32,
+    /// Random seed (default: a new one each run).
+    #[arg(short = 's', long = "seed")]
+    pub seed: Option<u64>,
+    /// Stop when the output contains this text (repeatable).
+    #[arg(long = "stop", value_name = "TEXT")]
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// The prompt (stdin is read when neither -p nor -f is given).
+    #[arg(short = 'p', long = "prompt", conflicts_with = "file")]
+    pub prompt: Option<String>,
+    /// Read the prompt from this file.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Tokens to generate; -1: until the end of text or a full context.
+    #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
+    pub n_predict: i64,
+    /// Keep generating past the model's end-of-text tokens.
+    #[arg(long)]
+    pub ignore_eos: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PerplexityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The text to score.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// Files to add as context (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Replace the built-in system prompt.
+    #[arg(long = "system-prompt", value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+    /// Use this Jinja chat template instead of the model's.
+    #[arg(long = "chat-template-file", value_name = "FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Most tokens to generate.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
+    pub n_predict: usize,
+    /// The question.
+    #[arg(required = true, value_name = "QUESTION")]
+    pub question: Vec<String>,
+}
+
+/// The model hearth uses when none is given: the default of scripts/models.toml.
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+/// llama.cpp's multi-letter single-dash flags, mapped to the long flags clap knows.
+const LLAMA_STYLE_FLAGS: &[(&str, &str)] = &[("-sys", "--system-prompt")];
+
+/// Rewrites llama.cpp-style flags (`-sys`) so clap can parse them.
+pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    args.into_iter()
+        .map(|a| match LLAMA_STYLE_FLAGS.iter().find(|(short, _)| a == *short) {
+            Some((_, long)) => (*long).into(),
+            None => a,
+        })
+        .collect()
+}
+
+impl ModelArgs {
+    /// The model file: `-m` resolved, else the default model in the models dir.
+    pub fn model_path(&self) -> Result<PathBuf> {
+        match &self.model {
+            Some(m) => resolve_model(m),
+            None => {
+                let path = models_dir().join(DEFAULT_MODEL);
+                if path.exists() {
+                    return Ok(path);
+                }
+                Err(Error::bad_input(format!(
+                    "no model given (-m FILE) and the default model {DEFAULT_MODEL} is not in {}: \
+                     run scripts/fetch-models from the hearth repository to install it",
+                    models_dir().display()
+                )))
+            }
+        }
+    }
+
+    /// Threads: `-t`, else every core.
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Context size: `-c`, else 4096 capped at what the model was trained for.
+    pub fn ctx_size(&self, n_ctx_train: usize) -> usize {
+        self.ctx_size.unwrap_or_else(|| 4096.min(n_ctx_train.max(1)))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,13 @@
 //!
 //! Dependencies point down only: `modes` → `chat`/`tokenizer` → `gguf` → `quant`.
 
+pub mod backend;
 pub mod chat;
 pub mod cli;
+pub mod engine;
 pub mod error;
 pub mod gguf;
+pub mod model;
 pub mod modes;
 pub mod quant;
 pub mod tokenizer;

@@ -5,7 +5,7 @@ use clap::Parser;
 use hearth::cli::Cli;
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(hearth::cli::normalize_args(std::env::args_os()));
     let Some(command) = cli.command else {
         use clap::CommandFactory;
         // The REPL is not built yet: without a subcommand, show what there is.

@@ -1,8 +1,13 @@
 //! The ways of working (ask, chat, edit, acp) and the model tools (inspect, tokenize, …).
 //! Each mode takes its resolved arguments and writes its answer to stdout.
 
+pub mod ask;
+mod input;
 pub mod inspect;
+mod load;
 mod output;
+pub mod perplexity;
+pub mod run;
 pub mod tokenize;
 
 use crate::cli::Command;
@@ -13,5 +18,8 @@ pub fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Inspect(args) => inspect::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Perplexity(args) => perplexity::run(&args),
+        Command::Ask(args) => ask::run(&args),
     }
 }

@@ -3,6 +3,7 @@
 //! This module imports nothing else of hearth's.
 
 pub mod blocks;
+pub mod dot;
 mod error;
 pub mod reference;
 mod types;

@@ -1,5 +1,8 @@
 //! hearth's integration tests: one binary, one module per area.
 
+mod chat;
 mod common;
+mod engine;
 mod gguf;
 mod inspect;
+mod tokenize;

@@ -1,0 +1,231 @@
+//! The CPU backend: weights read in place from the memory map, activations as f32
+//! matrices, work split across threads with rayon.
+
+mod attention;
+pub mod kv;
+pub mod matmul;
+pub mod ops;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use self::kv::CpuKv;
+use self::matmul::QRows;
+use super::{AttnParams, Backend, KvShape, RopeParams};
+use crate::error::{Error, Result};
+use crate::gguf::{GgufFile, TensorInfo};
+use crate::quant::{self, GgmlType};
+
+/// Activations: `(n_rows, n_cols)` f32, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuTensor {
+    pub data: Vec<f32>,
+    pub n_rows: usize,
+    pub n_cols: usize,
+}
+
+/// A weight: matrices stay in the memory map; vectors (norms, biases) are converted to
+/// f32 once at load.
+pub enum CpuWeight {
+    Mapped { file: Arc<GgufFile>, info: TensorInfo },
+    Vector { data: Vec<f32>, dims: Vec<u64> },
+}
+
+impl CpuWeight {
+    fn rows(&self) -> QRows<'_> {
+        match self {
+            CpuWeight::Mapped { file, info } => QRows {
+                bytes: file.tensor_data(info),
+                ty: info.ty,
+                k: info.dims[0] as usize,
+                n_rows: info.n_rows() as usize,
+            },
+            CpuWeight::Vector { data, .. } => QRows {
+                bytes: bytemuck_f32(data),
+                ty: GgmlType::F32,
+                k: data.len(),
+                n_rows: 1,
+            },
+        }
+    }
+
+    fn vector(&self) -> &[f32] {
+        match self {
+            CpuWeight::Vector { data, .. } => data,
+            CpuWeight::Mapped { info, .. } => panic!("tensor {} used as a vector", info.name),
+        }
+    }
+}
+
+/// Views f32s as their little-endian bytes (hearth targets little-endian machines).
+fn bytemuck_f32(data: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and any byte pattern is a valid u8; the length is exact.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), data.len() * 4) }
+}
+
+/// The CPU backend. Threads come from the global rayon pool (see `set_threads`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+/// Sizes the global thread pool once; later calls keep the first size.
+pub fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::usage("-t/--threads must be at least 1"));
+    }
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    Ok(())
+}
+
+impl CpuBackend {
+    fn t(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> CpuTensor {
+        debug_assert_eq!(data.len(), n_rows * n_cols);
+        CpuTensor { data, n_rows, n_cols }
+    }
+}
+
+impl Backend for CpuBackend {
+    type Tensor = CpuTensor;
+    type Weight = CpuWeight;
+    type Kv = CpuKv;
+
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn load_weight(&self, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<CpuWeight> {
+        if !info.ty.info().dequantizable {
+            return Err(Error::unsupported(format!("tensor type {} is not supported", info.ty))
+                .with_tensor(&info.name)
+                .with_file(file.path()));
+        }
+        if info.dims.len() > 1 {
+            return Ok(CpuWeight::Mapped { file: Arc::clone(file), info: info.clone() });
+        }
+        let mut data = vec![0f32; info.n_elems as usize];
+        quant::dequantize(info.ty, file.tensor_data(info), &mut data)
+            .map_err(|e| Error::bad_input(e.to_string()).with_tensor(&info.name))?;
+        Ok(CpuWeight::Vector { data, dims: info.dims.clone() })
+    }
+
+    fn weight_dims<'a>(&self, w: &'a CpuWeight) -> &'a [u64] {
+        match w {
+            CpuWeight::Mapped { info, .. } => &info.dims,
+            CpuWeight::Vector { dims, .. } => dims,
+        }
+    }
+
+    fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> CpuTensor {
+        self.t(data, n_rows, n_cols)
+    }
+
+    fn to_host(&self, t: &CpuTensor) -> Vec<f32> {
+        t.data.clone()
+    }
+
+    fn shape(&self, t: &CpuTensor) -> (usize, usize) {
+        (t.n_rows, t.n_cols)
+    }
+
+    fn select_rows(&self, t: &CpuTensor, rows: &[usize]) -> CpuTensor {
+        let c = t.n_cols;
+        let data = rows.iter().flat_map(|&r| &t.data[r * c..(r + 1) * c]).copied().collect();
+        self.t(data, rows.len(), c)
+    }
+
+    fn get_rows(&self, w: &CpuWeight, ids: &[u32]) -> CpuTensor {
+        let rows = w.rows();
+        self.t(matmul::get_rows(rows, ids), ids.len(), rows.k)
+    }
+
+    fn matmul(&self, w: &CpuWeight, x: &CpuTensor) -> CpuTensor {
+        let rows = w.rows();
+        assert_eq!(x.n_cols, rows.k, "matmul: activation width vs weight rows");
+        self.t(matmul::matmul(rows, &x.data, x.n_rows), x.n_rows, rows.n_rows)
+    }
+
+    fn mul_mat_id(&self, w: &CpuWeight, x: &CpuTensor, ids: &[u32]) -> CpuTensor {
+        let dims = self.weight_dims(w);
+        let m = dims[1] as usize;
+        let rows = w.rows();
+        assert_eq!((x.n_cols, x.n_rows), (rows.k, ids.len()), "mul_mat_id shapes");
+        self.t(matmul::mul_mat_id(rows, m, &x.data, ids), ids.len(), m)
+    }
+
+    fn rms_norm(&self, x: &CpuTensor, w: &CpuWeight, eps: f32) -> CpuTensor {
+        self.t(ops::rms_norm(&x.data, w.vector(), eps), x.n_rows, x.n_cols)
+    }
+
+    fn add(&self, a: &CpuTensor, b: &CpuTensor) -> CpuTensor {
+        assert_eq!((a.n_rows, a.n_cols), (b.n_rows, b.n_cols), "add shapes");
+        let data = a.data.par_iter().zip(&b.data).map(|(x, y)| x + y).collect();
+        self.t(data, a.n_rows, a.n_cols)
+    }
+
+    fn add_row(&self, x: &CpuTensor, bias: &CpuWeight) -> CpuTensor {
+        let b = bias.vector();
+        let mut data = x.data.clone();
+        data.chunks_mut(x.n_cols).for_each(|row| row.iter_mut().zip(b).for_each(|(v, c)| *v += c));
+        self.t(data, x.n_rows, x.n_cols)
+    }
+
+    fn scale(&self, x: &CpuTensor, s: f32) -> CpuTensor {
+        self.t(x.data.iter().map(|v| v * s).collect(), x.n_rows, x.n_cols)
+    }
+
+    fn scale_rows(&self, x: &CpuTensor, s: &[f32]) -> CpuTensor {
+        let mut data = x.data.clone();
+        data.chunks_mut(x.n_cols).zip(s).for_each(|(row, &f)| row.iter_mut().for_each(|v| *v *= f));
+        self.t(data, x.n_rows, x.n_cols)
+    }
+
+    fn sum_groups(&self, x: &CpuTensor, g: usize) -> CpuTensor {
+        let c = x.n_cols;
+        let mut data = vec![0f32; x.n_rows / g * c];
+        for (r, row) in x.data.chunks(c).enumerate() {
+            data[r / g * c..][..c].iter_mut().zip(row).for_each(|(o, v)| *o += v);
+        }
+        self.t(data, x.n_rows / g, c)
+    }
+
+    fn repeat_rows(&self, x: &CpuTensor, g: usize) -> CpuTensor {
+        let data = x.data.chunks(x.n_cols).flat_map(|row| std::iter::repeat_n(row, g).flatten()).copied().collect();
+        self.t(data, x.n_rows * g, x.n_cols)
+    }
+
+    fn swiglu(&self, gate: &CpuTensor, up: &CpuTensor) -> CpuTensor {
+        self.t(ops::gated(&gate.data, &up.data, ops::silu), gate.n_rows, gate.n_cols)
+    }
+
+    fn geglu(&self, gate: &CpuTensor, up: &CpuTensor) -> CpuTensor {
+        self.t(ops::gated(&gate.data, &up.data, ops::gelu), gate.n_rows, gate.n_cols)
+    }
+
+    fn rope(&self, x: &CpuTensor, positions: &[u32], p: &RopeParams) -> CpuTensor {
+        self.t(ops::rope(&x.data, positions, p), x.n_rows, x.n_cols)
+    }
+
+    fn new_kv(&self, shape: KvShape) -> CpuKv {
+        CpuKv::new(shape)
+    }
+
+    fn kv_store(&self, kv: &mut CpuKv, il: usize, start: usize, k: &CpuTensor, v: &CpuTensor) {
+        kv.store(il, start, &k.data, &v.data);
+    }
+
+    fn attention(&self, q: &CpuTensor, kv: &CpuKv, il: usize, positions: &[u32], p: &AttnParams) -> CpuTensor {
+        let data = attention::attention(&q.data, kv, il, positions, p);
+        self.t(data, q.n_rows, p.n_head * p.head_dim_v)
+    }
+
+    fn kv_export(&self, kv: &CpuKv, n_tokens: usize) -> Vec<u8> {
+        kv.export(n_tokens)
+    }
+
+    fn kv_import(&self, kv: &mut CpuKv, n_tokens: usize, bytes: &[u8]) -> Result<()> {
+        kv.import(n_tokens, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Element-wise and row-wise CPU ops: RMS norm, activations, rotary embeddings, sums.
+
+use rayon::prelude::*;
+
+use crate::backend::{RopeMode, RopeParams};
+
+/// Rows per parallel task for row-wise ops.
+const ROWS_PER_TASK: usize = 4;
+
+/// RMS norm of each chunk of `w.len()` values, times `w` (squares summed in f64, the
+/// scale taken in f32, as the reference engine does).
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    let d = w.len();
+    let mut out = x.to_vec();
+    out.par_chunks_mut(d * ROWS_PER_TASK).for_each(|rows| {
+        for chunk in rows.chunks_mut(d) {
+            let sum: f64 = chunk.iter().map(|&v| (v * v) as f64).sum();
+            let mean = (sum / d as f64) as f32;
+            let scale = 1.0 / (mean + eps).sqrt();
+            for (v, &g) in chunk.iter_mut().zip(w) {
+                *v = *v * scale * g;
+            }
+        }
+    });
+    out
+}
+
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// GELU, tanh approximation (as `gelu_pytorch_tanh`).
+pub fn gelu(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)).tanh())
+}
+
+/// `act(gate) · up`, element-wise.
+pub fn gated(gate: &[f32], up: &[f32], act: fn(f32) -> f32) -> Vec<f32> {
+    gate.par_iter().zip(up).map(|(&g, &u)| act(g) * u).collect()
+}
+
+/// Rotates the first `n_rot` dims of every head of every token by its position.
+pub fn rope(x: &[f32], positions: &[u32], p: &RopeParams) -> Vec<f32> {
+    let row = p.n_head * p.head_dim;
+    let mut out = x.to_vec();
+    out.par_chunks_mut(row).zip(positions).for_each(|(tok, &pos)| {
+        let angles = rope_angles(pos, p);
+        for head in tok.chunks_mut(p.head_dim) {
+            rotate_head(head, &angles, p);
+        }
+    });
+    out
+}
+
+/// (cos, sin) for each rotated pair at `pos`, computed in f32 the way the reference
+/// engine builds its rope cache (θ multiplied by the per-pair scale step by step), so
+/// angles round as they round there.
+fn rope_angles(pos: u32, p: &RopeParams) -> Vec<(f32, f32)> {
+    let theta_scale = p.freq_base.powf(-2.0 / p.n_rot as f32);
+    let mut theta = pos as f32;
+    (0..p.n_rot / 2)
+        .map(|_| {
+            let t = theta * p.freq_scale;
+            theta *= theta_scale;
+            (t.cos(), t.sin())
+        })
+        .collect()
+}
+
+fn rotate_head(head: &mut [f32], angles: &[(f32, f32)], p: &RopeParams) {
+    let half = p.n_rot / 2;
+    for (i, &(cos, sin)) in angles.iter().enumerate() {
+        let (a, b) = match p.mode {
+            RopeMode::Normal => (2 * i, 2 * i + 1),
+            RopeMode::Neox => (i, i + half),
+        };
+        let (x0, x1) = (head[a], head[b]);
+        head[a] = x0 * cos - x1 * sin;
+        head[b] = x0 * sin + x1 * cos;
+    }
+}
+
+/// Numerically stable softmax in place.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in x.iter_mut() {
+        *v /= sum;
+    }
+}

@@ -1,0 +1,125 @@
+//! The compute backends behind one trait: the model's forward pass is a straight list of
+//! these ops. The CPU backend is the fallback and the oracle; `naive` holds plain scalar
+//! versions of every op for tests.
+
+pub mod cpu;
+pub mod naive;
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::gguf::{GgufFile, TensorInfo};
+
+/// How rotary embeddings pair up the dimensions of a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeMode {
+    /// Adjacent pairs (2i, 2i+1), as in llama.
+    Normal,
+    /// Split halves (i, i + n_rot/2), as in GPT-NeoX, qwen2, gemma.
+    Neox,
+}
+
+/// Rotary embedding settings for one layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RopeParams {
+    pub mode: RopeMode,
+    pub n_head: usize,
+    pub head_dim: usize,
+    /// Dimensions rotated at the start of each head (`rope.dimension_count`).
+    pub n_rot: usize,
+    pub freq_base: f32,
+    /// Position scale (1 / linear scaling factor).
+    pub freq_scale: f32,
+}
+
+/// Attention settings for one layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttnParams {
+    pub n_head: usize,
+    pub n_head_kv: usize,
+    pub head_dim_k: usize,
+    pub head_dim_v: usize,
+    /// Multiplies q·k before the softmax.
+    pub scale: f32,
+    /// Sliding window: a query at position p sees keys at positions > p - window.
+    pub window: Option<usize>,
+}
+
+/// Shape of a KV cache: one K and one V row of these widths per position and layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvShape {
+    pub n_layer: usize,
+    pub n_ctx: usize,
+    /// n_head_kv · head_dim_k
+    pub n_embd_k: usize,
+    /// n_head_kv · head_dim_v
+    pub n_embd_v: usize,
+}
+
+/// The ops a model's forward pass is made of. Activations are f32 matrices of
+/// `(n_rows, n_cols)`, one row per token (or per token and expert slot).
+pub trait Backend: Send + Sync + Sized {
+    /// Activations, f32, row-major.
+    type Tensor: Send;
+    /// A weight tensor resident on the backend.
+    type Weight: Send + Sync;
+    /// The KV cache of one sequence.
+    type Kv: Send;
+
+    fn name(&self) -> &'static str;
+
+    /// Makes a weight of tensor `info` of `file` available to the ops.
+    fn load_weight(&self, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<Self::Weight>;
+    /// Dims of a weight, ggml order (`dims[0]` = row length).
+    fn weight_dims<'a>(&self, w: &'a Self::Weight) -> &'a [u64];
+
+    fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> Self::Tensor;
+    fn to_host(&self, t: &Self::Tensor) -> Vec<f32>;
+    fn shape(&self, t: &Self::Tensor) -> (usize, usize);
+    /// Copies rows `rows` of `t`.
+    fn select_rows(&self, t: &Self::Tensor, rows: &[usize]) -> Self::Tensor;
+
+    /// Rows `ids` of an embedding matrix, dequantized: `(ids.len(), dims[0])`.
+    fn get_rows(&self, w: &Self::Weight, ids: &[u32]) -> Self::Tensor;
+    /// `x · Wᵀ`: x `(n, k)`, W dims `[k, m]` → `(n, m)`.
+    fn matmul(&self, w: &Self::Weight, x: &Self::Tensor) -> Self::Tensor;
+    /// Expert matmul: W dims `[k, m, n_expert]`; row r of x goes through expert `ids[r]`.
+    fn mul_mat_id(&self, w: &Self::Weight, x: &Self::Tensor, ids: &[u32]) -> Self::Tensor;
+
+    /// RMS norm over each chunk of `w.len()` values of every row, times `w`.
+    fn rms_norm(&self, x: &Self::Tensor, w: &Self::Weight, eps: f32) -> Self::Tensor;
+    fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    /// Adds a bias vector to every row.
+    fn add_row(&self, x: &Self::Tensor, bias: &Self::Weight) -> Self::Tensor;
+    fn scale(&self, x: &Self::Tensor, s: f32) -> Self::Tensor;
+    /// Multiplies row r by `s[r]`.
+    fn scale_rows(&self, x: &Self::Tensor, s: &[f32]) -> Self::Tensor;
+    /// `(n·g, m)` → `(n, m)`: sums each group of `g` consecutive rows.
+    fn sum_groups(&self, x: &Self::Tensor, g: usize) -> Self::Tensor;
+    /// `(n, m)` → `(n·g, m)`: each row repeated `g` times.
+    fn repeat_rows(&self, x: &Self::Tensor, g: usize) -> Self::Tensor;
+    /// silu(gate) · up
+    fn swiglu(&self, gate: &Self::Tensor, up: &Self::Tensor) -> Self::Tensor;
+    /// gelu(gate) · up (tanh approximation)
+    fn geglu(&self, gate: &Self::Tensor, up: &Self::Tensor) -> Self::Tensor;
+    /// Rotates each token's heads by its position.
+    fn rope(&self, x: &Self::Tensor, positions: &[u32], p: &RopeParams) -> Self::Tensor;
+
+    fn new_kv(&self, shape: KvShape) -> Self::Kv;
+    /// Writes K and V rows of tokens at positions `start..start + n` of layer `il`.
+    fn kv_store(&self, kv: &mut Self::Kv, il: usize, start: usize, k: &Self::Tensor, v: &Self::Tensor);
+    /// Causal attention of q (one row per token at `positions`) over cached keys and
+    /// values `0..=position` of layer `il`: `(n, n_head · head_dim_v)`.
+    fn attention(
+        &self,
+        q: &Self::Tensor,
+        kv: &Self::Kv,
+        il: usize,
+        positions: &[u32],
+        p: &AttnParams,
+    ) -> Self::Tensor;
+    /// The first `n_tokens` positions of every layer, as little-endian f32 bytes.
+    fn kv_export(&self, kv: &Self::Kv, n_tokens: usize) -> Vec<u8>;
+    /// Restores what `kv_export` produced for `n_tokens` positions.
+    fn kv_import(&self, kv: &mut Self::Kv, n_tokens: usize, bytes: &[u8]) -> Result<()>;
+}

@@ -1,0 +1,7 @@
+//! The inference engine around a model: sessions (prefill, decode, KV reuse), sampling,
+//! stop conditions and streaming.
+
+pub mod generate;
+pub mod sampler;
+pub mod session;
+pub mod stop;

@@ -1,0 +1,134 @@
+//! A session: one model, its KV cache and the token history the cache holds. Prefill in
+//! batches, decode one token at a time, roll back, reuse a shared prompt prefix.
+
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::model::{Logits, Model};
+
+/// Default prompt-processing batch (llama.cpp's `-b`).
+pub const DEFAULT_BATCH: usize = 512;
+
+pub struct Session<B: Backend> {
+    model: Arc<Model<B>>,
+    kv: B::Kv,
+    /// The tokens whose keys and values are in `kv`, in order.
+    tokens: Vec<u32>,
+    n_ctx: usize,
+    n_batch: usize,
+}
+
+impl<B: Backend> Session<B> {
+    /// A session with room for `n_ctx` tokens, processing prompts `n_batch` at a time.
+    pub fn new(model: Arc<Model<B>>, n_ctx: usize, n_batch: usize) -> Result<Session<B>> {
+        if n_ctx == 0 {
+            return Err(Error::usage("-c/--ctx-size must be at least 1"));
+        }
+        if n_batch == 0 {
+            return Err(Error::usage("-b/--batch-size must be at least 1"));
+        }
+        let kv = model.new_kv(n_ctx);
+        Ok(Session { model, kv, tokens: Vec::new(), n_ctx, n_batch })
+    }
+
+    pub fn model(&self) -> &Arc<Model<B>> {
+        &self.model
+    }
+
+    /// The tokens in the cache.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    pub fn n_ctx(&self) -> usize {
+        self.n_ctx
+    }
+
+    /// Room left in the cache.
+    pub fn n_free(&self) -> usize {
+        self.n_ctx - self.tokens.len()
+    }
+
+    /// Fails, before any work, when `n` more tokens would not fit.
+    pub fn check_room(&self, n: usize) -> Result<()> {
+        if n > self.n_free() {
+            return Err(Error::bad_input(format!(
+                "{n} tokens do not fit the context: {} of {} already used (raise -c/--ctx-size)",
+                self.tokens.len(),
+                self.n_ctx
+            )));
+        }
+        Ok(())
+    }
+
+    /// Appends `tokens` in batches; returns the logits of the last one.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Err(Error::bad_input("nothing to process: the prompt is empty"));
+        }
+        self.check_room(tokens.len())?;
+        let mut logits = Vec::new();
+        for chunk in tokens.chunks(self.n_batch) {
+            logits = self.step(chunk, Logits::Last);
+        }
+        Ok(logits)
+    }
+
+    /// Appends `tokens` in batches and returns logits for every one `(n, n_vocab)`.
+    pub fn prefill_all(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        self.check_room(tokens.len())?;
+        let mut logits = Vec::with_capacity(tokens.len() * self.model.hp.n_vocab);
+        for chunk in tokens.chunks(self.n_batch) {
+            logits.extend(self.step(chunk, Logits::All));
+        }
+        Ok(logits)
+    }
+
+    /// Appends one token; returns its logits.
+    pub fn decode(&mut self, token: u32) -> Result<Vec<f32>> {
+        self.check_room(1)?;
+        Ok(self.step(&[token], Logits::Last))
+    }
+
+    fn step(&mut self, tokens: &[u32], want: Logits) -> Vec<f32> {
+        let start = self.tokens.len();
+        let logits = self.model.forward(&mut self.kv, tokens, start, want);
+        self.tokens.extend_from_slice(tokens);
+        logits
+    }
+
+    /// Forgets every token from position `n` on.
+    pub fn truncate(&mut self, n: usize) {
+        self.tokens.truncate(n);
+    }
+
+    /// Keeps the longest prefix the history shares with `prompt`, leaving at least one
+    /// prompt token to process (its logits are needed); returns the tokens still to
+    /// feed.
+    pub fn reuse_prefix<'p>(&mut self, prompt: &'p [u32]) -> &'p [u32] {
+        let common = self.tokens.iter().zip(prompt).take_while(|(a, b)| a == b).count();
+        let keep = common.min(prompt.len().saturating_sub(1));
+        self.truncate(keep);
+        &prompt[keep..]
+    }
+
+    /// The filled part of the cache as bytes (see `engine::snapshot` for the header).
+    pub fn export_kv_data(&self) -> Vec<u8> {
+        self.model.backend.kv_export(&self.kv, self.tokens.len())
+    }
+
+    /// Restores a cache for `tokens` from `export_kv_data` bytes.
+    pub fn import_kv_data(&mut self, tokens: &[u32], bytes: &[u8]) -> Result<()> {
+        if tokens.len() > self.n_ctx {
+            return Err(Error::bad_input(format!(
+                "snapshot holds {} tokens, the context has room for {}",
+                tokens.len(),
+                self.n_ctx
+            )));
+        }
+        self.model.backend.kv_import(&mut self.kv, tokens.len(), bytes)?;
+        self.tokens = tokens.to_vec();
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! The blocks every architecture is built from — attention, feed-forward, mixture of
+//! experts with its router, output head — as sequences of backend ops. No architecture
+//! names appear here: what differs is passed in as settings or absent tensors.
+
+use super::weights::{Ffn, LayerWeights, ModelWeights, SharedExpert};
+use super::HParams;
+use crate::backend::{AttnParams, Backend, RopeMode, RopeParams};
+
+/// The tokens of one forward call: their positions and the cache they extend.
+pub struct Batch<'a, B: Backend> {
+    pub b: &'a B,
+    pub kv: &'a mut B::Kv,
+    /// Position of each token; consecutive, starting at `start`.
+    pub positions: &'a [u32],
+    pub start: usize,
+}
+
+/// How a MoE layer turns router logits into expert weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routing {
+    /// Renormalize the top-k softmax weights to sum to 1 (mixtral, qwen3moe).
+    pub norm_topk: bool,
+}
+
+/// Gated activation of the feed-forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Silu,
+    Gelu,
+}
+
+pub fn rope_params(hp: &HParams, mode: RopeMode, freq_base: f32) -> RopeParams {
+    RopeParams {
+        mode,
+        n_head: 0, // set per use: q and k differ
+        head_dim: hp.head_dim_k,
+        n_rot: hp.n_rot,
+        freq_base,
+        freq_scale: hp.rope_freq_scale,
+    }
+}
+
+pub fn attn_params(hp: &HParams, scale: f32, window: Option<usize>) -> AttnParams {
+    AttnParams {
+        n_head: hp.n_head,
+        n_head_kv: hp.n_head_kv,
+        head_dim_k: hp.head_dim_k,
+        head_dim_v: hp.head_dim_v,
+        scale,
+        window,
+    }
+}
+
+/// Self-attention of normed input `h`: projections (+ biases), q/k norms, rotary
+/// embeddings, cache write, attention, output projection.
+pub fn attention<B: Backend>(
+    batch: &mut Batch<B>,
+    hp: &HParams,
+    l: &LayerWeights<B::Weight>,
+    h: &B::Tensor,
+    il: usize,
+    rope: RopeParams,
+    attn: &AttnParams,
+) -> B::Tensor {
+    let b = batch.b;
+    let with_bias = |t: B::Tensor, bias: &Option<B::Weight>| match bias {
+        Some(bias) => b.add_row(&t, bias),
+        None => t,
+    };
+    let mut q = with_bias(b.matmul(&l.wq, h), &l.bq);
+    let mut k = with_bias(b.matmul(&l.wk, h), &l.bk);
+    let v = with_bias(b.matmul(&l.wv, h), &l.bv);
+    if let Some(w) = &l.q_norm {
+        q = b.rms_norm(&q, w, hp.rms_eps);
+    }
+    if let Some(w) = &l.k_norm {
+        k = b.rms_norm(&k, w, hp.rms_eps);
+    }
+    let q = b.rope(&q, batch.positions, &RopeParams { n_head: hp.n_head, ..rope });
+    let k = b.rope(&k, batch.positions, &RopeParams { n_head: hp.n_head_kv, ..rope });
+    b.kv_store(batch.kv, il, batch.start, &k, &v);
+    let out = b.attention(&q, batch.kv, il, batch.positions, attn);
+    b.matmul(&l.wo, &out)
+}
+
+fn gated<B: Backend>(b: &B, act: Act, gate: &B::Tensor, up: &B::Tensor) -> B::Tensor {
+    match act {
+        Act::Silu => b.swiglu(gate, up),
+        Act::Gelu => b.geglu(gate, up),
+    }
+}
+
+/// Feed-forward of normed input `h`: dense, or routed experts (+ shared expert).
+pub fn ffn<B: Backend>(b: &B, hp: &HParams, ffn: &Ffn<B::Weight>, h: &B::Tensor, act: Act, routing: Routing) -> B::Tensor {
+    match ffn {
+        Ffn::Dense { gate, up, down } => {
+            let a = gated(b, act, &b.matmul(gate, h), &b.matmul(up, h));
+            b.matmul(down, &a)
+        }
+        Ffn::Moe { router, gate_exps, up_exps, down_exps, shared } => {
+            let (ids, weights) = route(b, hp, router, h, routing);
+            let k = hp.n_expert_used;
+            // Each token's input repeated once per selected expert slot.
+            let xr = b.repeat_rows(h, k);
+            let a = gated(b, act, &b.mul_mat_id(gate_exps, &xr, &ids), &b.mul_mat_id(up_exps, &xr, &ids));
+            let y = b.scale_rows(&b.mul_mat_id(down_exps, &a, &ids), &weights);
+            let moe = b.sum_groups(&y, k);
+            match shared {
+                Some(s) => b.add(&moe, &shared_expert(b, s, h, act)),
+                None => moe,
+            }
+        }
+    }
+}
+
+fn shared_expert<B: Backend>(b: &B, s: &SharedExpert<B::Weight>, h: &B::Tensor, act: Act) -> B::Tensor {
+    let a = gated(b, act, &b.matmul(&s.gate, h), &b.matmul(&s.up, h));
+    let out = b.matmul(&s.down, &a);
+    match &s.gate_inp {
+        Some(g) => {
+            let gate: Vec<f32> = b.to_host(&b.matmul(g, h)).iter().map(|&x| sigmoid(x)).collect();
+            b.scale_rows(&out, &gate)
+        }
+        None => out,
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The router: softmax over experts, the top `n_expert_used` per token (ties to the
+/// lower id), their probabilities as weights — renormalized if `routing` says so.
+/// Returns (expert id, weight) per (token, slot), token-major.
+pub fn route<B: Backend>(b: &B, hp: &HParams, router: &B::Weight, h: &B::Tensor, routing: Routing) -> (Vec<u32>, Vec<f32>) {
+    let logits = b.to_host(&b.matmul(router, h));
+    let (e, k) = (hp.n_expert, hp.n_expert_used);
+    let mut ids = Vec::with_capacity(logits.len() / e * k);
+    let mut weights = Vec::with_capacity(ids.capacity());
+    for row in logits.chunks(e) {
+        let mut probs = row.to_vec();
+        crate::backend::cpu::ops::softmax(&mut probs);
+        let mut order: Vec<usize> = (0..e).collect();
+        order.sort_by(|&a, &c| probs[c].total_cmp(&probs[a]).then(a.cmp(&c)));
+        let top = &order[..k];
+        let sum: f32 = top.iter().map(|&i| probs[i]).sum();
+        for &i in top {
+            ids.push(i as u32);
+            weights.push(if routing.norm_topk { probs[i] / sum } else { probs[i] });
+        }
+    }
+    (ids, weights)
+}
+
+/// Final norm and the output head, for the rows (tokens) in `rows`.
+pub fn output<B: Backend>(b: &B, hp: &HParams, w: &ModelWeights<B::Weight>, x: &B::Tensor, rows: &[usize]) -> B::Tensor {
+    let x = b.select_rows(x, rows);
+    let x = b.rms_norm(&x, &w.output_norm, hp.rms_eps);
+    b.matmul(w.output.as_ref().unwrap_or(&w.token_embd), &x)
+}
+
+/// The standard pre-norm decoder used by llama, qwen2/3, their MoE forms and olmoe:
+/// x += attn(norm(x)); x += ffn(norm(x)).
+pub fn pre_norm_decoder<B: Backend>(
+    batch: &mut Batch<B>,
+    hp: &HParams,
+    w: &ModelWeights<B::Weight>,
+    tokens: &[u32],
+    rope_mode: RopeMode,
+    routing: Routing,
+) -> B::Tensor {
+    let b = batch.b;
+    let rope = rope_params(hp, rope_mode, hp.rope_freq_base);
+    let attn = attn_params(hp, 1.0 / (hp.head_dim_k as f32).sqrt(), None);
+    let mut x = b.get_rows(&w.token_embd, tokens);
+    for (il, l) in w.layers.iter().enumerate() {
+        let h = b.rms_norm(&x, &l.attn_norm, hp.rms_eps);
+        let a = attention(batch, hp, l, &h, il, rope, &attn);
+        x = b.add(&x, &a);
+        let h = b.rms_norm(&x, &l.ffn_norm, hp.rms_eps);
+        let f = ffn(b, hp, &l.ffn, &h, Act::Silu, routing);
+        x = b.add(&x, &f);
+    }
+    x
+}
+
+/// RMS norm with `w` when the layer has that norm (gemma's post-norms).
+pub fn post_norm<B: Backend>(b: &B, t: B::Tensor, w: &Option<B::Weight>, eps: f32) -> B::Tensor {
+    match w {
+        Some(w) => b.rms_norm(&t, w, eps),
+        None => t,
+    }
+}

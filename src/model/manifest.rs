@@ -1,0 +1,152 @@
+//! Tensor manifests: the tensors an architecture expects, with their shapes (ggml
+//! order) and whether they may be absent; loading checks every one against the file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+
+/// One expected tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Short name without the `blk.N.` prefix and `.weight`/`.bias` suffix kept, e.g.
+    /// `attn_q.weight`.
+    pub name: &'static str,
+    pub dims: Vec<u64>,
+    pub optional: bool,
+}
+
+pub fn req(name: &'static str, dims: &[usize]) -> Spec {
+    Spec { name, dims: dims.iter().map(|&d| d as u64).collect(), optional: false }
+}
+
+pub fn opt(name: &'static str, dims: &[usize]) -> Spec {
+    Spec { optional: true, ..req(name, dims) }
+}
+
+/// Loaded weights of one scope (the model's globals or one layer), by short name.
+pub struct Tensors<W> {
+    map: HashMap<&'static str, W>,
+}
+
+impl<W> Tensors<W> {
+    pub fn get(&mut self, name: &str) -> Option<W> {
+        self.map.remove(name)
+    }
+
+    /// A tensor the manifest marked required (loading has already checked it exists).
+    pub fn take(&mut self, name: &str) -> W {
+        self.map.remove(name).unwrap_or_else(|| panic!("manifest lists {name} as required"))
+    }
+}
+
+/// Loads the tensors of `specs`, each named `{prefix}{spec.name}`, checking shapes.
+pub fn load<B: Backend>(
+    backend: &B,
+    file: &Arc<GgufFile>,
+    prefix: &str,
+    specs: &[Spec],
+) -> Result<Tensors<B::Weight>> {
+    let mut map = HashMap::new();
+    for spec in specs {
+        let full = format!("{prefix}{}", spec.name);
+        let Some(info) = file.tensor(&full) else {
+            if spec.optional {
+                continue;
+            }
+            return Err(Error::bad_input(format!(
+                "required tensor is missing (expected shape {:?})",
+                spec.dims
+            ))
+            .with_tensor(full)
+            .with_file(file.path()));
+        };
+        if info.dims != spec.dims {
+            return Err(Error::bad_input(format!(
+                "expected shape {:?}, found {:?}",
+                spec.dims, info.dims
+            ))
+            .with_tensor(full)
+            .with_file(file.path()));
+        }
+        map.insert(spec.name, backend.load_weight(file, info)?);
+    }
+    Ok(Tensors { map })
+}
+
+/// How an attention block normalizes q and k (if at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QkNorm {
+    None,
+    /// One `head_dim` weight shared by every head (qwen3, gemma3).
+    PerHead,
+    /// One weight over the whole q or k row (olmoe).
+    Whole,
+}
+
+/// The model-wide tensors every architecture has.
+pub fn global_specs(hp: &super::HParams) -> Vec<Spec> {
+    vec![
+        req("token_embd.weight", &[hp.n_embd, hp.n_vocab]),
+        req("output_norm.weight", &[hp.n_embd]),
+        opt("output.weight", &[hp.n_embd, hp.n_vocab]),
+    ]
+}
+
+/// Attention tensors: norm, q/k/v/output, optional biases and q/k norms.
+pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm) -> Vec<Spec> {
+    let (q_w, k_w, v_w) = (hp.n_head * hp.head_dim_k, hp.n_embd_k_gqa(), hp.n_embd_v_gqa());
+    let mut s = vec![
+        req("attn_norm.weight", &[hp.n_embd]),
+        req("attn_q.weight", &[hp.n_embd, q_w]),
+        req("attn_k.weight", &[hp.n_embd, k_w]),
+        req("attn_v.weight", &[hp.n_embd, v_w]),
+        req("attn_output.weight", &[hp.n_head * hp.head_dim_v, hp.n_embd]),
+    ];
+    if bias {
+        s.extend([req("attn_q.bias", &[q_w]), req("attn_k.bias", &[k_w]), req("attn_v.bias", &[v_w])]);
+    }
+    match qk_norm {
+        QkNorm::None => {}
+        QkNorm::PerHead => s.extend([
+            req("attn_q_norm.weight", &[hp.head_dim_k]),
+            req("attn_k_norm.weight", &[hp.head_dim_k]),
+        ]),
+        QkNorm::Whole => s.extend([req("attn_q_norm.weight", &[q_w]), req("attn_k_norm.weight", &[k_w])]),
+    }
+    s
+}
+
+/// A dense SwiGLU/GeGLU feed-forward with its norm.
+pub fn ffn_specs(hp: &super::HParams) -> Vec<Spec> {
+    vec![
+        req("ffn_norm.weight", &[hp.n_embd]),
+        req("ffn_gate.weight", &[hp.n_embd, hp.n_ff]),
+        req("ffn_up.weight", &[hp.n_embd, hp.n_ff]),
+        req("ffn_down.weight", &[hp.n_ff, hp.n_embd]),
+    ]
+}
+
+/// Routed experts with their norm and router; `shared` adds qwen2moe's shared expert.
+pub fn moe_specs(hp: &super::HParams, shared: bool) -> Vec<Spec> {
+    let (e, f) = (hp.n_expert, hp.n_ff_exp);
+    let mut s = vec![
+        req("ffn_norm.weight", &[hp.n_embd]),
+        req("ffn_gate_inp.weight", &[hp.n_embd, e]),
+        req("ffn_gate_exps.weight", &[hp.n_embd, f, e]),
+        req("ffn_up_exps.weight", &[hp.n_embd, f, e]),
+        req("ffn_down_exps.weight", &[f, hp.n_embd, e]),
+    ];
+    if shared {
+        let fs = hp.n_ff_shexp;
+        s.extend([
+            req("ffn_gate_inp_shexp.weight", &[hp.n_embd]),
+            req("ffn_gate_shexp.weight", &[hp.n_embd, fs]),
+            req("ffn_up_shexp.weight", &[hp.n_embd, fs]),
+            req("ffn_down_shexp.weight", &[fs, hp.n_embd]),
+        ]);
+    }
+    s
+}

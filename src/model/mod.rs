@@ -1,0 +1,165 @@
+//! Models: typed hyperparameters, tensor manifests, the blocks of a transformer, and one
+//! file per architecture declaring its tensors and its forward pass.
+
+pub mod hparams;
+pub mod layers;
+pub mod manifest;
+pub mod weights;
+
+mod gemma3;
+mod llama;
+mod olmoe;
+mod qwen2;
+mod qwen2moe;
+mod qwen3;
+mod qwen3moe;
+
+use std::sync::Arc;
+
+pub use hparams::HParams;
+
+use crate::backend::{Backend, KvShape};
+use crate::error::{Error, Result};
+use crate::gguf::GgufFile;
+use layers::Batch;
+use manifest::{global_specs, Spec};
+use weights::{LayerWeights, ModelWeights};
+
+/// The architectures hearth runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    Llama,
+    Qwen2,
+    Qwen2Moe,
+    Qwen3,
+    Qwen3Moe,
+    Gemma3,
+    Olmoe,
+}
+
+/// `general.architecture` names, one per `Arch`.
+const ARCH_NAMES: &[(&str, Arch)] = &[
+    ("llama", Arch::Llama),
+    ("qwen2", Arch::Qwen2),
+    ("qwen2moe", Arch::Qwen2Moe),
+    ("qwen3", Arch::Qwen3),
+    ("qwen3moe", Arch::Qwen3Moe),
+    ("gemma3", Arch::Gemma3),
+    ("olmoe", Arch::Olmoe),
+];
+
+impl Arch {
+    pub fn from_name(name: &str) -> Result<Arch> {
+        ARCH_NAMES.iter().find(|(n, _)| *n == name).map(|(_, a)| *a).ok_or_else(|| {
+            let names: Vec<&str> = ARCH_NAMES.iter().map(|(n, _)| *n).collect();
+            Error::unsupported(format!(
+                "architecture {name:?} is not supported (supported: {})",
+                names.join(", ")
+            ))
+            .with_key("general.architecture")
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        ARCH_NAMES.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("?")
+    }
+
+    fn layer_specs(self, hp: &HParams) -> Vec<Spec> {
+        match self {
+            Arch::Llama => llama::layer_specs(hp),
+            Arch::Qwen2 => qwen2::layer_specs(hp),
+            Arch::Qwen2Moe => qwen2moe::layer_specs(hp),
+            Arch::Qwen3 => qwen3::layer_specs(hp),
+            Arch::Qwen3Moe => qwen3moe::layer_specs(hp),
+            Arch::Gemma3 => gemma3::layer_specs(hp),
+            Arch::Olmoe => olmoe::layer_specs(hp),
+        }
+    }
+
+    /// Whether the architecture needs expert tensors (and `expert_count`).
+    fn requires_experts(self) -> bool {
+        matches!(self, Arch::Qwen2Moe | Arch::Qwen3Moe | Arch::Olmoe)
+    }
+}
+
+/// Which rows of the batch need logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last token (generation).
+    Last,
+    /// Every token (perplexity).
+    All,
+}
+
+/// A loaded model on a backend.
+pub struct Model<B: Backend> {
+    pub arch: Arch,
+    pub hp: HParams,
+    pub backend: B,
+    pub weights: ModelWeights<B::Weight>,
+    pub file: Arc<GgufFile>,
+}
+
+impl<B: Backend> Model<B> {
+    /// Checks hyperparameters and every tensor against the architecture's manifest,
+    /// then makes the weights available to the backend.
+    pub fn load(file: Arc<GgufFile>, backend: B) -> Result<Model<B>> {
+        let in_file = |e: Error| e.with_file(file.path());
+        let arch = Arch::from_name(file.architecture()?).map_err(in_file)?;
+        let hp = HParams::from_metadata(file.metadata()).map_err(in_file)?;
+        if arch.requires_experts() && !hp.is_moe() {
+            return Err(in_file(
+                Error::bad_input(format!("{} needs expert_count > 0", arch.name()))
+                    .with_key(format!("{}.expert_count", hp.arch)),
+            ));
+        }
+        let mut g = manifest::load(&backend, &file, "", &global_specs(&hp))?;
+        let specs = arch.layer_specs(&hp);
+        let layers = (0..hp.n_layer)
+            .map(|il| {
+                let t = manifest::load(&backend, &file, &format!("blk.{il}."), &specs)?;
+                Ok(LayerWeights::from_tensors(t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let weights = ModelWeights {
+            token_embd: g.take("token_embd.weight"),
+            output_norm: g.take("output_norm.weight"),
+            output: g.get("output.weight"),
+            layers,
+        };
+        Ok(Model { arch, hp, backend, weights, file })
+    }
+
+    pub fn new_kv(&self, n_ctx: usize) -> B::Kv {
+        self.backend.new_kv(KvShape {
+            n_layer: self.hp.n_layer,
+            n_ctx,
+            n_embd_k: self.hp.n_embd_k_gqa(),
+            n_embd_v: self.hp.n_embd_v_gqa(),
+        })
+    }
+
+    /// Runs `tokens` at positions `start..` through the model, extending `kv`, and
+    /// returns logits `(rows, n_vocab)` for the rows `want` asks for. The caller keeps
+    /// `start + tokens.len()` within the cache.
+    pub fn forward(&self, kv: &mut B::Kv, tokens: &[u32], start: usize, want: Logits) -> Vec<f32> {
+        let positions: Vec<u32> = (start..start + tokens.len()).map(|p| p as u32).collect();
+        let b = &self.backend;
+        let mut batch = Batch { b, kv, positions: &positions, start };
+        let (hp, w) = (&self.hp, &self.weights);
+        let x = match self.arch {
+            Arch::Llama => llama::forward(&mut batch, hp, w, tokens),
+            Arch::Qwen2 => qwen2::forward(&mut batch, hp, w, tokens),
+            Arch::Qwen2Moe => qwen2moe::forward(&mut batch, hp, w, tokens),
+            Arch::Qwen3 => qwen3::forward(&mut batch, hp, w, tokens),
+            Arch::Qwen3Moe => qwen3moe::forward(&mut batch, hp, w, tokens),
+            Arch::Gemma3 => gemma3::forward(&mut batch, hp, w, tokens),
+            Arch::Olmoe => olmoe::forward(&mut batch, hp, w, tokens),
+        };
+        let rows: Vec<usize> = match want {
+            Logits::Last => vec![tokens.len() - 1],
+            Logits::All => (0..tokens.len()).collect(),
+        };
+        b.to_host(&layers::output(b, hp, w, &x, &rows))
+    }
+}

@@ -1,0 +1,43 @@
+//! `hearth run`: raw completion of a prompt, no chat template. Only the generated text
+//! goes to stdout; a timing line goes to stderr.
+
+use super::{input, load, output};
+use crate::cli::RunArgs;
+use crate::engine::generate::{generate, Request};
+use crate::engine::session::Session;
+use crate::error::{Error, Result};
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let max_tokens = match args.n_predict {
+        -1 => None,
+        n if n >= 1 => Some(n as usize),
+        n => return Err(Error::usage(format!("-n {n}: give -1 (until end of text) or at least 1"))),
+    };
+    let text = input::prompt_text(&args.prompt, &args.file)?;
+    if text.is_empty() {
+        return Err(Error::usage("the prompt is empty"));
+    }
+    let mut sampler = load::sampler(&args.sampling)?;
+    let loaded = load::load(&args.model)?;
+    let tok = &loaded.tokenizer;
+    let prompt = tok.encode(&text, tok.add_bos_default(), true)?;
+    let n_ctx = args.model.ctx_size(loaded.model.hp.n_ctx_train);
+    if prompt.len() >= n_ctx {
+        return Err(Error::bad_input(format!(
+            "the prompt is {} tokens, the context {n_ctx}: raise -c/--ctx-size",
+            prompt.len()
+        )));
+    }
+    let mut session = Session::new(loaded.model.clone(), n_ctx, args.model.batch_size)?;
+    let req = Request {
+        prompt: &prompt,
+        max_tokens,
+        ignore_eos: args.ignore_eos,
+        stop: args.sampling.stop.clone(),
+        cancel: None,
+    };
+    let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| output::print(t))?;
+    output::print("\n")?;
+    eprintln!("{}", stats.summary());
+    Ok(())
+}
