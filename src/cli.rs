@@ -140,7 +140,9 @@ pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 const LLAMA_STYLE_FLAGS: &[(&str, &str)] = &[("-sys", "--system-prompt")];
 
 /// Rewrites llama.cpp-style flags (`-sys`) so clap can parse them.
-pub fn normalize_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+pub fn normalize_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
     args.into_iter()
         .map(|a| match LLAMA_STYLE_FLAGS.iter().find(|(short, _)| a == *short) {
             Some((_, long)) => (*long).into(),

@@ -107,7 +107,14 @@ pub trait Backend: Send + Sync + Sized {
 
     fn new_kv(&self, shape: KvShape) -> Self::Kv;
     /// Writes K and V rows of tokens at positions `start..start + n` of layer `il`.
-    fn kv_store(&self, kv: &mut Self::Kv, il: usize, start: usize, k: &Self::Tensor, v: &Self::Tensor);
+    fn kv_store(
+        &self,
+        kv: &mut Self::Kv,
+        il: usize,
+        start: usize,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+    );
     /// Causal attention of q (one row per token at `positions`) over cached keys and
     /// values `0..=position` of layer `il`: `(n, n_head · head_dim_v)`.
     fn attention(

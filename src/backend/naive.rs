@@ -67,7 +67,8 @@ pub fn rope_head(head: &[f32], pos: u32, p: &RopeParams) -> Vec<f32> {
     let mut out = head.to_vec();
     let half = p.n_rot / 2;
     for i in 0..half {
-        let theta = pos as f64 * p.freq_scale as f64 / (p.freq_base as f64).powf(2.0 * i as f64 / p.n_rot as f64);
+        let theta = pos as f64 * p.freq_scale as f64
+            / (p.freq_base as f64).powf(2.0 * i as f64 / p.n_rot as f64);
         let (a, b) = match p.mode {
             RopeMode::Normal => (2 * i, 2 * i + 1),
             RopeMode::Neox => (i, i + half),
@@ -81,7 +82,13 @@ pub fn rope_head(head: &[f32], pos: u32, p: &RopeParams) -> Vec<f32> {
 
 /// Attention of one query row per token over keys/values `(n_kv, n_head_kv · d)` laid
 /// out by position, with causal and sliding-window masks.
-pub fn attention(q: &[f32], keys: &[f32], values: &[f32], positions: &[u32], p: &AttnParams) -> Vec<f32> {
+pub fn attention(
+    q: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    positions: &[u32],
+    p: &AttnParams,
+) -> Vec<f32> {
     let (dk, dv) = (p.head_dim_k, p.head_dim_v);
     let group = p.n_head / p.n_head_kv;
     let mut out = Vec::with_capacity(positions.len() * p.n_head * dv);

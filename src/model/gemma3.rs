@@ -32,13 +32,21 @@ fn attention_scale(hp: &HParams) -> f32 {
     1.0 / (d as f32).sqrt()
 }
 
-pub fn forward<B: Backend>(batch: &mut Batch<B>, hp: &HParams, w: &ModelWeights<B::Weight>, tokens: &[u32]) -> B::Tensor {
+pub fn forward<B: Backend>(
+    batch: &mut Batch<B>,
+    hp: &HParams,
+    w: &ModelWeights<B::Weight>,
+    tokens: &[u32],
+) -> B::Tensor {
     let b = batch.b;
     let scale = attention_scale(hp);
     let mut x = b.scale(&b.get_rows(&w.token_embd, tokens), (hp.n_embd as f32).sqrt());
     for (il, l) in w.layers.iter().enumerate() {
         let (rope, attn) = if is_swa(il) {
-            (rope_params(hp, RopeMode::Neox, ROPE_FREQ_BASE_SWA), attn_params(hp, scale, hp.sliding_window))
+            (
+                rope_params(hp, RopeMode::Neox, ROPE_FREQ_BASE_SWA),
+                attn_params(hp, scale, hp.sliding_window),
+            )
         } else {
             (rope_params(hp, RopeMode::Neox, hp.rope_freq_base), attn_params(hp, scale, None))
         };

@@ -75,7 +75,10 @@ impl HParams {
             r.missing.push(r.key("attention.layer_norm_rms_epsilon"));
         }
         if !r.missing.is_empty() {
-            return Err(Error::bad_input(format!("missing metadata keys: {}", r.missing.join(", "))));
+            return Err(Error::bad_input(format!(
+                "missing metadata keys: {}",
+                r.missing.join(", ")
+            )));
         }
         let head_dim = if n_head > 0 { n_embd / n_head } else { 0 };
         let head_dim_k = r.opt_usize("attention.key_length")?.unwrap_or(head_dim);
@@ -162,8 +165,10 @@ fn rope_freq_scale(r: &Reader) -> Result<f32> {
     match (kind, factor) {
         (None | Some("none"), _) | (_, None) => Ok(1.0),
         (Some("linear"), Some(f)) => Ok(1.0 / f),
-        (Some(other), _) => Err(Error::unsupported(format!("rope scaling type {other:?} is not supported yet"))
-            .with_key(r.key("rope.scaling.type"))),
+        (Some(other), _) => {
+            Err(Error::unsupported(format!("rope scaling type {other:?} is not supported yet"))
+                .with_key(r.key("rope.scaling.type")))
+        }
     }
 }
 

@@ -91,7 +91,14 @@ fn gated<B: Backend>(b: &B, act: Act, gate: &B::Tensor, up: &B::Tensor) -> B::Te
 }
 
 /// Feed-forward of normed input `h`: dense, or routed experts (+ shared expert).
-pub fn ffn<B: Backend>(b: &B, hp: &HParams, ffn: &Ffn<B::Weight>, h: &B::Tensor, act: Act, routing: Routing) -> B::Tensor {
+pub fn ffn<B: Backend>(
+    b: &B,
+    hp: &HParams,
+    ffn: &Ffn<B::Weight>,
+    h: &B::Tensor,
+    act: Act,
+    routing: Routing,
+) -> B::Tensor {
     match ffn {
         Ffn::Dense { gate, up, down } => {
             let a = gated(b, act, &b.matmul(gate, h), &b.matmul(up, h));
@@ -102,7 +109,12 @@ pub fn ffn<B: Backend>(b: &B, hp: &HParams, ffn: &Ffn<B::Weight>, h: &B::Tensor,
             let k = hp.n_expert_used;
             // Each token's input repeated once per selected expert slot.
             let xr = b.repeat_rows(h, k);
-            let a = gated(b, act, &b.mul_mat_id(gate_exps, &xr, &ids), &b.mul_mat_id(up_exps, &xr, &ids));
+            let a = gated(
+                b,
+                act,
+                &b.mul_mat_id(gate_exps, &xr, &ids),
+                &b.mul_mat_id(up_exps, &xr, &ids),
+            );
             let y = b.scale_rows(&b.mul_mat_id(down_exps, &a, &ids), &weights);
             let moe = b.sum_groups(&y, k);
             match shared {
@@ -113,7 +125,12 @@ pub fn ffn<B: Backend>(b: &B, hp: &HParams, ffn: &Ffn<B::Weight>, h: &B::Tensor,
     }
 }
 
-fn shared_expert<B: Backend>(b: &B, s: &SharedExpert<B::Weight>, h: &B::Tensor, act: Act) -> B::Tensor {
+fn shared_expert<B: Backend>(
+    b: &B,
+    s: &SharedExpert<B::Weight>,
+    h: &B::Tensor,
+    act: Act,
+) -> B::Tensor {
     let a = gated(b, act, &b.matmul(&s.gate, h), &b.matmul(&s.up, h));
     let out = b.matmul(&s.down, &a);
     match &s.gate_inp {
@@ -132,7 +149,13 @@ fn sigmoid(x: f32) -> f32 {
 /// The router: softmax over experts, the top `n_expert_used` per token (ties to the
 /// lower id), their probabilities as weights — renormalized if `routing` says so.
 /// Returns (expert id, weight) per (token, slot), token-major.
-pub fn route<B: Backend>(b: &B, hp: &HParams, router: &B::Weight, h: &B::Tensor, routing: Routing) -> (Vec<u32>, Vec<f32>) {
+pub fn route<B: Backend>(
+    b: &B,
+    hp: &HParams,
+    router: &B::Weight,
+    h: &B::Tensor,
+    routing: Routing,
+) -> (Vec<u32>, Vec<f32>) {
     let logits = b.to_host(&b.matmul(router, h));
     let (e, k) = (hp.n_expert, hp.n_expert_used);
     let mut ids = Vec::with_capacity(logits.len() / e * k);
@@ -153,7 +176,13 @@ pub fn route<B: Backend>(b: &B, hp: &HParams, router: &B::Weight, h: &B::Tensor,
 }
 
 /// Final norm and the output head, for the rows (tokens) in `rows`.
-pub fn output<B: Backend>(b: &B, hp: &HParams, w: &ModelWeights<B::Weight>, x: &B::Tensor, rows: &[usize]) -> B::Tensor {
+pub fn output<B: Backend>(
+    b: &B,
+    hp: &HParams,
+    w: &ModelWeights<B::Weight>,
+    x: &B::Tensor,
+    rows: &[usize],
+) -> B::Tensor {
     let x = b.select_rows(x, rows);
     let x = b.rms_norm(&x, &w.output_norm, hp.rms_eps);
     b.matmul(w.output.as_ref().unwrap_or(&w.token_embd), &x)

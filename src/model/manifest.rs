@@ -106,7 +106,11 @@ pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm) -> Vec<Spec>
         req("attn_output.weight", &[hp.n_head * hp.head_dim_v, hp.n_embd]),
     ];
     if bias {
-        s.extend([req("attn_q.bias", &[q_w]), req("attn_k.bias", &[k_w]), req("attn_v.bias", &[v_w])]);
+        s.extend([
+            req("attn_q.bias", &[q_w]),
+            req("attn_k.bias", &[k_w]),
+            req("attn_v.bias", &[v_w]),
+        ]);
     }
     match qk_norm {
         QkNorm::None => {}
@@ -114,7 +118,9 @@ pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm) -> Vec<Spec>
             req("attn_q_norm.weight", &[hp.head_dim_k]),
             req("attn_k_norm.weight", &[hp.head_dim_k]),
         ]),
-        QkNorm::Whole => s.extend([req("attn_q_norm.weight", &[q_w]), req("attn_k_norm.weight", &[k_w])]),
+        QkNorm::Whole => {
+            s.extend([req("attn_q_norm.weight", &[q_w]), req("attn_k_norm.weight", &[k_w])])
+        }
     }
     s
 }

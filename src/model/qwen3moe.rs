@@ -13,6 +13,11 @@ pub fn layer_specs(hp: &HParams) -> Vec<Spec> {
     s
 }
 
-pub fn forward<B: Backend>(batch: &mut Batch<B>, hp: &HParams, w: &ModelWeights<B::Weight>, tokens: &[u32]) -> B::Tensor {
+pub fn forward<B: Backend>(
+    batch: &mut Batch<B>,
+    hp: &HParams,
+    w: &ModelWeights<B::Weight>,
+    tokens: &[u32],
+) -> B::Tensor {
     pre_norm_decoder(batch, hp, w, tokens, RopeMode::Neox, Routing { norm_topk: true })
 }

@@ -28,18 +28,18 @@ pub struct SharedExpert<W> {
 }
 
 pub struct LayerWeights<W> {
-    pub attn_norm: W,           // (n_embd)
-    pub wq: W,                  // (n_embd, n_head · head_dim_k)
-    pub wk: W,                  // (n_embd, n_head_kv · head_dim_k)
-    pub wv: W,                  // (n_embd, n_head_kv · head_dim_v)
-    pub wo: W,                  // (n_head · head_dim_v, n_embd)
-    pub bq: Option<W>,          // (n_head · head_dim_k)
-    pub bk: Option<W>,          // (n_head_kv · head_dim_k)
-    pub bv: Option<W>,          // (n_head_kv · head_dim_v)
-    pub q_norm: Option<W>,      // (head_dim_k) per head, or (n_head · head_dim_k) whole
-    pub k_norm: Option<W>,      // (head_dim_k) per head, or (n_head_kv · head_dim_k) whole
+    pub attn_norm: W,              // (n_embd)
+    pub wq: W,                     // (n_embd, n_head · head_dim_k)
+    pub wk: W,                     // (n_embd, n_head_kv · head_dim_k)
+    pub wv: W,                     // (n_embd, n_head_kv · head_dim_v)
+    pub wo: W,                     // (n_head · head_dim_v, n_embd)
+    pub bq: Option<W>,             // (n_head · head_dim_k)
+    pub bk: Option<W>,             // (n_head_kv · head_dim_k)
+    pub bv: Option<W>,             // (n_head_kv · head_dim_v)
+    pub q_norm: Option<W>,         // (head_dim_k) per head, or (n_head · head_dim_k) whole
+    pub k_norm: Option<W>,         // (head_dim_k) per head, or (n_head_kv · head_dim_k) whole
     pub post_attn_norm: Option<W>, // (n_embd)
-    pub ffn_norm: W,            // (n_embd)
+    pub ffn_norm: W,               // (n_embd)
     pub ffn: Ffn<W>,
     pub post_ffw_norm: Option<W>, // (n_embd)
 }

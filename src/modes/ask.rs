@@ -1,7 +1,6 @@
 //! `hearth ask`: one chat-templated question with a coding-assistant system prompt;
 //! files given with -f and piped stdin go in as context; the answer streams to stdout.
 
-
 use super::{input, load, output};
 use crate::chat::{ChatTemplate, Message, RenderOptions};
 use crate::cli::AskArgs;
@@ -56,7 +55,8 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let text = template.render(&messages, &opts)?;
     let tok = &loaded.tokenizer;
     // Templates that write the BOS text themselves get no second BOS.
-    let add_bos = tok.add_bos_default() && !(text.starts_with(&opts.bos_token) && !opts.bos_token.is_empty());
+    let add_bos =
+        tok.add_bos_default() && !(text.starts_with(&opts.bos_token) && !opts.bos_token.is_empty());
     let prompt = tok.encode(&text, add_bos, true)?;
     let n_ctx = args.model.ctx_size(loaded.model.hp.n_ctx_train);
     if prompt.len() >= n_ctx {
@@ -89,7 +89,10 @@ mod tests {
     fn user_message_puts_context_before_the_question() {
         let files = vec![("a.rs".to_string(), "fn a() {}\n".to_string())];
         let msg = user_message("find the bug", &files, Some("x = 1"));
-        assert_eq!(msg, "File `a.rs`:\n```\nfn a() {}\n```\n\nInput:\n```\nx = 1\n```\n\nfind the bug");
+        assert_eq!(
+            msg,
+            "File `a.rs`:\n```\nfn a() {}\n```\n\nInput:\n```\nx = 1\n```\n\nfind the bug"
+        );
     }
 
     #[test]

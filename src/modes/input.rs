@@ -23,7 +23,10 @@ pub fn read_piped_stdin() -> Result<Option<String>> {
     let mut bytes = Vec::new();
     stdin.lock().read_to_end(&mut bytes).map_err(|e| Error::io(Path::new("<stdin>"), e))?;
     String::from_utf8(bytes).map(Some).map_err(|e| {
-        Error::bad_input(format!("stdin is not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
+        Error::bad_input(format!(
+            "stdin is not valid UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
     })
 }
 
@@ -35,5 +38,6 @@ pub fn prompt_text(prompt: &Option<String>, file: &Option<std::path::PathBuf>) -
     if let Some(f) = file {
         return read_text_file(f);
     }
-    read_piped_stdin()?.ok_or_else(|| Error::usage("give the text with -p TEXT or -f FILE, or pipe it to stdin"))
+    read_piped_stdin()?
+        .ok_or_else(|| Error::usage("give the text with -p TEXT or -f FILE, or pipe it to stdin"))
 }

@@ -11,7 +11,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let max_tokens = match args.n_predict {
         -1 => None,
         n if n >= 1 => Some(n as usize),
-        n => return Err(Error::usage(format!("-n {n}: give -1 (until end of text) or at least 1"))),
+        n => {
+            return Err(Error::usage(format!("-n {n}: give -1 (until end of text) or at least 1")))
+        }
     };
     let text = input::prompt_text(&args.prompt, &args.file)?;
     if text.is_empty() {

@@ -30,8 +30,13 @@ const DECISIVE_GAP: f64 = 0.5;
 /// The reference's first tokens up to its first near-tie (at most 16), as text: where
 /// both reference runs (greedy.json and greedy-margins.json) agree and every step's
 /// top-2 gap is at least `DECISIVE_GAP`.
-fn decisive_prefix(tok: &hearth::tokenizer::Tokenizer, case: &serde_json::Value, golden: &str) -> (usize, String) {
-    let ids: Vec<u32> = case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+fn decisive_prefix(
+    tok: &hearth::tokenizer::Tokenizer,
+    case: &serde_json::Value,
+    golden: &str,
+) -> (usize, String) {
+    let ids: Vec<u32> =
+        case["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
     let gaps = case["top2_gap"].as_array().unwrap();
     let mut prefix = (0, String::new());
     for k in 0..16.min(ids.len()) {
@@ -49,7 +54,9 @@ fn greedy_continuations_match_the_reference_up_to_its_first_near_tie() {
     let golden = golden_json("greedy.json");
     let margins = golden_json("greedy-margins.json");
     let mut decisive_tokens = 0;
-    for (case, m) in golden["cases"].as_array().unwrap().iter().zip(margins["cases"].as_array().unwrap()) {
+    for (case, m) in
+        golden["cases"].as_array().unwrap().iter().zip(margins["cases"].as_array().unwrap())
+    {
         let model = case["model_file"].as_str().unwrap();
         let prompt = case["prompt"].as_str().unwrap();
         assert_eq!((m["model_file"].as_str(), m["prompt"].as_str()), (Some(model), Some(prompt)));
@@ -58,7 +65,10 @@ fn greedy_continuations_match_the_reference_up_to_its_first_near_tie() {
         let (n, want) = decisive_prefix(&tok, m, case["continuation"].as_str().unwrap());
         let got = greedy(model, prompt, 16);
         assert!(!got.trim().is_empty(), "{model} {prompt:?}: nothing generated");
-        assert!(got.starts_with(&want), "{model} {prompt:?}: first {n} tokens\n  got  {got:?}\n  want {want:?}");
+        assert!(
+            got.starts_with(&want),
+            "{model} {prompt:?}: first {n} tokens\n  got  {got:?}\n  want {want:?}"
+        );
         decisive_tokens += n;
     }
     // Most steps are decisive: the comparison is not vacuous.

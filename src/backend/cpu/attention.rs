@@ -24,7 +24,16 @@ fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
 /// One query head over keys/values `lo..=pos` of one KV head: online softmax, value
 /// sum in f16, then normalized into `out`.
 #[allow(clippy::too_many_arguments)]
-fn attend_one(q: &[f16], keys: &[f16], values: &[f16], row: (usize, usize), head: (usize, usize), span: (usize, usize), scale: f32, out: &mut [f32]) {
+fn attend_one(
+    q: &[f16],
+    keys: &[f16],
+    values: &[f16],
+    row: (usize, usize),
+    head: (usize, usize),
+    span: (usize, usize),
+    scale: f32,
+    out: &mut [f32],
+) {
     let ((row_k, row_v), (hk, dk), (lo, pos)) = (row, head, span);
     let dv = out.len();
     let mut acc = vec![f16::ZERO; dv];
@@ -55,7 +64,8 @@ pub fn attention(q: &[f32], kv: &CpuKv, il: usize, positions: &[u32], p: &AttnPa
     out.par_chunks_mut(dv).enumerate().for_each(|(idx, o)| {
         let (t, h) = (idx / p.n_head, idx % p.n_head);
         let pos = positions[t] as usize;
-        let qh: Vec<f16> = q[(t * p.n_head + h) * dk..][..dk].iter().map(|&x| f16::from_f32(x)).collect();
+        let qh: Vec<f16> =
+            q[(t * p.n_head + h) * dk..][..dk].iter().map(|&x| f16::from_f32(x)).collect();
         let span = (first_visible(pos, p.window), pos);
         attend_one(&qh, &kv.k[il], &kv.v[il], rows, (h / group, dk), span, p.scale, o);
     });

@@ -41,12 +41,9 @@ impl CpuWeight {
                 k: info.dims[0] as usize,
                 n_rows: info.n_rows() as usize,
             },
-            CpuWeight::Vector { data, .. } => QRows {
-                bytes: bytemuck_f32(data),
-                ty: GgmlType::F32,
-                k: data.len(),
-                n_rows: 1,
-            },
+            CpuWeight::Vector { data, .. } => {
+                QRows { bytes: bytemuck_f32(data), ty: GgmlType::F32, k: data.len(), n_rows: 1 }
+            }
         }
     }
 
@@ -189,7 +186,12 @@ impl Backend for CpuBackend {
     }
 
     fn repeat_rows(&self, x: &CpuTensor, g: usize) -> CpuTensor {
-        let data = x.data.chunks(x.n_cols).flat_map(|row| std::iter::repeat_n(row, g).flatten()).copied().collect();
+        let data = x
+            .data
+            .chunks(x.n_cols)
+            .flat_map(|row| std::iter::repeat_n(row, g).flatten())
+            .copied()
+            .collect();
         self.t(data, x.n_rows * g, x.n_cols)
     }
 
@@ -213,7 +215,14 @@ impl Backend for CpuBackend {
         kv.store(il, start, &k.data, &v.data);
     }
 
-    fn attention(&self, q: &CpuTensor, kv: &CpuKv, il: usize, positions: &[u32], p: &AttnParams) -> CpuTensor {
+    fn attention(
+        &self,
+        q: &CpuTensor,
+        kv: &CpuKv,
+        il: usize,
+        positions: &[u32],
+        p: &AttnParams,
+    ) -> CpuTensor {
         let data = attention::attention(&q.data, kv, il, positions, p);
         self.t(data, q.n_rows, p.n_head * p.head_dim_v)
     }

@@ -121,7 +121,11 @@ fn mul_mat_id_matches_naive() {
         let ids = [3u32, 0, 5, 3, 3, 1, 0];
         let x = rng.vec(ids.len() * k);
         let got = CpuBackend.mul_mat_id(&w, &CpuBackend.tensor(x.clone(), ids.len(), k), &ids);
-        assert_close(&got.data, &naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids), ty.name());
+        assert_close(
+            &got.data,
+            &naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids),
+            ty.name(),
+        );
     }
 }
 
@@ -144,7 +148,8 @@ fn rms_norm_whole_rows_and_per_head() {
     for d in [64, 16] {
         let x = rng.vec(3 * 64);
         let g = rng.vec(d);
-        let (_f, w) = weight(&[d as u64], GgmlType::F32, g.iter().flat_map(|v| v.to_le_bytes()).collect());
+        let (_f, w) =
+            weight(&[d as u64], GgmlType::F32, g.iter().flat_map(|v| v.to_le_bytes()).collect());
         let got = b.rms_norm(&b.tensor(x.clone(), 3, 64), &w, 1e-6);
         assert_close(&got.data, &naive::rms_norm(&x, &g, 1e-6), "rms_norm");
     }
@@ -155,7 +160,14 @@ fn rope_matches_the_definition_in_both_modes() {
     let mut rng = Rng(11);
     let b = CpuBackend;
     for mode in [RopeMode::Normal, RopeMode::Neox] {
-        let p = RopeParams { mode, n_head: 3, head_dim: 32, n_rot: 24, freq_base: 10000.0, freq_scale: 0.5 };
+        let p = RopeParams {
+            mode,
+            n_head: 3,
+            head_dim: 32,
+            n_rot: 24,
+            freq_base: 10000.0,
+            freq_scale: 0.5,
+        };
         let positions = [0u32, 1, 17, 300];
         let x = rng.vec(positions.len() * 3 * 32);
         let got = b.rope(&b.tensor(x.clone(), 4, 96), &positions, &p);
@@ -173,7 +185,8 @@ fn activations_match_naive() {
     let mut rng = Rng(13);
     let b = CpuBackend;
     let (g, u) = (rng.vec(300), rng.vec(300));
-    let (gt, ut) = (b.tensor(g.iter().map(|v| v * 6.0).collect(), 3, 100), b.tensor(u.clone(), 3, 100));
+    let (gt, ut) =
+        (b.tensor(g.iter().map(|v| v * 6.0).collect(), 3, 100), b.tensor(u.clone(), 3, 100));
     let want: Vec<f32> = gt.data.iter().zip(&u).map(|(&a, &c)| naive::silu(a) * c).collect();
     assert_close(&b.swiglu(&gt, &ut).data, &want, "swiglu");
     let want: Vec<f32> = gt.data.iter().zip(&u).map(|(&a, &c)| naive::gelu_tanh(a) * c).collect();
@@ -193,7 +206,8 @@ fn row_ops_add_scale_group() {
     let r = b.repeat_rows(&x, 2);
     assert_eq!(b.sum_groups(&r, 2).data, b.scale(&x, 2.0).data);
     assert_eq!(b.select_rows(&x, &[2, 0]).data, vec![5.0, 6.0, 1.0, 2.0]);
-    let (_f, bias) = weight(&[2], GgmlType::F32, [10f32, 20.0].iter().flat_map(|v| v.to_le_bytes()).collect());
+    let (_f, bias) =
+        weight(&[2], GgmlType::F32, [10f32, 20.0].iter().flat_map(|v| v.to_le_bytes()).collect());
     assert_eq!(b.add_row(&x, &bias).data, vec![11.0, 22.0, 13.0, 24.0, 15.0, 26.0]);
 }
 
@@ -212,7 +226,14 @@ fn attention_matches_naive_with_gqa_causal_and_window() {
         b.kv_store(&mut kv, 1, start, &k, &v);
     }
     for window in [None, Some(7)] {
-        let p = AttnParams { n_head: 6, n_head_kv: 2, head_dim_k: 16, head_dim_v: 8, scale: 0.25, window };
+        let p = AttnParams {
+            n_head: 6,
+            n_head_kv: 2,
+            head_dim_k: 16,
+            head_dim_v: 8,
+            scale: 0.25,
+            window,
+        };
         let positions = [0u32, 5, 19, 29];
         let q = rng.vec(positions.len() * 6 * 16);
         let got = b.attention(&b.tensor(q.clone(), 4, 96), &kv, 1, &positions, &p);
