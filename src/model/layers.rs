@@ -188,31 +188,6 @@ pub fn output<B: Backend>(
     b.matmul(w.output.as_ref().unwrap_or(&w.token_embd), &x)
 }
 
-/// The standard pre-norm decoder used by llama, qwen2/3, their MoE forms and olmoe:
-/// x += attn(norm(x)); x += ffn(norm(x)).
-pub fn pre_norm_decoder<B: Backend>(
-    batch: &mut Batch<B>,
-    hp: &HParams,
-    w: &ModelWeights<B::Weight>,
-    tokens: &[u32],
-    rope_mode: RopeMode,
-    routing: Routing,
-) -> B::Tensor {
-    let b = batch.b;
-    let rope = rope_params(hp, rope_mode, hp.rope_freq_base);
-    let attn = attn_params(hp, 1.0 / (hp.head_dim_k as f32).sqrt(), None);
-    let mut x = b.get_rows(&w.token_embd, tokens);
-    for (il, l) in w.layers.iter().enumerate() {
-        let h = b.rms_norm(&x, &l.attn_norm, hp.rms_eps);
-        let a = attention(batch, hp, l, &h, il, rope, &attn);
-        x = b.add(&x, &a);
-        let h = b.rms_norm(&x, &l.ffn_norm, hp.rms_eps);
-        let f = ffn(b, hp, &l.ffn, &h, Act::Silu, routing);
-        x = b.add(&x, &f);
-    }
-    x
-}
-
 /// RMS norm with `w` when the layer has that norm (gemma's post-norms).
 pub fn post_norm<B: Backend>(b: &B, t: B::Tensor, w: &Option<B::Weight>, eps: f32) -> B::Tensor {
     match w {

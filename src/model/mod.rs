@@ -1,6 +1,8 @@
 //! Models: typed hyperparameters, tensor manifests, the blocks of a transformer, and one
-//! file per architecture declaring its tensors and its forward pass.
+//! file per architecture — the settings of the shared pre-norm decoder (`decoder.rs`),
+//! or, for gemma3, its own tensor list and forward pass.
 
+pub mod decoder;
 pub mod hparams;
 pub mod layers;
 pub mod manifest;
@@ -21,6 +23,7 @@ pub use hparams::HParams;
 use crate::backend::{Backend, KvShape};
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
+use decoder::PreNormDecoder;
 use layers::Batch;
 use manifest::{global_specs, Spec};
 use weights::{LayerWeights, ModelWeights};
@@ -64,21 +67,29 @@ impl Arch {
         ARCH_NAMES.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("?")
     }
 
-    fn layer_specs(self, hp: &HParams) -> Vec<Spec> {
+    /// The pre-norm decoder settings, or `None` for gemma3's own layer layout.
+    fn decoder(self) -> Option<&'static PreNormDecoder> {
         match self {
-            Arch::Llama => llama::layer_specs(hp),
-            Arch::Qwen2 => qwen2::layer_specs(hp),
-            Arch::Qwen2Moe => qwen2moe::layer_specs(hp),
-            Arch::Qwen3 => qwen3::layer_specs(hp),
-            Arch::Qwen3Moe => qwen3moe::layer_specs(hp),
-            Arch::Gemma3 => gemma3::layer_specs(hp),
-            Arch::Olmoe => olmoe::layer_specs(hp),
+            Arch::Llama => Some(&llama::DECODER),
+            Arch::Qwen2 => Some(&qwen2::DECODER),
+            Arch::Qwen2Moe => Some(&qwen2moe::DECODER),
+            Arch::Qwen3 => Some(&qwen3::DECODER),
+            Arch::Qwen3Moe => Some(&qwen3moe::DECODER),
+            Arch::Olmoe => Some(&olmoe::DECODER),
+            Arch::Gemma3 => None,
+        }
+    }
+
+    fn layer_specs(self, hp: &HParams) -> Vec<Spec> {
+        match self.decoder() {
+            Some(d) => d.layer_specs(hp),
+            None => gemma3::layer_specs(hp),
         }
     }
 
     /// Whether the architecture needs expert tensors (and `expert_count`).
     fn requires_experts(self) -> bool {
-        matches!(self, Arch::Qwen2Moe | Arch::Qwen3Moe | Arch::Olmoe)
+        self.decoder().is_some_and(PreNormDecoder::requires_experts)
     }
 }
 
@@ -147,14 +158,9 @@ impl<B: Backend> Model<B> {
         let b = &self.backend;
         let mut batch = Batch { b, kv, positions: &positions, start };
         let (hp, w) = (&self.hp, &self.weights);
-        let x = match self.arch {
-            Arch::Llama => llama::forward(&mut batch, hp, w, tokens),
-            Arch::Qwen2 => qwen2::forward(&mut batch, hp, w, tokens),
-            Arch::Qwen2Moe => qwen2moe::forward(&mut batch, hp, w, tokens),
-            Arch::Qwen3 => qwen3::forward(&mut batch, hp, w, tokens),
-            Arch::Qwen3Moe => qwen3moe::forward(&mut batch, hp, w, tokens),
-            Arch::Gemma3 => gemma3::forward(&mut batch, hp, w, tokens),
-            Arch::Olmoe => olmoe::forward(&mut batch, hp, w, tokens),
+        let x = match self.arch.decoder() {
+            Some(d) => d.forward(&mut batch, hp, w, tokens),
+            None => gemma3::forward(&mut batch, hp, w, tokens),
         };
         let rows: Vec<usize> = match want {
             Logits::Last => vec![tokens.len() - 1],
