@@ -4,4 +4,5 @@
 pub mod generate;
 pub mod sampler;
 pub mod session;
+pub mod snapshot;
 pub mod stop;

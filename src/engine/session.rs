@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::snapshot::{self, KvDtype, SnapshotMeta};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::model::{Logits, Model};
@@ -111,6 +112,29 @@ impl<B: Backend> Session<B> {
         let keep = common.min(prompt.len().saturating_sub(1));
         self.truncate(keep);
         &prompt[keep..]
+    }
+
+    fn snapshot_meta(&self, tokens: Vec<u32>) -> SnapshotMeta {
+        SnapshotMeta {
+            model_sha256: self.model.sha256(),
+            arch: self.model.arch.name().to_string(),
+            n_ctx: self.n_ctx as u32,
+            dtype: KvDtype::F16,
+            tokens,
+        }
+    }
+
+    /// A snapshot of the filled part of the cache, bound to this model and context.
+    pub fn export_kv(&self) -> Vec<u8> {
+        snapshot::encode(&self.snapshot_meta(self.tokens.clone()), &self.export_kv_data())
+    }
+
+    /// Restores a snapshot made by `export_kv`; one made for another model file,
+    /// architecture, context size or cache type is refused and the session is unchanged.
+    pub fn import_kv(&mut self, bytes: &[u8]) -> Result<()> {
+        let (meta, data) = snapshot::decode(bytes)?;
+        snapshot::check_binding(&meta, &self.snapshot_meta(Vec::new()))?;
+        self.import_kv_data(&meta.tokens, data)
     }
 
     /// The filled part of the cache as bytes (see `engine::snapshot` for the header).

@@ -82,6 +82,11 @@ impl GgufFile {
         self.header.data_offset
     }
 
+    /// The whole file's bytes (for hashing it).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Size of the whole file in bytes.
     pub fn file_size(&self) -> u64 {
         self.bytes.len() as u64

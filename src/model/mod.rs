@@ -109,6 +109,7 @@ pub struct Model<B: Backend> {
     pub backend: B,
     pub weights: ModelWeights<B::Weight>,
     pub file: Arc<GgufFile>,
+    sha256: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl<B: Backend> Model<B> {
@@ -138,7 +139,12 @@ impl<B: Backend> Model<B> {
             output: g.get("output.weight"),
             layers,
         };
-        Ok(Model { arch, hp, backend, weights, file })
+        Ok(Model { arch, hp, backend, weights, file, sha256: std::sync::OnceLock::new() })
+    }
+
+    /// SHA-256 of the model file, computed on first use.
+    pub fn sha256(&self) -> [u8; 32] {
+        *self.sha256.get_or_init(|| crate::engine::snapshot::sha256(self.file.bytes()))
     }
 
     pub fn new_kv(&self, n_ctx: usize) -> B::Kv {

@@ -5,4 +5,5 @@ mod common;
 mod engine;
 mod gguf;
 mod inspect;
+mod session;
 mod tokenize;

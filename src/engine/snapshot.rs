@@ -1,0 +1,171 @@
+//! KV snapshots: the filled part of a session's cache with a versioned header binding
+//! it to the model file (SHA-256), architecture, context size, cache type and token
+//! list, so it is never restored into anything else.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 4] = b"HKVS";
+const VERSION: u32 = 1;
+
+/// The element type of the cached keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvDtype {
+    F16 = 1,
+}
+
+/// What a snapshot is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    pub model_sha256: [u8; 32],
+    pub arch: String,
+    pub n_ctx: u32,
+    pub dtype: KvDtype,
+    pub tokens: Vec<u32>,
+}
+
+/// SHA-256 of a byte string (a model file's bytes).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Header and cache bytes as one snapshot.
+pub fn encode(meta: &SnapshotMeta, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + meta.tokens.len() * 4 + data.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&meta.model_sha256);
+    out.extend_from_slice(&(meta.arch.len() as u32).to_le_bytes());
+    out.extend_from_slice(meta.arch.as_bytes());
+    out.extend_from_slice(&meta.n_ctx.to_le_bytes());
+    out.push(meta.dtype as u8);
+    out.extend_from_slice(&(meta.tokens.len() as u32).to_le_bytes());
+    meta.tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
+    out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// Reads bytes off the front of a snapshot, failing on truncation.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.0.len() {
+            return Err(Error::bad_input("KV snapshot is truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+}
+
+/// Splits a snapshot into its header and cache bytes.
+pub fn decode(bytes: &[u8]) -> Result<(SnapshotMeta, &[u8])> {
+    let mut r = Reader(bytes);
+    if r.take(4)? != MAGIC {
+        return Err(Error::bad_input("not a hearth KV snapshot"));
+    }
+    let version = r.u32()?;
+    if version != VERSION {
+        return Err(Error::unsupported(format!(
+            "KV snapshot version {version} (this hearth reads {VERSION})"
+        )));
+    }
+    let model_sha256: [u8; 32] = r.take(32)?.try_into().expect("32 bytes");
+    let arch_len = r.u32()? as usize;
+    let arch = String::from_utf8(r.take(arch_len)?.to_vec())
+        .map_err(|_| Error::bad_input("KV snapshot architecture is not UTF-8"))?;
+    let n_ctx = r.u32()?;
+    let dtype = match r.take(1)?[0] {
+        1 => KvDtype::F16,
+        d => return Err(Error::unsupported(format!("KV snapshot cache type {d}"))),
+    };
+    let n_tokens = r.u32()? as usize;
+    let token_bytes = r.take(
+        n_tokens.checked_mul(4).ok_or_else(|| Error::bad_input("KV snapshot is truncated"))?,
+    )?;
+    let tokens =
+        token_bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data_len = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+    let data = r.take(
+        usize::try_from(data_len).map_err(|_| Error::bad_input("KV snapshot is truncated"))?,
+    )?;
+    if !r.0.is_empty() {
+        return Err(Error::bad_input("KV snapshot has trailing bytes"));
+    }
+    Ok((SnapshotMeta { model_sha256, arch, n_ctx, dtype, tokens }, data))
+}
+
+/// Refuses a snapshot made for another model, architecture, context size or cache type.
+pub fn check_binding(got: &SnapshotMeta, want: &SnapshotMeta) -> Result<()> {
+    let what = if got.model_sha256 != want.model_sha256 {
+        "another model file"
+    } else if got.arch != want.arch {
+        "another architecture"
+    } else if got.n_ctx != want.n_ctx {
+        "another context size"
+    } else if got.dtype != want.dtype {
+        "another KV cache type"
+    } else {
+        return Ok(());
+    };
+    Err(Error::bad_input(format!("KV snapshot was made for {what}; it cannot be restored here")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> SnapshotMeta {
+        SnapshotMeta {
+            model_sha256: sha256(b"model"),
+            arch: "llama".into(),
+            n_ctx: 64,
+            dtype: KvDtype::F16,
+            tokens: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = encode(&meta(), &[9, 8, 7, 6]);
+        let (m, data) = decode(&bytes).unwrap();
+        assert_eq!((m, data), (meta(), &[9u8, 8, 7, 6][..]));
+    }
+
+    #[test]
+    fn every_truncation_and_bad_magic_is_an_error() {
+        let bytes = encode(&meta(), &[1; 10]);
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n]).is_err(), "{n}");
+        }
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert_eq!(decode(&bad).unwrap_err().to_string(), "not a hearth KV snapshot");
+        let mut long = bytes;
+        long.push(0);
+        assert!(decode(&long).is_err());
+    }
+
+    #[test]
+    fn binding_names_what_differs() {
+        let other = SnapshotMeta { n_ctx: 128, ..meta() };
+        let e = check_binding(&other, &meta()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "KV snapshot was made for another context size; it cannot be restored here"
+        );
+        let other = SnapshotMeta { model_sha256: [0; 32], ..meta() };
+        assert!(check_binding(&other, &meta())
+            .unwrap_err()
+            .to_string()
+            .contains("another model file"));
+        assert!(check_binding(&meta(), &meta()).is_ok());
+    }
+}
