@@ -153,3 +153,48 @@ fn unsupported_architecture_lists_the_supported_ones() {
     let out = run(&["run", "-m", path.to_str().unwrap(), "-p", "a", "-n", "1"]);
     assert_fails(&out, 2, "architecture \"gpt2\" is not supported (supported: llama, qwen2");
 }
+
+/// A llama header with a one-layer manifest's worth of metadata and the tensors given.
+fn tiny_llama(dir: &std::path::Path, tensors: &[(&str, &[u64])]) -> std::path::PathBuf {
+    let path = dir.join("tiny.gguf");
+    let mut w = hearth::gguf::GgufWriter::new();
+    w.set_str("general.architecture", "llama");
+    for (k, v) in [("block_count", 1), ("embedding_length", 32), ("attention.head_count", 4)] {
+        w.set_u32(format!("llama.{k}"), v);
+    }
+    w.set_u32("llama.context_length", 64).set_u32("llama.feed_forward_length", 64);
+    w.set_u32("llama.vocab_size", 16).set_f32("llama.attention.layer_norm_rms_epsilon", 1e-5);
+    for (name, dims) in tensors {
+        let n: u64 = dims.iter().product();
+        w.add_f32(*name, dims, &vec![0.0; n as usize]).unwrap();
+    }
+    w.write(&path).unwrap();
+    path
+}
+
+#[test]
+fn missing_and_misshapen_tensors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny_llama(dir.path(), &[("token_embd.weight", &[32, 16])]);
+    let out = run(&["run", "-m", path.to_str().unwrap(), "-p", "a", "-n", "1"]);
+    assert_fails(
+        &out,
+        2,
+        "tensor 'output_norm.weight': required tensor is missing (expected shape [32])",
+    );
+    let path =
+        tiny_llama(dir.path(), &[("token_embd.weight", &[32, 15]), ("output_norm.weight", &[32])]);
+    let out = run(&["run", "-m", path.to_str().unwrap(), "-p", "a", "-n", "1"]);
+    assert_fails(&out, 2, "tensor 'token_embd.weight': expected shape [32, 16], found [32, 15]");
+}
+
+#[test]
+fn missing_hyperparameters_are_listed_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bare.gguf");
+    let mut w = hearth::gguf::GgufWriter::new();
+    w.set_str("general.architecture", "qwen3moe");
+    w.write(&path).unwrap();
+    let out = run(&["run", "-m", path.to_str().unwrap(), "-p", "a", "-n", "1"]);
+    assert_fails(&out, 2, "missing metadata keys: qwen3moe.embedding_length, qwen3moe.block_count");
+}
