@@ -6,3 +6,4 @@ pub mod sampler;
 pub mod session;
 pub mod snapshot;
 pub mod stop;
+pub mod stream;

@@ -80,3 +80,42 @@ fn context_overflow_is_an_error_before_any_work() {
     s.prefill(&[1; 8]).unwrap();
     assert!(s.decode(1).is_err());
 }
+
+#[test]
+fn streamed_generation_sends_text_then_done_and_stops_on_cancel() {
+    use hearth::engine::sampler::{Sampler, SamplerParams};
+    use hearth::engine::stream::{spawn, Event, Job};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (model, tok) = smollm2();
+    let tok = Arc::new(tok);
+    let prompt = tok.encode("The capital of France is", false, true).unwrap();
+    let greedy = || Sampler::new(SamplerParams { temp: 0.0, ..SamplerParams::default() }).unwrap();
+    let job =
+        |n| Job { prompt: prompt.clone(), max_tokens: Some(n), ignore_eos: true, stop: vec![] };
+
+    let session = Session::new(model.clone(), 64, 8).unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (rx, handle) = spawn(session, tok.clone(), greedy(), job(6), cancel);
+    let events: Vec<Event> = rx.iter().collect();
+    let text: String = events
+        .iter()
+        .filter_map(|e| if let Event::Text(t) = e { Some(t.as_str()) } else { None })
+        .collect();
+    assert!(matches!(events.last(), Some(Event::Done(s)) if s.n_generated == 6), "{events:?}");
+    assert!(text.starts_with(" Paris"), "{text:?}");
+    let session = handle.join().unwrap();
+    assert_eq!(
+        session.tokens().len(),
+        prompt.len() + 5,
+        "the last sampled token is not yet in the cache"
+    );
+
+    // A cancel already set stops before the first token, as an interruption.
+    let cancel = Arc::new(AtomicBool::new(true));
+    let (rx, handle) = spawn(session, tok, greedy(), job(50), cancel.clone());
+    let last = rx.iter().last().unwrap();
+    assert!(matches!(&last, Event::Error(e) if e.exit_code() == 130), "{last:?}");
+    assert!(cancel.load(Ordering::Relaxed));
+    handle.join().unwrap();
+}
