@@ -5,5 +5,8 @@ mod common;
 mod engine;
 mod gguf;
 mod inspect;
+mod moe;
+mod refmodel;
 mod session;
+mod testmodels;
 mod tokenize;

@@ -1,6 +1,6 @@
-//! Quantized weight × f32 activation products on the CPU: each weight row is
-//! dequantized once per call into a per-task scratch row and dotted with every token,
-//! rows split across threads.
+//! Quantized weight × f32 activation products on the CPU, rows split across threads.
+//! Weight types with an integer dot (`quant::dot`) meet activations quantized once per
+//! call; the others are dequantized row by row into a per-task scratch row.
 
 use rayon::prelude::*;
 
@@ -106,10 +106,7 @@ pub fn activation_type(w: GgmlType) -> GgmlType {
 
 /// Quantizes one activation row to `ty`, as the reference engine does at run time.
 fn quantize_row(ty: GgmlType, row: &[f32], out: &mut Vec<u8>) {
-    match ty {
-        GgmlType::Q8_0 | GgmlType::Q8_1 => quant::dot::quantize_activations(ty, row, out),
-        _ => quant::quantize(ty, row, out).expect("activation types are quantizable"),
-    }
+    quant::dot::quantize_row(ty, row, out)
 }
 
 /// `x` rounded through the activation type of weights `w` (quantized and back).
@@ -129,8 +126,12 @@ fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
 
 /// `x · Wᵀ`: x is `(n, k)` row-major, W has `m` rows; returns `(n, m)` row-major.
 /// Activations are first rounded as the reference engine rounds them (see
-/// `activation_type`).
+/// `activation_type`): quantized for the integer dot where the weight type has one,
+/// else quantized and dequantized back.
 pub fn matmul(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
+    if let Some(dot) = quant::dot::kernel(w.ty) {
+        return matmul_int(w, dot, x, n);
+    }
     match round_activations(w.ty, x, w.k) {
         Some(xr) => matmul_f32(w, &xr, n),
         None => matmul_f32(w, x, n),
@@ -149,6 +150,32 @@ pub fn matmul_f32(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
             w.dequantize_row(task * ROWS_PER_TASK + i, &mut scratch);
             for (t, o) in out_row.iter_mut().enumerate() {
                 *o = dot(&scratch, &x[t * k..(t + 1) * k]);
+            }
+        }
+    });
+    transpose(&out_t, w.n_rows, n)
+}
+
+/// `x · Wᵀ` through the integer dot `dot`: each activation row is quantized once to
+/// `activation_type(w.ty)`, then every weight row meets every quantized row.
+fn matmul_int(w: QRows, dot: quant::dot::VecDotFn, x: &[f32], n: usize) -> Vec<f32> {
+    let (k, ty) = (w.k, activation_type(w.ty));
+    debug_assert_eq!(x.len(), n * k);
+    // xq is (n, xb): the quantized activation rows.
+    let xb = k / ty.block_elems() * ty.block_bytes();
+    let mut xq = vec![0u8; n * xb];
+    xq.par_chunks_mut(xb).zip(x.par_chunks(k)).for_each(|(q, row)| {
+        let mut buf = Vec::with_capacity(xb);
+        quantize_row(ty, row, &mut buf);
+        q.copy_from_slice(&buf);
+    });
+    // out_t is (m, n): each weight row yields n contiguous values.
+    let mut out_t = vec![0f32; w.n_rows * n];
+    out_t.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, chunk)| {
+        for (i, out_row) in chunk.chunks_mut(n).enumerate() {
+            let wr = w.row(task * ROWS_PER_TASK + i);
+            for (o, xr) in out_row.iter_mut().zip(xq.chunks_exact(xb)) {
+                *o = dot(wr, xr);
             }
         }
     });

@@ -1,0 +1,216 @@
+//! Integer dot kernels against the f64 dot of the dequantized rows (scalar) and against
+//! the scalar kernel (SIMD), for random weights and activations.
+
+use super::*;
+use crate::quant::{dequantize_row_to_vec, quantize};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    /// Values of mixed magnitude: a random scale per 32 so block scales differ.
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n / 32 {
+            let scale = 0.05 + 2.0 * self.f32().abs();
+            out.extend((0..32).map(|_| scale * self.f32()));
+        }
+        out
+    }
+}
+
+/// The weight types with an integer dot.
+const TYPES: [GgmlType; 7] = {
+    use GgmlType::*;
+    [Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K]
+};
+
+/// Random bytes as blocks of `ty`, each re-drawn until its values are finite and
+/// moderate: exercises every bit pattern of the quants and scales.
+fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
+    let (be, bb) = (ty.block_elems(), ty.block_bytes());
+    let mut out = Vec::new();
+    for _ in 0..n / be {
+        loop {
+            let block: Vec<u8> = (0..bb).map(|_| rng.next() as u8).collect();
+            let v = dequantize_row_to_vec(ty, &block).unwrap();
+            if v.iter().all(|v| v.is_finite() && v.abs() < 1e4) {
+                out.extend(block);
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Weight rows for a test: quantized random floats, or random valid blocks.
+fn weights(rng: &mut Rng, ty: GgmlType, n: usize, raw: bool) -> Vec<u8> {
+    if raw {
+        return random_blocks(rng, ty, n);
+    }
+    let mut w = Vec::new();
+    quantize(ty, &rng.vec(n), &mut w).unwrap();
+    w
+}
+
+fn lengths(ty: GgmlType) -> &'static [usize] {
+    if ty.block_elems() == 32 {
+        &[32, 32 * 7, 256 * 4]
+    } else {
+        &[256, 256 * 4]
+    }
+}
+
+/// Each case: (type, weight bytes, activation bytes).
+fn cases() -> Vec<(GgmlType, Vec<u8>, Vec<u8>)> {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut out = Vec::new();
+    for ty in TYPES {
+        let act = int_dot_activation_type(ty).unwrap();
+        for &n in lengths(ty) {
+            for raw in [false, true] {
+                for _ in 0..4 {
+                    let w = weights(&mut rng, ty, n, raw);
+                    let mut x = Vec::new();
+                    quantize_row(act, &rng.vec(n), &mut x);
+                    out.push((ty, w, x));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `(Σ w·x in f64, Σ |w·x|)` of the dequantized rows.
+fn exact(ty: GgmlType, w: &[u8], x: &[u8]) -> (f64, f64) {
+    let wf = dequantize_row_to_vec(ty, w).unwrap();
+    let xf = dequantize_row_to_vec(int_dot_activation_type(ty).unwrap(), x).unwrap();
+    let p = wf.iter().zip(&xf).map(|(&a, &b)| a as f64 * b as f64);
+    (p.clone().sum(), p.map(f64::abs).sum())
+}
+
+/// The Q4_1 × Q8_1 kernel uses the activation block sum `s = f16(d · Σq)` (with `d`
+/// unrounded), while the dequantized activations are `f16(d) · q`. Each rounding to f16
+/// is within 2⁻¹¹ relative (d and d·Σq are normal f16 here), so per block
+/// `|s - f16(d)·Σq| ≤ 2⁻¹⁰ · |f16(d)| · |Σq|` (plus a second-order term): the kernel's
+/// extra error is at most `Σ_blocks |m_w| · 2⁻¹⁰ · |f16(d) · Σq|`. Zero for other types.
+fn block_sum_bound(ty: GgmlType, w: &[u8], x: &[u8]) -> f64 {
+    if ty != GgmlType::Q4_1 {
+        return 0.0;
+    }
+    let f16_at = |b: &[u8], at: usize| half::f16::from_le_bytes([b[at], b[at + 1]]).to_f64();
+    w.chunks_exact(20)
+        .zip(x.chunks_exact(36))
+        .map(|(a, b)| {
+            let sum_q: i32 = b[4..].iter().map(|&q| q as i8 as i32).sum();
+            f16_at(a, 2).abs() * 1.01 * 2f64.powi(-10) * (f16_at(b, 0) * sum_q as f64).abs()
+        })
+        .sum()
+}
+
+#[test]
+fn scalar_kernels_match_the_dequantized_dot() {
+    for (ty, w, x) in cases() {
+        let (want, abs) = exact(ty, &w, &x);
+        let got = vec_dot_scalar(ty, &w, &x) as f64;
+        let tol = 1e-5 * abs + block_sum_bound(ty, &w, &x);
+        assert!(
+            (got - want).abs() <= tol,
+            "{} ({} weight bytes): got {got}, want {want}, tol {tol}",
+            ty.name(),
+            w.len()
+        );
+    }
+}
+
+#[test]
+fn the_block_sum_term_is_what_separates_q4_1_from_the_dequantized_dot() {
+    // With s recomputed from the dequantized activations the Q4_1 kernel is as tight as
+    // the others: the f16 block sum is the only extra rounding.
+    let mut rng = Rng(7);
+    let ty = GgmlType::Q4_1;
+    let w = weights(&mut rng, ty, 256, false);
+    let mut x = Vec::new();
+    quantize_row(GgmlType::Q8_1, &rng.vec(256), &mut x);
+    let (want, abs) = exact(ty, &w, &x);
+    let got = vec_dot_scalar(ty, &w, &x) as f64;
+    let s_err: f64 = w
+        .chunks_exact(20)
+        .zip(x.chunks_exact(36))
+        .map(|(a, b)| {
+            let f = |at: usize, c: &[u8]| half::f16::from_le_bytes([c[at], c[at + 1]]).to_f64();
+            let sum_q: i32 = b[4..].iter().map(|&q| q as i8 as i32).sum();
+            f(2, a) * (f(2, b) - f(0, b) * sum_q as f64)
+        })
+        .sum();
+    assert!((got - s_err - want).abs() <= 1e-5 * abs, "{got} - {s_err} vs {want}");
+}
+
+#[test]
+fn avx2_kernels_match_scalar() {
+    let mut ran = 0;
+    for (ty, w, x) in cases() {
+        let want = vec_dot_scalar(ty, &w, &x) as f64;
+        let Some(got) = vec_dot_avx2(ty, &w, &x) else { continue };
+        let (_, abs) = exact(ty, &w, &x);
+        let tol = 1e-6 * abs;
+        assert!(
+            (got as f64 - want).abs() <= tol,
+            "{} ({} weight bytes): avx2 {got}, scalar {want}, tol {tol}",
+            ty.name(),
+            w.len()
+        );
+        ran += 1;
+    }
+    if ran == 0 {
+        eprintln!("no AVX2 on this CPU: only the scalar kernels were tested");
+    }
+}
+
+#[test]
+fn vec_dot_uses_a_kernel_for_each_listed_type() {
+    let mut rng = Rng(3);
+    for ty in TYPES {
+        assert!(has_int_dot(ty), "{}", ty.name());
+        let w = weights(&mut rng, ty, 256, false);
+        let mut x = Vec::new();
+        quantize_row(int_dot_activation_type(ty).unwrap(), &rng.vec(256), &mut x);
+        let (want, abs) = exact(ty, &w, &x);
+        let got = vec_dot(ty, &w, &x) as f64;
+        assert!((got - want).abs() <= 1e-5 * abs + block_sum_bound(ty, &w, &x));
+    }
+    for ty in [GgmlType::F32, GgmlType::F16, GgmlType::Q2_K, GgmlType::Q8_K, GgmlType::IQ4_NL] {
+        assert!(!has_int_dot(ty), "{}", ty.name());
+    }
+}
+
+#[test]
+#[should_panic(expected = "activation bytes")]
+fn mismatched_rows_are_refused() {
+    let w = vec![0u8; 2 * 18];
+    let x = vec![0u8; 34];
+    vec_dot(GgmlType::Q4_0, &w, &x);
+}
+
+#[test]
+fn activations_round_half_to_even_with_scale_127_over_max() {
+    let mut x = vec![0f32; 32];
+    x[0] = 127.0;
+    x[1] = 2.5;
+    x[2] = -3.5;
+    let mut out = Vec::new();
+    quantize_activations(GgmlType::Q8_1, &x, &mut out);
+    assert_eq!(out.len(), 36);
+    assert_eq!(half::f16::from_le_bytes([out[0], out[1]]).to_f32(), 1.0);
+    assert_eq!(&out[4..7], &[127u8, 2, (-4i8) as u8]);
+    assert_eq!(half::f16::from_le_bytes([out[2], out[3]]).to_f32(), 125.0);
+}
