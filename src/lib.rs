@@ -14,4 +14,7 @@ pub mod modes;
 pub mod quant;
 pub mod tokenizer;
 
+#[cfg(test)]
+mod testutil;
+
 pub use error::{Error, ErrorKind, Result};

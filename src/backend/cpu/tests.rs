@@ -6,23 +6,7 @@ use super::*;
 use crate::backend::{naive, AttnParams, Backend, KvShape, RopeMode, RopeParams};
 use crate::gguf::{GgufFile, GgufWriter};
 use crate::quant::TYPE_TABLE;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.f32()).collect()
-    }
-}
+use crate::testutil::{random_blocks, Rng};
 
 fn nmse(got: &[f32], want: &[f32]) -> f64 {
     assert_eq!(got.len(), want.len());
@@ -34,24 +18,6 @@ fn nmse(got: &[f32], want: &[f32]) -> f64 {
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     let e = nmse(got, want);
     assert!(e < 1e-10, "{what}: nmse {e}");
-}
-
-/// Random blocks of `ty` whose values are all finite and moderate.
-fn random_blocks(rng: &mut Rng, ty: GgmlType, n_elems: usize) -> Vec<u8> {
-    let (be, bb) = (ty.block_elems(), ty.block_bytes());
-    let mut out = Vec::with_capacity(n_elems / be * bb);
-    let mut vals = vec![0f32; be];
-    for _ in 0..n_elems / be {
-        loop {
-            let block: Vec<u8> = (0..bb).map(|_| rng.next() as u8).collect();
-            quant::dequantize(ty, &block, &mut vals).unwrap();
-            if vals.iter().all(|v| v.is_finite() && v.abs() < 1e4) {
-                out.extend(block);
-                break;
-            }
-        }
-    }
-    out
 }
 
 /// A one-tensor GGUF file in memory, loaded as a backend weight.

@@ -3,30 +3,7 @@
 
 use super::*;
 use crate::quant::{dequantize_row_to_vec, quantize};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    /// Uniform in [-1, 1).
-    fn f32(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-    /// Values of mixed magnitude: a random scale per 32 so block scales differ.
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n / 32 {
-            let scale = 0.05 + 2.0 * self.f32().abs();
-            out.extend((0..32).map(|_| scale * self.f32()));
-        }
-        out
-    }
-}
+use crate::testutil::{random_blocks, Rng};
 
 /// The weight types with an integer dot.
 const TYPES: [GgmlType; 7] = {
@@ -34,31 +11,13 @@ const TYPES: [GgmlType; 7] = {
     [Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K]
 };
 
-/// Random bytes as blocks of `ty`, each re-drawn until its values are finite and
-/// moderate: exercises every bit pattern of the quants and scales.
-fn random_blocks(rng: &mut Rng, ty: GgmlType, n: usize) -> Vec<u8> {
-    let (be, bb) = (ty.block_elems(), ty.block_bytes());
-    let mut out = Vec::new();
-    for _ in 0..n / be {
-        loop {
-            let block: Vec<u8> = (0..bb).map(|_| rng.next() as u8).collect();
-            let v = dequantize_row_to_vec(ty, &block).unwrap();
-            if v.iter().all(|v| v.is_finite() && v.abs() < 1e4) {
-                out.extend(block);
-                break;
-            }
-        }
-    }
-    out
-}
-
 /// Weight rows for a test: quantized random floats, or random valid blocks.
 fn weights(rng: &mut Rng, ty: GgmlType, n: usize, raw: bool) -> Vec<u8> {
     if raw {
         return random_blocks(rng, ty, n);
     }
     let mut w = Vec::new();
-    quantize(ty, &rng.vec(n), &mut w).unwrap();
+    quantize(ty, &rng.vec_mixed(n), &mut w).unwrap();
     w
 }
 
@@ -81,7 +40,7 @@ fn cases() -> Vec<(GgmlType, Vec<u8>, Vec<u8>)> {
                 for _ in 0..4 {
                     let w = weights(&mut rng, ty, n, raw);
                     let mut x = Vec::new();
-                    quantize_row(act, &rng.vec(n), &mut x);
+                    quantize_row(act, &rng.vec_mixed(n), &mut x);
                     out.push((ty, w, x));
                 }
             }
@@ -140,7 +99,7 @@ fn the_block_sum_term_is_what_separates_q4_1_from_the_dequantized_dot() {
     let ty = GgmlType::Q4_1;
     let w = weights(&mut rng, ty, 256, false);
     let mut x = Vec::new();
-    quantize_row(GgmlType::Q8_1, &rng.vec(256), &mut x);
+    quantize_row(GgmlType::Q8_1, &rng.vec_mixed(256), &mut x);
     let (want, abs) = exact(ty, &w, &x);
     let got = vec_dot_scalar(ty, &w, &x) as f64;
     let s_err: f64 = w
@@ -183,7 +142,7 @@ fn vec_dot_uses_a_kernel_for_each_listed_type() {
         assert!(has_int_dot(ty), "{}", ty.name());
         let w = weights(&mut rng, ty, 256, false);
         let mut x = Vec::new();
-        quantize_row(int_dot_activation_type(ty).unwrap(), &rng.vec(256), &mut x);
+        quantize_row(int_dot_activation_type(ty).unwrap(), &rng.vec_mixed(256), &mut x);
         let (want, abs) = exact(ty, &w, &x);
         let got = vec_dot(ty, &w, &x) as f64;
         assert!((got - want).abs() <= 1e-5 * abs + block_sum_bound(ty, &w, &x));
