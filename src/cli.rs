@@ -26,6 +26,26 @@ pub enum Command {
     Perplexity(PerplexityArgs),
     /// Ask one question; piped stdin and -f files are added as context.
     Ask(AskArgs),
+    /// Measure prompt processing and generation speed (as llama-bench does).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prompt tokens processed per repetition (0: skip the test).
+    #[arg(short = 'p', long = "n-prompt", default_value_t = 512)]
+    pub n_prompt: usize,
+    /// Tokens generated per repetition (0: skip the test).
+    #[arg(short = 'n', long = "n-gen", default_value_t = 128)]
+    pub n_gen: usize,
+    /// Repetitions of each test.
+    #[arg(short = 'r', long = "repetitions", default_value_t = 3)]
+    pub reps: usize,
+    /// Print a JSON array with one object per test.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The model and how to run it.

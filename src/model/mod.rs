@@ -142,6 +142,11 @@ impl<B: Backend> Model<B> {
         Ok(Model { arch, hp, backend, weights, file, sha256: std::sync::OnceLock::new() })
     }
 
+    /// The backend's name, for reports.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
     /// SHA-256 of the model file, computed on first use.
     pub fn sha256(&self) -> [u8; 32] {
         *self.sha256.get_or_init(|| crate::engine::snapshot::sha256(self.file.bytes()))

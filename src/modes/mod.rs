@@ -2,6 +2,7 @@
 //! Each mode takes its resolved arguments and writes its answer to stdout.
 
 pub mod ask;
+pub mod bench;
 mod input;
 pub mod inspect;
 mod load;
@@ -21,5 +22,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) => run::run(&args),
         Command::Perplexity(args) => perplexity::run(&args),
         Command::Ask(args) => ask::run(&args),
+        Command::Bench(args) => bench::run(&args),
     }
 }

@@ -198,3 +198,24 @@ fn missing_hyperparameters_are_listed_together() {
     let out = run(&["run", "-m", path.to_str().unwrap(), "-p", "a", "-n", "1"]);
     assert_fails(&out, 2, "missing metadata keys: qwen3moe.embedding_length, qwen3moe.block_count");
 }
+
+#[test]
+fn bench_json_reports_each_test() {
+    let path = common::model_path(common::SMOLLM2);
+    let m = path.to_str().unwrap();
+    let out = run(&["bench", "-m", m, "-p", "8", "-n", "4", "-r", "2", "--json"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0]["test"].as_str(), rows[1]["test"].as_str()), (Some("pp8"), Some("tg4")));
+    for r in rows {
+        assert!(r["tokens_per_second"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(
+            r["stddev"].as_f64().is_some() && r["samples"].as_array().unwrap().len() == 2,
+            "{r}"
+        );
+    }
+    assert_fails(&run(&["bench", "-m", m, "-p", "0", "-n", "0"]), 2, "nothing to measure");
+    assert_fails(&run(&["bench", "-m", m, "-r", "0"]), 2, "-r/--repetitions must be at least 1");
+}
