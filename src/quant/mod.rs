@@ -5,6 +5,7 @@
 pub mod blocks;
 pub mod dot;
 mod error;
+mod f16;
 pub mod reference;
 mod types;
 
@@ -13,6 +14,7 @@ pub use blocks::{
     BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1, QK_K,
 };
 pub use error::QuantError;
+pub use f16::{f16_bits_to_f32, f16_le_at};
 pub use reference::{
     can_quantize, dequantize, dequantize_row_to_vec, quantize, vec_dot_reference, DequantizeBlock,
     QuantizeBlock,

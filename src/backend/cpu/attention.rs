@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::kv::CpuKv;
 use crate::backend::AttnParams;
+use crate::quant::f16_bits_to_f32;
 
 /// First cached position a query at `pos` may see.
 pub fn first_visible(pos: usize, window: Option<usize>) -> usize {
@@ -17,8 +18,13 @@ pub fn first_visible(pos: usize, window: Option<usize>) -> usize {
     }
 }
 
+/// f16 to f32 without the `half` crate's per-call CPU check.
+fn h(x: f16) -> f32 {
+    f16_bits_to_f32(x.to_bits())
+}
+
 fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x.to_f32() * y.to_f32()).sum()
+    a.iter().zip(b).map(|(&x, &y)| h(x) * h(y)).sum()
 }
 
 /// One query head over keys/values `lo..=pos` of one KV head: online softmax, value
@@ -44,15 +50,15 @@ fn attend_one(
         if s > max {
             ms = (max - s).exp();
             max = s;
-            acc.iter_mut().for_each(|a| *a = f16::from_f32(a.to_f32() * ms));
+            acc.iter_mut().for_each(|a| *a = f16::from_f32(h(*a) * ms));
         } else {
             vs = (s - max).exp();
         }
         let vj = &values[j * row_v + hk * dv..][..dv];
-        acc.iter_mut().zip(vj).for_each(|(a, v)| *a = f16::from_f32(a.to_f32() + v.to_f32() * vs));
+        acc.iter_mut().zip(vj).for_each(|(a, &v)| *a = f16::from_f32(h(*a) + h(v) * vs));
         sum = sum * ms + vs;
     }
-    out.iter_mut().zip(&acc).for_each(|(o, a)| *o = a.to_f32() / sum);
+    out.iter_mut().zip(&acc).for_each(|(o, &a)| *o = h(a) / sum);
 }
 
 /// q `(n, n_head · head_dim_k)` at `positions` → `(n, n_head · head_dim_v)`.

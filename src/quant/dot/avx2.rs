@@ -35,7 +35,7 @@ safe!(q5_k_q8_k, q5_k_q8_k_avx2);
 safe!(q6_k_q8_k, q6_k_q8_k_avx2);
 
 fn f16_at(b: &[u8], at: usize) -> f32 {
-    half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+    crate::quant::f16_le_at(b, at)
 }
 
 fn f32_at(b: &[u8], at: usize) -> f32 {
