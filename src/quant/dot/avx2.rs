@@ -1,5 +1,6 @@
 //! AVX2+FMA integer dot products, the same sums as `scalar.rs` (32 products at a time
-//! with `maddubs`/`madd`), blocks read from unaligned byte slices.
+//! with `maddubs`/`madd`), blocks read from unaligned byte slices, block scales
+//! converted by F16C.
 //!
 //! Each kernel is an `unsafe` `#[target_feature]` function behind a safe wrapper that
 //! checks the CPU (cached, see `avx2_available`) and the row lengths first.
@@ -34,8 +35,12 @@ safe!(q4_k_q8_k, q4_k_q8_k_avx2);
 safe!(q5_k_q8_k, q5_k_q8_k_avx2);
 safe!(q6_k_q8_k, q6_k_q8_k_avx2);
 
-fn f16_at(b: &[u8], at: usize) -> f32 {
-    crate::quant::f16_le_at(b, at)
+/// The f16 at `b[at..at + 2]` as f32, by the F16C instruction.
+#[inline]
+#[target_feature(enable = "f16c")]
+unsafe fn f16_at(b: &[u8], at: usize) -> f32 {
+    let bits = u16::from_le_bytes([b[at], b[at + 1]]);
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
 
 fn f32_at(b: &[u8], at: usize) -> f32 {
@@ -48,14 +53,14 @@ fn bsums(b: &[u8]) -> [i32; 16] {
 }
 
 /// 32 bytes of `b` from `at`.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn load32(b: &[u8], at: usize) -> __m256i {
     let s = &b[at..at + 32];
     _mm256_loadu_si256(s.as_ptr() as *const __m256i)
 }
 
 /// The 32 nibbles of 16 bytes from `at`: low nibbles in bytes 0..16, high in 16..32.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn nibbles32(b: &[u8], at: usize) -> __m256i {
     let s = &b[at..at + 16];
     let lo = _mm_loadu_si128(s.as_ptr() as *const __m128i);
@@ -64,7 +69,7 @@ unsafe fn nibbles32(b: &[u8], at: usize) -> __m256i {
 }
 
 /// Byte `j` is 0xFF where bit `j` of the little-endian u32 at `b[at..]` is set.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn bits32(b: &[u8], at: usize) -> __m256i {
     let v = u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as i32;
     let shuffle =
@@ -75,25 +80,25 @@ unsafe fn bits32(b: &[u8], at: usize) -> __m256i {
 }
 
 /// Pairwise sums of i16 lanes into 8 f32s.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn sum_i16_pairs(v: __m256i) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_madd_epi16(v, _mm256_set1_epi16(1)))
 }
 
 /// `Σ x·y` of 32 signed bytes each, as 8 f32 partial sums.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn mul_sum_i8(x: __m256i, y: __m256i) -> __m256 {
     sum_i16_pairs(_mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x)))
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_0_q8_0_avx2(w: &[u8], x: &[u8]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for i in 0..n_blocks(w, x, 18, 34) {
@@ -105,7 +110,7 @@ unsafe fn q4_0_q8_0_avx2(w: &[u8], x: &[u8]) -> f32 {
     hsum(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_1_q8_1_avx2(w: &[u8], x: &[u8]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     let mut mins = 0f32;
@@ -119,7 +124,7 @@ unsafe fn q4_1_q8_1_avx2(w: &[u8], x: &[u8]) -> f32 {
     hsum(acc) + mins
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_0_q8_0_avx2(w: &[u8], x: &[u8]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for i in 0..n_blocks(w, x, 22, 34) {
@@ -133,7 +138,7 @@ unsafe fn q5_0_q8_0_avx2(w: &[u8], x: &[u8]) -> f32 {
     hsum(acc)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q8_0_q8_0_avx2(w: &[u8], x: &[u8]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for i in 0..n_blocks(w, x, 34, 34) {
@@ -161,14 +166,14 @@ fn k4_scales_and_mins(a: &[u8], b: &[u8]) -> ([i16; 8], i32) {
 
 /// `Σ scale · Σ q·x` of two 32-element sub-blocks: unsigned quants `ql`/`qh` against the
 /// activations at `b[at..]` and `b[at + 32..]`, as 8 i32 lanes.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn k_pair(ql: __m256i, qh: __m256i, b: &[u8], at: usize, sl: i16, sh: i16) -> __m256i {
     let pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, load32(b, at)), _mm256_set1_epi16(sl));
     let ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qh, load32(b, at + 32)), _mm256_set1_epi16(sh));
     _mm256_add_epi32(pl, ph)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q4_k_q8_k_avx2(w: &[u8], x: &[u8]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
@@ -189,7 +194,7 @@ unsafe fn q4_k_q8_k_avx2(w: &[u8], x: &[u8]) -> f32 {
     hsum(acc) - mins
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q5_k_q8_k_avx2(w: &[u8], x: &[u8]) -> f32 {
     let (m4, m1) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(1));
     let mut acc = _mm256_setzero_ps();
@@ -217,21 +222,21 @@ unsafe fn q5_k_q8_k_avx2(w: &[u8], x: &[u8]) -> f32 {
 }
 
 /// The scale vector of a 32-element run covering Q6_K sub-blocks `j` and `j + 1`.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q6_scales(scales: &[u8], j: usize) -> __m256i {
     let (lo, hi) = (scales[j] as i8 as i16, scales[j + 1] as i8 as i16);
     _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo))
 }
 
 /// Bits `shift..shift + 2` of each byte of `qh`, moved to bits 4..6.
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q6_high(qh: __m256i, shift: i32) -> __m256i {
     let bits =
         _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(3));
     _mm256_slli_epi16(bits, 4)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q6_k_q8_k_avx2(w: &[u8], x: &[u8]) -> f32 {
     let m4 = _mm256_set1_epi8(0x0F);
     let mut acc = _mm256_setzero_ps();
