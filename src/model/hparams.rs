@@ -80,7 +80,7 @@ impl HParams {
                 r.missing.join(", ")
             )));
         }
-        let head_dim = if n_head > 0 { n_embd / n_head } else { 0 };
+        let head_dim = n_embd.checked_div(n_head).unwrap_or(0);
         let head_dim_k = r.opt_usize("attention.key_length")?.unwrap_or(head_dim);
         let n_expert = r.opt_usize("expert_count")?.unwrap_or(0);
         let hp = HParams {

@@ -56,7 +56,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let tok = &loaded.tokenizer;
     // Templates that write the BOS text themselves get no second BOS.
     let add_bos =
-        tok.add_bos_default() && !(text.starts_with(&opts.bos_token) && !opts.bos_token.is_empty());
+        tok.add_bos_default() && (opts.bos_token.is_empty() || !text.starts_with(&opts.bos_token));
     let prompt = tok.encode(&text, add_bos, true)?;
     let n_ctx = args.model.ctx_size(loaded.model.hp.n_ctx_train);
     if prompt.len() >= n_ctx {

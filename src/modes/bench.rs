@@ -112,9 +112,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .collect();
         return output::print_json(&serde_json::Value::Array(rows));
     }
-    let mut text = format!(
-        "| model | size | params | backend | threads | test | t/s |\n|---|---|---|---|---|---|---|\n"
-    );
+    let mut text =
+        String::from("| model | size | params | backend | threads | test | t/s |\n|---|---|---|---|---|---|---|\n");
     for m in &tests {
         text.push_str(&format!(
             "| {name} | {:.2} GiB | {:.2} B | {} | {threads} | {} | {:.2} ± {:.2} |\n",

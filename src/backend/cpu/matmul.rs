@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use crate::quant::dot::activation_type;
 use crate::quant::{self, GgmlType};
 
 /// Weight rows handed to one task at a time.
@@ -90,25 +91,6 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + dot_portable(&a[i..n], &b[i..n])
 }
 
-/// The type activations are quantized to before they meet weights of type `w` — the
-/// reference engine's pairing (`vec_dot_type`), so results round as it rounds.
-pub fn activation_type(w: GgmlType) -> GgmlType {
-    use GgmlType::*;
-    match w {
-        Q4_0 | Q5_0 | Q8_0 | IQ4_NL | MXFP4 => Q8_0,
-        Q4_1 | Q5_1 => Q8_1,
-        Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | IQ4_XS => Q8_K,
-        F16 => F16,
-        BF16 => BF16,
-        _ => F32,
-    }
-}
-
-/// Quantizes one activation row to `ty`, as the reference engine does at run time.
-fn quantize_row(ty: GgmlType, row: &[f32], out: &mut Vec<u8>) {
-    quant::dot::quantize_row(ty, row, out)
-}
-
 /// `x` rounded through the activation type of weights `w` (quantized and back).
 fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
     let ty = activation_type(w);
@@ -118,7 +100,7 @@ fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
     let mut out = vec![0f32; x.len()];
     out.par_chunks_mut(k).zip(x.par_chunks(k)).for_each(|(o, row)| {
         let mut q = Vec::with_capacity(k / ty.block_elems() * ty.block_bytes());
-        quantize_row(ty, row, &mut q);
+        quant::dot::quantize_row(ty, row, &mut q);
         quant::dequantize(ty, &q, o).expect("activation types are dequantizable");
     });
     Some(out)
@@ -166,7 +148,7 @@ fn matmul_int(w: QRows, dot: quant::dot::VecDotFn, x: &[f32], n: usize) -> Vec<f
     let mut xq = vec![0u8; n * xb];
     xq.par_chunks_mut(xb).zip(x.par_chunks(k)).for_each(|(q, row)| {
         let mut buf = Vec::with_capacity(xb);
-        quantize_row(ty, row, &mut buf);
+        quant::dot::quantize_row(ty, row, &mut buf);
         q.copy_from_slice(&buf);
     });
     // out_t is (m, n): each weight row yields n contiguous values.

@@ -32,7 +32,7 @@ fn weight(dims: &[u64], ty: GgmlType, data: Vec<u8>) -> (Arc<GgufFile>, CpuWeigh
 
 /// Activations rounded through the type the reference engine pairs with `w`.
 fn rounded(w: GgmlType, x: &[f32], k: usize) -> Vec<f32> {
-    let ty = matmul::activation_type(w);
+    let ty = quant::dot::activation_type(w);
     if ty == GgmlType::F32 {
         return x.to_vec();
     }
@@ -64,7 +64,7 @@ fn matmul_matches_naive_for_every_type() {
         // with Q8_1 activations: their block sum s = f16(d·Σq) stands in for
         // f16(d)·Σq in the weights' min term, two f16 roundings (≤ 2⁻¹⁰ relative) of a
         // term no larger than the output here in rms, so nmse ≤ (2⁻¹⁰)².
-        let bound = match matmul::activation_type(ty) {
+        let bound = match quant::dot::activation_type(ty) {
             GgmlType::Q8_1 if quant::dot::has_int_dot(ty) => 2f64.powi(-20),
             _ => 1e-10,
         };
@@ -76,10 +76,10 @@ fn matmul_matches_naive_for_every_type() {
 
 #[test]
 fn activations_round_as_the_reference_pairs_them() {
-    assert_eq!(matmul::activation_type(GgmlType::Q4_1), GgmlType::Q8_1);
-    assert_eq!(matmul::activation_type(GgmlType::Q6_K), GgmlType::Q8_K);
-    assert_eq!(matmul::activation_type(GgmlType::Q8_0), GgmlType::Q8_0);
-    assert_eq!(matmul::activation_type(GgmlType::F32), GgmlType::F32);
+    assert_eq!(quant::dot::activation_type(GgmlType::Q4_1), GgmlType::Q8_1);
+    assert_eq!(quant::dot::activation_type(GgmlType::Q6_K), GgmlType::Q8_K);
+    assert_eq!(quant::dot::activation_type(GgmlType::Q8_0), GgmlType::Q8_0);
+    assert_eq!(quant::dot::activation_type(GgmlType::F32), GgmlType::F32);
     let x: Vec<f32> = (0..32).map(|i| i as f32 / 7.0).collect();
     let r = rounded(GgmlType::Q8_0, &x, 32);
     assert!(r != x && r.iter().zip(&x).all(|(a, b)| (a - b).abs() < 0.02));

@@ -18,20 +18,18 @@ use crate::quant::GgmlType;
 /// A dot product of one weight row with one quantized activation row (same length).
 pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 
-/// The kernels of one weight type; the activation type is the reference engine's pairing.
+/// The kernels of one weight type (its activations: [`activation_type`]).
 struct Kernel {
     ty: GgmlType,
-    act: GgmlType,
     scalar: VecDotFn,
     #[cfg(target_arch = "x86_64")]
     avx2: VecDotFn,
 }
 
 macro_rules! kernel {
-    ($ty:ident, $act:ident, $f:ident) => {
+    ($ty:ident, $f:ident) => {
         Kernel {
             ty: GgmlType::$ty,
-            act: GgmlType::$act,
             scalar: scalar::$f,
             #[cfg(target_arch = "x86_64")]
             avx2: avx2::$f,
@@ -41,13 +39,13 @@ macro_rules! kernel {
 
 /// Every weight type with an integer dot product.
 const KERNELS: &[Kernel] = &[
-    kernel!(Q4_0, Q8_0, q4_0_q8_0),
-    kernel!(Q4_1, Q8_1, q4_1_q8_1),
-    kernel!(Q5_0, Q8_0, q5_0_q8_0),
-    kernel!(Q8_0, Q8_0, q8_0_q8_0),
-    kernel!(Q4_K, Q8_K, q4_k_q8_k),
-    kernel!(Q5_K, Q8_K, q5_k_q8_k),
-    kernel!(Q6_K, Q8_K, q6_k_q8_k),
+    kernel!(Q4_0, q4_0_q8_0),
+    kernel!(Q4_1, q4_1_q8_1),
+    kernel!(Q5_0, q5_0_q8_0),
+    kernel!(Q8_0, q8_0_q8_0),
+    kernel!(Q4_K, q4_k_q8_k),
+    kernel!(Q5_K, q5_k_q8_k),
+    kernel!(Q6_K, q6_k_q8_k),
 ];
 
 fn find(ty: GgmlType) -> Option<&'static Kernel> {
@@ -124,7 +122,21 @@ fn n_blocks(w: &[u8], x: &[u8], w_bytes: usize, x_bytes: usize) -> usize {
 
 /// The activation type weights of type `w` pair with in [`vec_dot`], or `None`.
 pub fn int_dot_activation_type(w: GgmlType) -> Option<GgmlType> {
-    find(w).map(|k| k.act)
+    find(w).map(|_| activation_type(w))
+}
+
+/// The type activations are quantized to before they meet weights of type `w` — the
+/// reference engine's pairing (`vec_dot_type`), so results round as it rounds.
+pub fn activation_type(w: GgmlType) -> GgmlType {
+    use GgmlType::*;
+    match w {
+        Q4_0 | Q5_0 | Q8_0 | IQ4_NL | MXFP4 => Q8_0,
+        Q4_1 | Q5_1 => Q8_1,
+        Q2_K | Q3_K | Q4_K | Q5_K | Q6_K | IQ4_XS => Q8_K,
+        F16 => F16,
+        BF16 => BF16,
+        _ => F32,
+    }
 }
 
 /// Quantizes one activation row to `ty` (Q8_0, Q8_1 or Q8_K) as the reference engine does
