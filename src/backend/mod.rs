@@ -10,6 +10,9 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::gguf::{GgufFile, TensorInfo};
 
+/// The widest attention value head any backend supports (models check it at load).
+pub const MAX_HEAD_DIM: usize = 512;
+
 /// How rotary embeddings pair up the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RopeMode {

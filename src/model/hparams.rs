@@ -129,6 +129,14 @@ impl HParams {
                 self.arch, self.n_rot, self.head_dim_k
             ));
         }
+        if self.head_dim_v > crate::backend::MAX_HEAD_DIM {
+            return bad(format!(
+                "{}.attention.value_length {} is above the supported {}",
+                self.arch,
+                self.head_dim_v,
+                crate::backend::MAX_HEAD_DIM
+            ));
+        }
         if self.n_expert > 0 && (self.n_expert_used == 0 || self.n_expert_used > self.n_expert) {
             return bad(format!(
                 "{}.expert_used_count {} must be 1 to expert_count {}",

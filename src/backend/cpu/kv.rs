@@ -15,7 +15,15 @@ pub struct CpuKv {
 }
 
 fn store_f16(dst: &mut [f16], src: &[f32]) {
-    dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f16::from_f32(s));
+    use half::slice::HalfFloatSliceExt;
+    dst.convert_from_f32_slice(src);
+}
+
+/// `src` rounded to f16 (to nearest, ties to even).
+pub fn to_f16(src: &[f32]) -> Vec<f16> {
+    let mut out = vec![f16::ZERO; src.len()];
+    store_f16(&mut out, src);
+    out
 }
 
 impl CpuKv {

@@ -1,14 +1,17 @@
-//! Quantized weight × f32 activation products on the CPU, rows split across threads.
+//! Quantized weight × f32 activation products on the CPU, rows split across the pool's
+//! threads.
 //! Weight types with an integer dot (`quant::dot`) meet activations quantized once per
 //! call; the others are dequantized row by row into a per-task scratch row.
 
-use rayon::prelude::*;
-
-use crate::quant::dot::activation_type;
+use super::pool::{self, SendPtr};
+use crate::quant::dot::{activation_type, DotKernel, MAX_COLS};
 use crate::quant::{self, GgmlType};
 
 /// Weight rows handed to one task at a time.
 const ROWS_PER_TASK: usize = 16;
+
+/// Activation rows a task runs through all its weight rows before the next ones.
+const TOKENS_PER_CHUNK: usize = 64;
 
 /// A 2-D view of quantized rows: `n_rows` rows of `k` elements of type `ty`.
 #[derive(Clone, Copy)]
@@ -91,6 +94,12 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + dot_portable(&a[i..n], &b[i..n])
 }
 
+/// Rows per task: a few tasks per thread, each a contiguous run of rows.
+fn rows_per_task(m: usize) -> usize {
+    let tasks = pool::pool().n_threads() * 4;
+    m.div_ceil(tasks).next_multiple_of(ROWS_PER_TASK)
+}
+
 /// `x` rounded through the activation type of weights `w` (quantized and back).
 fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
     let ty = activation_type(w);
@@ -98,9 +107,9 @@ fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
         return None;
     }
     let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(k).zip(x.par_chunks(k)).for_each(|(o, row)| {
+    pool::for_chunks(&mut out, k, |r, o| {
         let mut q = Vec::with_capacity(k / ty.block_elems() * ty.block_bytes());
-        quant::dot::quantize_row(ty, row, &mut q);
+        quant::dot::quantize_row(ty, &x[r * k..(r + 1) * k], &mut q);
         quant::dequantize(ty, &q, o).expect("activation types are dequantizable");
     });
     Some(out)
@@ -125,57 +134,66 @@ pub fn matmul_f32(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
     let k = w.k;
     debug_assert_eq!(x.len(), n * k);
     // out_t is (m, n): each weight row yields n contiguous values.
-    let mut out_t = vec![0f32; w.n_rows * n];
-    out_t.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, chunk)| {
+    let m = w.n_rows;
+    let mut out = vec![0f32; n * m];
+    let dst = SendPtr::new(&mut out);
+    let per = rows_per_task(m);
+    pool::run(m.div_ceil(per), |task| {
         let mut scratch = vec![0f32; k];
-        for (i, out_row) in chunk.chunks_mut(n).enumerate() {
-            w.dequantize_row(task * ROWS_PER_TASK + i, &mut scratch);
-            for (t, o) in out_row.iter_mut().enumerate() {
-                *o = dot(&scratch, &x[t * k..(t + 1) * k]);
+        for r in task * per..((task + 1) * per).min(m) {
+            w.dequantize_row(r, &mut scratch);
+            for t in 0..n {
+                // SAFETY: (t, r) is in bounds and row r belongs to this task alone.
+                unsafe { dst.write(t * m + r, dot(&scratch, &x[t * k..(t + 1) * k])) };
             }
         }
     });
-    transpose(&out_t, w.n_rows, n)
+    out
 }
 
 /// `x · Wᵀ` through the integer dot `dot`: each activation row is quantized once to
-/// `activation_type(w.ty)`, then every weight row meets every quantized row.
-fn matmul_int(w: QRows, dot: quant::dot::VecDotFn, x: &[f32], n: usize) -> Vec<f32> {
+/// `activation_type(w.ty)`, then every weight row meets the quantized rows up to
+/// `MAX_COLS` at a time. Tasks own runs of weight rows; within one, tokens go in chunks
+/// of `TOKENS_PER_CHUNK` so that chunk's activations stay in cache across the rows.
+fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     let (k, ty) = (w.k, activation_type(w.ty));
     debug_assert_eq!(x.len(), n * k);
-    // xq is (n, xb): the quantized activation rows.
     let xb = k / ty.block_elems() * ty.block_bytes();
-    let mut xq = vec![0u8; n * xb];
-    xq.par_chunks_mut(xb).zip(x.par_chunks(k)).for_each(|(q, row)| {
-        let mut buf = Vec::with_capacity(xb);
-        quant::dot::quantize_row(ty, row, &mut buf);
-        q.copy_from_slice(&buf);
-    });
-    // out_t is (m, n): each weight row yields n contiguous values.
-    let mut out_t = vec![0f32; w.n_rows * n];
-    out_t.par_chunks_mut(ROWS_PER_TASK * n).enumerate().for_each(|(task, chunk)| {
-        for (i, out_row) in chunk.chunks_mut(n).enumerate() {
-            let wr = w.row(task * ROWS_PER_TASK + i);
-            for (o, xr) in out_row.iter_mut().zip(xq.chunks_exact(xb)) {
-                *o = dot(wr, xr);
+    let xq = quantize_rows(ty, x, k, xb);
+    let m = w.n_rows;
+    let mut out = vec![0f32; n * m];
+    let dst = SendPtr::new(&mut out);
+    let per = rows_per_task(m);
+    pool::run(m.div_ceil(per), |task| {
+        let rows = task * per..((task + 1) * per).min(m);
+        let mut buf = [0f32; MAX_COLS];
+        for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
+            let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
+            for r in rows.clone() {
+                let wr = w.row(r);
+                for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
+                    let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
+                    dot.dot(wr, &xq[t0 * xb..], xb, cols);
+                    for (i, &v) in cols.iter().enumerate() {
+                        // SAFETY: (t0 + i, r) is in bounds; row r belongs to this task.
+                        unsafe { dst.write((t0 + i) * m + r, v) };
+                    }
+                }
             }
         }
     });
-    transpose(&out_t, w.n_rows, n)
+    out
 }
 
-/// `(rows, cols)` → `(cols, rows)`.
-pub fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    if cols == 1 || rows == 1 {
-        return a.to_vec();
-    }
-    let mut out = vec![0f32; a.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = a[r * cols + c];
-        }
-    }
-    out
+/// The `n` rows of `x` (`k` values each) quantized to `ty`, `xb` bytes per row.
+fn quantize_rows(ty: GgmlType, x: &[f32], k: usize, xb: usize) -> Vec<u8> {
+    let mut xq = vec![0u8; x.len() / k * xb];
+    pool::for_chunks(&mut xq, xb, |r, q| {
+        let mut buf = Vec::with_capacity(xb);
+        quant::dot::quantize_row(ty, &x[r * k..(r + 1) * k], &mut buf);
+        q.copy_from_slice(&buf);
+    });
+    xq
 }
 
 /// Expert products: W holds `n_expert` matrices of `m` rows each; row r of x (`k`
@@ -201,6 +219,6 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
 /// Rows `ids` of W, dequantized: `(ids.len(), k)`.
 pub fn get_rows(w: QRows, ids: &[u32]) -> Vec<f32> {
     let mut out = vec![0f32; ids.len() * w.k];
-    out.par_chunks_mut(w.k).zip(ids).for_each(|(o, &id)| w.dequantize_row(id as usize, o));
+    pool::for_chunks(&mut out, w.k, |i, o| w.dequantize_row(ids[i] as usize, o));
     out
 }

@@ -1,14 +1,14 @@
 //! The CPU backend: weights read in place from the memory map, activations as f32
-//! matrices, work split across threads with rayon.
+//! matrices, work split across the threads of `pool`.
 
 mod attention;
 pub mod kv;
 pub mod matmul;
 pub mod ops;
+pub mod pool;
+mod vec_f16;
 
 use std::sync::Arc;
-
-use rayon::prelude::*;
 
 use self::kv::CpuKv;
 use self::matmul::QRows;
@@ -61,7 +61,7 @@ fn bytemuck_f32(data: &[f32]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<u8>(), data.len() * 4) }
 }
 
-/// The CPU backend. Threads come from the global rayon pool (see `set_threads`).
+/// The CPU backend. Threads come from the process-wide pool (see `set_threads`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CpuBackend;
 
@@ -70,7 +70,7 @@ pub fn set_threads(n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::usage("-t/--threads must be at least 1"));
     }
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    pool::init(n);
     Ok(())
 }
 
@@ -155,7 +155,11 @@ impl Backend for CpuBackend {
 
     fn add(&self, a: &CpuTensor, b: &CpuTensor) -> CpuTensor {
         assert_eq!((a.n_rows, a.n_cols), (b.n_rows, b.n_cols), "add shapes");
-        let data = a.data.par_iter().zip(&b.data).map(|(x, y)| x + y).collect();
+        let mut data = a.data.clone();
+        pool::for_chunks(&mut data, ops::ELEMS_PER_TASK, |i, o| {
+            let b = &b.data[i * ops::ELEMS_PER_TASK..];
+            o.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        });
         self.t(data, a.n_rows, a.n_cols)
     }
 

@@ -1,18 +1,21 @@
 //! Element-wise and row-wise CPU ops: RMS norm, activations, rotary embeddings, sums.
 
-use rayon::prelude::*;
+use super::pool;
 
 use crate::backend::{RopeMode, RopeParams};
 
 /// Rows per parallel task for row-wise ops.
 const ROWS_PER_TASK: usize = 4;
 
+/// Elements per parallel task for element-wise ops.
+pub const ELEMS_PER_TASK: usize = 1 << 14;
+
 /// RMS norm of each chunk of `w.len()` values, times `w` (squares summed in f64, the
 /// scale taken in f32, as the reference engine does).
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
     let d = w.len();
     let mut out = x.to_vec();
-    out.par_chunks_mut(d * ROWS_PER_TASK).for_each(|rows| {
+    pool::for_chunks(&mut out, d * ROWS_PER_TASK, |_, rows| {
         for chunk in rows.chunks_mut(d) {
             let sum: f64 = chunk.iter().map(|&v| (v * v) as f64).sum();
             let mean = (sum / d as f64) as f32;
@@ -37,15 +40,20 @@ pub fn gelu(x: f32) -> f32 {
 
 /// `act(gate) · up`, element-wise.
 pub fn gated(gate: &[f32], up: &[f32], act: fn(f32) -> f32) -> Vec<f32> {
-    gate.par_iter().zip(up).map(|(&g, &u)| act(g) * u).collect()
+    let mut out = vec![0f32; gate.len()];
+    pool::for_chunks(&mut out, ELEMS_PER_TASK, |i, o| {
+        let at = i * ELEMS_PER_TASK;
+        o.iter_mut().zip(&gate[at..]).zip(&up[at..]).for_each(|((o, &g), &u)| *o = act(g) * u);
+    });
+    out
 }
 
 /// Rotates the first `n_rot` dims of every head of every token by its position.
 pub fn rope(x: &[f32], positions: &[u32], p: &RopeParams) -> Vec<f32> {
     let row = p.n_head * p.head_dim;
     let mut out = x.to_vec();
-    out.par_chunks_mut(row).zip(positions).for_each(|(tok, &pos)| {
-        let angles = rope_angles(pos, p);
+    pool::for_chunks(&mut out, row, |t, tok| {
+        let angles = rope_angles(positions[t], p);
         for head in tok.chunks_mut(p.head_dim) {
             rotate_head(head, &angles, p);
         }

@@ -2,50 +2,88 @@
 //! them at run time, and integer dot products of weight rows with those rows — a scalar
 //! oracle plus SIMD kernels chosen at run time.
 //!
-//! Which weight type has a kernel is one table, [`KERNELS`]; [`vec_dot`] picks the
-//! fastest path the CPU supports (AVX2+FMA on x86-64, else scalar), detected once.
+//! Which weight type has a kernel is one table, [`KERNELS`]; [`kernel`] picks the
+//! fastest [`Level`] the CPU supports (AVX-512 VNNI, AVX2, else scalar), detected once
+//! and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to four
+//! activation rows per call so each weight block is unpacked once per group.
 
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+mod x86;
 
 #[cfg(test)]
 mod tests;
+
+use std::sync::OnceLock;
 
 use crate::quant::GgmlType;
 
 /// A dot product of one weight row with one quantized activation row (same length).
 pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 
+/// `out[c] = w · x[c·stride..]` for `out.len()` (1..=4) activation rows.
+pub type MultiDotFn = fn(&[u8], &[u8], usize, &mut [f32]);
+
+/// The most activation rows one kernel call takes.
+pub const MAX_COLS: usize = 4;
+
+/// Instruction sets the kernels come in, slowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Scalar,
+    /// AVX2 + FMA + F16C.
+    Avx2,
+    /// AVX2 plus AVX-512 VNNI on 256-bit vectors (AVX-512F/VL).
+    Avx512Vnni,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::Avx2 => "avx2",
+            Level::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Level> {
+        [Level::Scalar, Level::Avx2, Level::Avx512Vnni].into_iter().find(|l| l.name() == s)
+    }
+}
+
 /// The kernels of one weight type (its activations: [`activation_type`]).
 struct Kernel {
     ty: GgmlType,
     scalar: VecDotFn,
     #[cfg(target_arch = "x86_64")]
-    avx2: VecDotFn,
+    avx2: MultiDotFn,
+    #[cfg(target_arch = "x86_64")]
+    vnni: MultiDotFn,
 }
 
 macro_rules! kernel {
-    ($ty:ident, $f:ident) => {
+    ($ty:ident, $f:ident, $block:ident) => {
         Kernel {
             ty: GgmlType::$ty,
             scalar: scalar::$f,
             #[cfg(target_arch = "x86_64")]
-            avx2: avx2::$f,
+            avx2: x86::dot_avx2::<x86::$block>,
+            #[cfg(target_arch = "x86_64")]
+            vnni: x86::dot_vnni::<x86::$block>,
         }
     };
 }
 
 /// Every weight type with an integer dot product.
 const KERNELS: &[Kernel] = &[
-    kernel!(Q4_0, q4_0_q8_0),
-    kernel!(Q4_1, q4_1_q8_1),
-    kernel!(Q5_0, q5_0_q8_0),
-    kernel!(Q8_0, q8_0_q8_0),
-    kernel!(Q4_K, q4_k_q8_k),
-    kernel!(Q5_K, q5_k_q8_k),
-    kernel!(Q6_K, q6_k_q8_k),
+    kernel!(Q4_0, q4_0_q8_0, Q4_0),
+    kernel!(Q4_1, q4_1_q8_1, Q4_1),
+    kernel!(Q5_0, q5_0_q8_0, Q5_0),
+    kernel!(Q8_0, q8_0_q8_0, Q8_0),
+    kernel!(Q4_K, q4_k_q8_k, Q4K),
+    kernel!(Q5_K, q5_k_q8_k, Q5K),
+    kernel!(Q6_K, q6_k_q8_k, Q6K),
 ];
 
 fn find(ty: GgmlType) -> Option<&'static Kernel> {
@@ -60,7 +98,6 @@ pub fn has_int_dot(ty: GgmlType) -> bool {
 /// Whether the AVX2 kernels may run on this CPU (detected once).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn avx2_available() -> bool {
-    use std::sync::OnceLock;
     static AVX2: OnceLock<bool> = OnceLock::new();
     *AVX2.get_or_init(|| {
         std::arch::is_x86_feature_detected!("avx2")
@@ -69,15 +106,100 @@ pub(crate) fn avx2_available() -> bool {
     })
 }
 
-/// The fastest dot kernel for weights of type `ty` on this CPU, or `None` when the type
-/// has none. Resolve it once per matmul rather than once per row.
-pub fn kernel(ty: GgmlType) -> Option<VecDotFn> {
-    let k = find(ty)?;
+/// Whether the AVX-512 VNNI kernels may run on this CPU (detected once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn vnni_available() -> bool {
+    static VNNI: OnceLock<bool> = OnceLock::new();
+    *VNNI.get_or_init(|| {
+        avx2_available()
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    })
+}
+
+/// The best level this CPU supports.
+pub fn detected_level() -> Level {
     #[cfg(target_arch = "x86_64")]
-    if avx2_available() {
-        return Some(k.avx2);
+    {
+        if vnni_available() {
+            return Level::Avx512Vnni;
+        }
+        if avx2_available() {
+            return Level::Avx2;
+        }
     }
-    Some(k.scalar)
+    Level::Scalar
+}
+
+/// The level the kernels run at: the detected one, or a lower one named by the
+/// environment variable `HEARTH_CPU_KERNELS` (`scalar`, `avx2`, `avx512vnni`) to test or
+/// compare paths. A level the CPU lacks, or an unknown name, is refused with one warning
+/// line and the detected level is used.
+pub fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let best = detected_level();
+        let Ok(want) = std::env::var("HEARTH_CPU_KERNELS") else { return best };
+        match Level::parse(want.trim()) {
+            Some(l) if l <= best => l,
+            _ => {
+                eprintln!(
+                    "hearth: HEARTH_CPU_KERNELS={want}: not one of scalar, avx2, avx512vnni \
+                     supported by this CPU; using {}",
+                    best.name()
+                );
+                best
+            }
+        }
+    })
+}
+
+/// The dot kernel of weights of type `ty` at `level`, or `None` when the type has no
+/// integer dot or the CPU lacks the level.
+pub fn kernel_at(ty: GgmlType, level: Level) -> Option<DotKernel> {
+    let k = find(ty)?;
+    if level > detected_level() {
+        return None;
+    }
+    let simd: Option<MultiDotFn> = match level {
+        Level::Scalar => None,
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => Some(k.avx2),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512Vnni => Some(k.vnni),
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => None,
+    };
+    Some(DotKernel { scalar: k.scalar, simd })
+}
+
+/// The dot kernel for weights of type `ty` at the running [`level`], or `None` when the
+/// type has none. Resolve it once per matmul rather than once per row.
+pub fn kernel(ty: GgmlType) -> Option<DotKernel> {
+    kernel_at(ty, level())
+}
+
+/// A resolved dot kernel: SIMD over several activation rows, or the scalar oracle.
+#[derive(Clone, Copy)]
+pub struct DotKernel {
+    scalar: VecDotFn,
+    simd: Option<MultiDotFn>,
+}
+
+impl DotKernel {
+    /// `out[c] = w · x[c·stride..(c + 1)·stride]` for `out.len()` (1..=[`MAX_COLS`])
+    /// activation rows of `stride` bytes.
+    pub fn dot(&self, w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
+        match self.simd {
+            Some(f) => f(w, x, stride, out),
+            None => {
+                for (c, o) in out.iter_mut().enumerate() {
+                    *o = (self.scalar)(w, &x[c * stride..(c + 1) * stride]);
+                }
+            }
+        }
+    }
 }
 
 /// `w_row · x_row`: `w_row` holds whole blocks of `w_ty`, `x_row` the same number of
@@ -86,25 +208,26 @@ pub fn kernel(ty: GgmlType) -> Option<VecDotFn> {
 /// # Panics
 /// When `w_ty` has no integer dot ([`has_int_dot`]) or the lengths disagree.
 pub fn vec_dot(w_ty: GgmlType, w_row: &[u8], x_row: &[u8]) -> f32 {
-    let f = kernel(w_ty).unwrap_or_else(|| panic!("no integer dot for {}", w_ty.name()));
-    f(w_row, x_row)
+    vec_dot_at(w_ty, level(), w_row, x_row).expect("the running level is supported")
 }
 
 /// [`vec_dot`] through the scalar kernel, whatever the CPU: the oracle.
 pub fn vec_dot_scalar(w_ty: GgmlType, w_row: &[u8], x_row: &[u8]) -> f32 {
-    let k = find(w_ty).unwrap_or_else(|| panic!("no integer dot for {}", w_ty.name()));
-    (k.scalar)(w_row, x_row)
+    vec_dot_at(w_ty, Level::Scalar, w_row, x_row).expect("scalar kernels run anywhere")
 }
 
-/// [`vec_dot`] through the AVX2 kernel, or `None` when the CPU (or target) lacks it.
-pub fn vec_dot_avx2(w_ty: GgmlType, w_row: &[u8], x_row: &[u8]) -> Option<f32> {
-    let k = find(w_ty).unwrap_or_else(|| panic!("no integer dot for {}", w_ty.name()));
-    #[cfg(target_arch = "x86_64")]
-    if avx2_available() {
-        return Some((k.avx2)(w_row, x_row));
+/// [`vec_dot`] at `level`, or `None` when the CPU (or target) lacks it.
+///
+/// # Panics
+/// When `w_ty` has no integer dot or the lengths disagree.
+pub fn vec_dot_at(w_ty: GgmlType, level: Level, w_row: &[u8], x_row: &[u8]) -> Option<f32> {
+    if !has_int_dot(w_ty) {
+        panic!("no integer dot for {}", w_ty.name());
     }
-    let _ = (k, w_row, x_row);
-    None
+    let k = kernel_at(w_ty, level)?;
+    let mut out = [0f32];
+    k.dot(w_row, x_row, x_row.len(), &mut out);
+    Some(out[0])
 }
 
 /// The number of blocks of a weight row of `w_bytes`-byte blocks, checking that the

@@ -114,25 +114,72 @@ fn the_block_sum_term_is_what_separates_q4_1_from_the_dequantized_dot() {
     assert!((got - s_err - want).abs() <= 1e-5 * abs, "{got} - {s_err} vs {want}");
 }
 
+/// Every SIMD level this CPU has, each checked against the scalar kernel, one row and
+/// one to four rows at a time.
 #[test]
-fn avx2_kernels_match_scalar() {
-    let mut ran = 0;
-    for (ty, w, x) in cases() {
-        let want = vec_dot_scalar(ty, &w, &x) as f64;
-        let Some(got) = vec_dot_avx2(ty, &w, &x) else { continue };
-        let (_, abs) = exact(ty, &w, &x);
-        let tol = 1e-6 * abs;
-        assert!(
-            (got as f64 - want).abs() <= tol,
-            "{} ({} weight bytes): avx2 {got}, scalar {want}, tol {tol}",
-            ty.name(),
-            w.len()
-        );
-        ran += 1;
+fn simd_kernels_match_scalar() {
+    let levels: Vec<Level> =
+        [Level::Avx2, Level::Avx512Vnni].into_iter().filter(|&l| l <= detected_level()).collect();
+    if levels.is_empty() {
+        eprintln!("no SIMD level on this CPU: only the scalar kernels were tested");
     }
-    if ran == 0 {
-        eprintln!("no AVX2 on this CPU: only the scalar kernels were tested");
+    for level in levels {
+        for (ty, w, x) in cases() {
+            let want = vec_dot_scalar(ty, &w, &x) as f64;
+            let got = vec_dot_at(ty, level, &w, &x).unwrap() as f64;
+            let tol = 1e-6 * exact(ty, &w, &x).1;
+            assert!(
+                (got - want).abs() <= tol,
+                "{} {} ({} weight bytes): {got}, scalar {want}, tol {tol}",
+                level.name(),
+                ty.name(),
+                w.len()
+            );
+        }
+        check_columns(level);
     }
+}
+
+/// One weight row against 1..=MAX_COLS activation rows in one call equals one row at a
+/// time, bit for bit, at `level` (rows padded apart by a stride longer than a row).
+fn check_columns(level: Level) {
+    let mut rng = Rng(11);
+    for ty in TYPES {
+        let act = int_dot_activation_type(ty).unwrap();
+        let n = 512;
+        let w = weights(&mut rng, ty, n, false);
+        let rows: Vec<Vec<u8>> = (0..MAX_COLS)
+            .map(|_| {
+                let mut x = Vec::new();
+                quantize_row(act, &rng.vec_mixed(n), &mut x);
+                x
+            })
+            .collect();
+        let stride = rows[0].len() + 7;
+        let mut x = vec![0u8; stride * MAX_COLS];
+        for (c, r) in rows.iter().enumerate() {
+            x[c * stride..c * stride + r.len()].copy_from_slice(r);
+        }
+        let k = kernel_at(ty, level).unwrap();
+        for cols in 1..=MAX_COLS {
+            let mut out = vec![0f32; cols];
+            k.dot(&w, &x, stride, &mut out);
+            for (c, &got) in out.iter().enumerate() {
+                let one = vec_dot_at(ty, level, &w, &rows[c]).unwrap();
+                assert_eq!(got, one, "{} {} cols={cols} c={c}", level.name(), ty.name());
+            }
+        }
+    }
+}
+
+#[test]
+fn levels_are_ordered_and_named() {
+    assert!(Level::Scalar < Level::Avx2 && Level::Avx2 < Level::Avx512Vnni);
+    for l in [Level::Scalar, Level::Avx2, Level::Avx512Vnni] {
+        assert_eq!(Level::parse(l.name()), Some(l));
+    }
+    assert!(level() <= detected_level());
+    assert!(kernel_at(GgmlType::Q4_0, Level::Scalar).is_some());
 }
 
 #[test]

@@ -1,0 +1,150 @@
+//! f16 vector arithmetic for attention over the f16 KV cache: dot products, and scaling
+//! and multiply-add into f16 accumulators. Rounded as the reference engine's F16C path
+//! rounds: f32 arithmetic with fused multiply-add, each stored result rounded to f16.
+//! AVX2+FMA+F16C where the CPU has them, else a scalar loop doing the same operations.
+
+use half::f16;
+
+use crate::quant::f16_bits_to_f32;
+
+/// Whether the F16C path runs (the CPU has it and `HEARTH_CPU_KERNELS` allows it).
+fn simd() -> bool {
+    crate::quant::dot::level() >= crate::quant::dot::Level::Avx2
+}
+
+fn h(x: f16) -> f32 {
+    f16_bits_to_f32(x.to_bits())
+}
+
+/// `Σ a·b`, summed in f32.
+pub fn dot(a: &[f16], b: &[f16]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: the CPU has the features the function is compiled for.
+        return unsafe { avx2::dot(a, b) };
+    }
+    dot_scalar(a, b)
+}
+
+/// `acc = f16(acc · s)`.
+pub fn scale(acc: &mut [f16], s: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: as in `dot`.
+        return unsafe { avx2::scale(acc, s) };
+    }
+    scale_scalar(acc, s)
+}
+
+/// `acc = f16(v · s + acc)`, fused.
+pub fn mad(acc: &mut [f16], v: &[f16], s: f32) {
+    debug_assert_eq!(acc.len(), v.len());
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: as in `dot`.
+        return unsafe { avx2::mad(acc, v, s) };
+    }
+    mad_scalar(acc, v, s)
+}
+
+pub fn dot_scalar(a: &[f16], b: &[f16]) -> f32 {
+    a.iter().zip(b).map(|(&x, &y)| h(x) * h(y)).sum()
+}
+
+pub fn scale_scalar(acc: &mut [f16], s: f32) {
+    acc.iter_mut().for_each(|a| *a = f16::from_f32_const(h(*a) * s));
+}
+
+pub fn mad_scalar(acc: &mut [f16], v: &[f16], s: f32) {
+    acc.iter_mut().zip(v).for_each(|(a, &x)| *a = f16::from_f32_const(h(x).mul_add(s, h(*a))));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use half::f16;
+
+    const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load8(s: &[f16], at: usize) -> __m256 {
+        let s = &s[at..at + 8];
+        _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr() as *const __m128i))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn store8(s: &mut [f16], at: usize, v: __m256) {
+        let s = &mut s[at..at + 8];
+        _mm_storeu_si128(s.as_mut_ptr() as *mut __m128i, _mm256_cvtps_ph::<ROUND>(v));
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot(a: &[f16], b: &[f16]) -> f32 {
+        let n = a.len().min(b.len());
+        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let mut i = 0;
+        while i + 16 <= n {
+            s0 = _mm256_fmadd_ps(load8(a, i), load8(b, i), s0);
+            s1 = _mm256_fmadd_ps(load8(a, i + 8), load8(b, i + 8), s1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            s0 = _mm256_fmadd_ps(load8(a, i), load8(b, i), s0);
+            i += 8;
+        }
+        let s = _mm256_add_ps(s0, s1);
+        let q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+        let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        let q = _mm_add_ss(q, _mm_movehdup_ps(q));
+        _mm_cvtss_f32(q) + super::dot_scalar(&a[i..n], &b[i..n])
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn scale(acc: &mut [f16], s: f32) {
+        let vs = _mm256_set1_ps(s);
+        let n8 = acc.len() / 8 * 8;
+        for i in (0..n8).step_by(8) {
+            store8(acc, i, _mm256_mul_ps(load8(acc, i), vs));
+        }
+        super::scale_scalar(&mut acc[n8..], s);
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn mad(acc: &mut [f16], v: &[f16], s: f32) {
+        let vs = _mm256_set1_ps(s);
+        let n8 = acc.len() / 8 * 8;
+        for i in (0..n8).step_by(8) {
+            store8(acc, i, _mm256_fmadd_ps(load8(v, i), vs, load8(acc, i)));
+        }
+        super::mad_scalar(&mut acc[n8..], &v[n8..], s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::Rng;
+
+    fn halves(rng: &mut Rng, n: usize) -> Vec<f16> {
+        rng.vec(n).into_iter().map(|v| f16::from_f32(4.0 * v)).collect()
+    }
+
+    #[test]
+    fn simd_and_scalar_agree() {
+        let mut rng = Rng(7);
+        for n in [1, 7, 8, 64, 100, 256] {
+            let (a, b) = (halves(&mut rng, n), halves(&mut rng, n));
+            let exact: f64 = a.iter().zip(&b).map(|(x, y)| x.to_f64() * y.to_f64()).sum();
+            assert!((dot(&a, &b) as f64 - exact).abs() < 1e-4 * (1.0 + exact.abs()), "n={n}");
+            let (mut x, mut y) = (a.clone(), a.clone());
+            mad(&mut x, &b, 0.37);
+            mad_scalar(&mut y, &b, 0.37);
+            assert_eq!(x, y, "mad n={n}");
+            scale(&mut x, -1.9);
+            scale_scalar(&mut y, -1.9);
+            assert_eq!(x, y, "scale n={n}");
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! How each weight block format is unpacked into AVX2 registers, and how an unpacked
+//! block meets one activation block — the same integer sums as `scalar.rs`.
+//!
+//! Signed weights (Q4_0, Q5_0, Q8_0 against Q8_0) use `|w| · sign(w)·x`: exact unless
+//! an activation is -128 under a negative weight, and run-time Q8_0 activations stay
+//! within ±127. K-quant weights stay unsigned (≤ 63): pairs of products stay below
+//! 2·63·128 < 2¹⁵ even with Q8_K's -128, and the sub-block scales ride on `madd`.
+
+use std::arch::x86_64::*;
+
+use super::{Acc, Block, Isa};
+use crate::quant::blocks::get_scale_min_k4;
+
+/// The f16 at `p` as f32, by F16C.
+#[inline(always)]
+unsafe fn f16_at(p: *const u8) -> f32 {
+    let bits = p.cast::<u16>().read_unaligned();
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+}
+
+#[inline(always)]
+unsafe fn f32_at(p: *const u8) -> f32 {
+    p.cast::<f32>().read_unaligned()
+}
+
+#[inline(always)]
+unsafe fn load32(p: *const u8) -> __m256i {
+    _mm256_loadu_si256(p.cast())
+}
+
+/// The 32 nibbles of the 16 bytes at `p`: low nibbles in bytes 0..16, high in 16..32.
+#[inline(always)]
+unsafe fn nibbles32(p: *const u8) -> __m256i {
+    let lo = _mm_loadu_si128(p.cast());
+    let both = _mm256_set_m128i(_mm_srli_epi16(lo, 4), lo);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+}
+
+/// Byte `j` is 0xFF where bit `j` of the little-endian u32 at `p` is set.
+#[inline(always)]
+unsafe fn bits32(p: *const u8) -> __m256i {
+    let v = p.cast::<u32>().read_unaligned() as i32;
+    let shuffle =
+        _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(v), shuffle);
+    let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe);
+    _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi64x(-1))
+}
+
+/// A block of 32 signed weight quants with its scale, against Q8_0 activations.
+#[derive(Clone, Copy)]
+pub struct Signed {
+    q: __m256i,
+    abs: __m256i,
+    d: f32,
+}
+
+impl Signed {
+    #[inline(always)]
+    unsafe fn new(q: __m256i, d: f32) -> Signed {
+        Signed { q, abs: _mm256_sign_epi8(q, q), d }
+    }
+
+    #[inline(always)]
+    unsafe fn dot_q8_0<I: Isa>(&self, x: *const u8, acc: &mut Acc) {
+        let s = _mm256_sign_epi8(load32(x.add(2)), self.q);
+        let sum = I::dot_u8i8(_mm256_setzero_si256(), self.abs, s);
+        acc.fma(self.d * f16_at(x), _mm256_cvtepi32_ps(sum));
+    }
+}
+
+pub struct Q4_0;
+pub struct Q5_0;
+pub struct Q8_0;
+pub struct Q4_1;
+pub struct Q4K;
+pub struct Q5K;
+pub struct Q6K;
+
+impl Block for Q4_0 {
+    const W_BYTES: usize = 18;
+    const X_BYTES: usize = 34;
+    type Unpacked = Signed;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Signed {
+        Signed::new(_mm256_sub_epi8(nibbles32(w.add(2)), _mm256_set1_epi8(8)), f16_at(w))
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, acc)
+    }
+}
+
+impl Block for Q5_0 {
+    const W_BYTES: usize = 22;
+    const X_BYTES: usize = 34;
+    type Unpacked = Signed;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Signed {
+        // q - 16: a clear fifth bit leaves q | 0xF0, i.e. q - 16 as a signed byte.
+        let high = _mm256_andnot_si256(bits32(w.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
+        Signed::new(_mm256_or_si256(nibbles32(w.add(6)), high), f16_at(w))
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, acc)
+    }
+}
+
+impl Block for Q8_0 {
+    const W_BYTES: usize = 34;
+    const X_BYTES: usize = 34;
+    type Unpacked = Signed;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Signed {
+        Signed::new(load32(w.add(2)), f16_at(w))
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, acc)
+    }
+}
+
+/// A Q4_1 block: unsigned quants, scale and min; against Q8_1 (whose block sum carries
+/// the min term).
+#[derive(Clone, Copy)]
+pub struct Unsigned {
+    q: __m256i,
+    d: f32,
+    m: f32,
+}
+
+impl Block for Q4_1 {
+    const W_BYTES: usize = 20;
+    const X_BYTES: usize = 36;
+    type Unpacked = Unsigned;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Unsigned {
+        Unsigned { q: nibbles32(w.add(4)), d: f16_at(w), m: f16_at(w.add(2)) }
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, acc: &mut Acc) {
+        let sum = I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add(4)));
+        acc.fma(w.d * f16_at(x), _mm256_cvtepi32_ps(sum));
+        acc.add(w.m * f16_at(x.add(2)));
+    }
+}
+
+/// A Q4_K/Q5_K/Q6_K super-block: eight runs of 32 unsigned quants, the scale of each
+/// 16 or 32 elements as i16 lanes, and the min (or offset) weights of the sums of 16.
+#[derive(Clone, Copy)]
+pub struct Super {
+    q: [__m256i; 8],
+    /// Per run: the i16 scale of its two halves (the same twice for K4/K5).
+    scales: [__m256i; 8],
+    /// i16 weights of the 16 Q8_K sums of 16 (`bsums`).
+    mins: __m256i,
+    /// Multiplies `Σ scale · q · x`, and `Σ mins · bsums`.
+    d: f32,
+    dmin: f32,
+}
+
+impl Super {
+    #[inline(always)]
+    unsafe fn dot(&self, x: *const u8, acc: &mut Acc) {
+        let mut sum = _mm256_setzero_si256();
+        for (r, (&q, &sc)) in self.q.iter().zip(&self.scales).enumerate() {
+            let p = _mm256_maddubs_epi16(q, load32(x.add(4 + 32 * r)));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, sc));
+        }
+        let yd = f32_at(x);
+        acc.fma(yd * self.d, _mm256_cvtepi32_ps(sum));
+        let bsums = load32(x.add(260));
+        acc.fma(yd * self.dmin, _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, self.mins)));
+    }
+}
+
+/// Scales and mins of a Q4_K/Q5_K block (packed 6-bit in `w[4..16]`).
+#[inline(always)]
+unsafe fn k4_scales(w: *const u8) -> ([__m256i; 8], __m256i) {
+    let packed: &[u8; 12] = &*w.add(4).cast::<[u8; 12]>();
+    let mut scales = [_mm256_setzero_si256(); 8];
+    let mut mins = [0i16; 16];
+    for j in 0..8 {
+        let (d, m) = get_scale_min_k4(j, packed);
+        scales[j] = _mm256_set1_epi16(d as i16);
+        mins[2 * j] = m as i16;
+        mins[2 * j + 1] = m as i16;
+    }
+    (scales, _mm256_loadu_si256(mins.as_ptr().cast()))
+}
+
+impl Block for Q4K {
+    const W_BYTES: usize = 144;
+    const X_BYTES: usize = 292;
+    type Unpacked = Super;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Super {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let (scales, mins) = k4_scales(w);
+        let mut q = [_mm256_setzero_si256(); 8];
+        for j in 0..4 {
+            let bytes = load32(w.add(16 + 32 * j));
+            q[2 * j] = _mm256_and_si256(bytes, m4);
+            q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+        }
+        Super { q, scales, mins, d: f16_at(w), dmin: -f16_at(w.add(2)) }
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
+        w.dot(x, acc)
+    }
+}
+
+impl Block for Q5K {
+    const W_BYTES: usize = 176;
+    const X_BYTES: usize = 292;
+    type Unpacked = Super;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Super {
+        let (m4, m1) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(1));
+        let (scales, mins) = k4_scales(w);
+        // Bit j of qh[l] is the fifth bit of element l of run j: two runs per shift.
+        let mut hbits = load32(w.add(16));
+        let mut q = [_mm256_setzero_si256(); 8];
+        for j in 0..4 {
+            let bytes = load32(w.add(48 + 32 * j));
+            let hl = _mm256_slli_epi16(_mm256_and_si256(hbits, m1), 4);
+            let hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), m1), 4);
+            hbits = _mm256_srli_epi16(hbits, 2);
+            q[2 * j] = _mm256_or_si256(_mm256_and_si256(bytes, m4), hl);
+            q[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4), hh);
+        }
+        Super { q, scales, mins, d: f16_at(w), dmin: -f16_at(w.add(2)) }
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
+        w.dot(x, acc)
+    }
+}
+
+/// Bits `shift..shift + 2` of each byte of `qh`, moved to bits 4..6.
+#[inline(always)]
+unsafe fn q6_high(qh: __m256i, shift: i32) -> __m256i {
+    let bits =
+        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(3));
+    _mm256_slli_epi16(bits, 4)
+}
+
+impl Block for Q6K {
+    const W_BYTES: usize = 210;
+    const X_BYTES: usize = 292;
+    type Unpacked = Super;
+
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Super {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let sc = w.add(192);
+        let scale = |j: usize| *sc.add(j) as i8 as i16;
+        let mut q = [_mm256_setzero_si256(); 8];
+        let mut scales = [_mm256_setzero_si256(); 8];
+        for h in 0..2 {
+            let (ql0, ql1) = (load32(w.add(64 * h)), load32(w.add(64 * h + 32)));
+            let qh = load32(w.add(128 + 32 * h));
+            let runs = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), q6_high(qh, 0)),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), q6_high(qh, 2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), q6_high(qh, 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), q6_high(qh, 6)),
+            ];
+            for (k, run) in runs.into_iter().enumerate() {
+                let j = 8 * h + 2 * k;
+                q[4 * h + k] = run;
+                scales[4 * h + k] =
+                    _mm256_set_m128i(_mm_set1_epi16(scale(j + 1)), _mm_set1_epi16(scale(j)));
+            }
+        }
+        // The quants stay unsigned (0..64): Σ (q - 32)·x = Σ q·x - 32 · Σ x, with Σ x from
+        // the sums of 16, each weighted by its scale.
+        let mins = _mm256_cvtepi8_epi16(_mm_loadu_si128(sc.cast()));
+        let d = f16_at(w.add(208));
+        Super { q, scales, mins, d, dmin: -32.0 * d }
+    }
+
+    #[inline(always)]
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
+        w.dot(x, acc)
+    }
+}

@@ -1,0 +1,181 @@
+//! x86-64 integer dot kernels: one weight row against up to [`MAX_COLS`] activation
+//! rows at a time, so each weight block is loaded and unpacked once per group of
+//! activation rows. Two instruction sets share the code: AVX2 (+FMA, F16C), and
+//! AVX-512 VNNI (`vpdpbusd` on 256-bit vectors, AVX-512VL), which sums four u8·i8
+//! products per lane in one instruction where AVX2 needs `maddubs` + `madd`. Both give
+//! the same integer sums, so the two paths agree exactly.
+//!
+//! The per-type unpacking is in `blocks.rs` ([`Block`]); this file holds the loop over
+//! blocks and columns, and the safe entry points that check lengths and the CPU.
+
+mod blocks;
+
+use std::arch::x86_64::*;
+
+pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
+
+/// Activation rows one call handles at most.
+pub const MAX_COLS: usize = 4;
+
+/// The integer multiply-accumulate the two instruction sets do differently.
+pub trait Isa {
+    /// `acc + Σ u·s` over each group of four bytes (u unsigned, s signed), per i32 lane.
+    /// With AVX2 the pair sums pass through i16: callers keep |u·s + u·s| < 2¹⁵.
+    unsafe fn dot_u8i8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+}
+
+pub struct Avx2;
+pub struct Vnni;
+
+impl Isa for Avx2 {
+    #[inline(always)]
+    unsafe fn dot_u8i8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+        let pairs = _mm256_maddubs_epi16(u, s);
+        _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    }
+}
+
+impl Isa for Vnni {
+    #[inline(always)]
+    unsafe fn dot_u8i8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, u, s)
+    }
+}
+
+/// The running sum of one (weight row, activation row) pair: eight f32 lanes and a
+/// scalar term (Q4_1's mins), summed at the end.
+#[derive(Clone, Copy)]
+pub struct Acc(__m256, f32);
+
+impl Acc {
+    #[inline(always)]
+    unsafe fn zero() -> Acc {
+        Acc(_mm256_setzero_ps(), 0.0)
+    }
+
+    /// `acc += scale · lanes`.
+    #[inline(always)]
+    pub unsafe fn fma(&mut self, scale: f32, lanes: __m256) {
+        self.0 = _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, self.0);
+    }
+
+    /// `acc += v` (the scalar term).
+    #[inline(always)]
+    pub fn add(&mut self, v: f32) {
+        self.1 += v;
+    }
+
+    #[inline(always)]
+    unsafe fn sum(self) -> f32 {
+        let v = self.0;
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s))) + self.1
+    }
+}
+
+/// One weight block format and how it meets one activation block.
+pub trait Block {
+    /// Bytes of a weight block and of the activation block it pairs with.
+    const W_BYTES: usize;
+    const X_BYTES: usize;
+    /// A weight block unpacked into registers, reused for every activation row.
+    type Unpacked: Copy;
+    unsafe fn unpack(w: *const u8) -> Self::Unpacked;
+    /// `acc += w · x` for the activation block at `x`.
+    unsafe fn dot<I: Isa>(w: &Self::Unpacked, x: *const u8, acc: &mut Acc);
+}
+
+/// `out[c] = w · x_c` for `C` activation rows `stride` bytes apart, `nb` blocks each.
+#[inline(always)]
+unsafe fn tile<B: Block, I: Isa, const C: usize>(
+    w: *const u8,
+    x: *const u8,
+    stride: usize,
+    nb: usize,
+    out: &mut [f32],
+) {
+    let mut acc = [Acc::zero(); C];
+    for i in 0..nb {
+        let u = B::unpack(w.add(i * B::W_BYTES));
+        for (c, a) in acc.iter_mut().enumerate() {
+            B::dot::<I>(&u, x.add(c * stride + i * B::X_BYTES), a);
+        }
+    }
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = a.sum();
+    }
+}
+
+#[inline(always)]
+unsafe fn tiles<B: Block, I: Isa>(
+    w: *const u8,
+    x: *const u8,
+    stride: usize,
+    nb: usize,
+    out: &mut [f32],
+) {
+    match out.len() {
+        1 => tile::<B, I, 1>(w, x, stride, nb, out),
+        2 => tile::<B, I, 2>(w, x, stride, nb, out),
+        3 => tile::<B, I, 3>(w, x, stride, nb, out),
+        _ => tile::<B, I, 4>(w, x, stride, nb, out),
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tiles_avx2<B: Block>(
+    w: *const u8,
+    x: *const u8,
+    stride: usize,
+    nb: usize,
+    out: &mut [f32],
+) {
+    tiles::<B, Avx2>(w, x, stride, nb, out)
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+unsafe fn tiles_vnni<B: Block>(
+    w: *const u8,
+    x: *const u8,
+    stride: usize,
+    nb: usize,
+    out: &mut [f32],
+) {
+    tiles::<B, Vnni>(w, x, stride, nb, out)
+}
+
+/// Checks a call's lengths; returns the number of blocks per row.
+fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, n_cols: usize) -> usize {
+    let nb = w.len() / B::W_BYTES;
+    assert!(
+        w.len() == nb * B::W_BYTES
+            && (1..=MAX_COLS).contains(&n_cols)
+            && stride >= nb * B::X_BYTES
+            && x.len() >= (n_cols - 1) * stride + nb * B::X_BYTES,
+        "dot of {} weight bytes (blocks of {}) with {n_cols} rows of {} activation bytes \
+         (blocks of {}, {stride} apart)",
+        w.len(),
+        B::W_BYTES,
+        x.len(),
+        B::X_BYTES
+    );
+    nb
+}
+
+/// `out[c] = w · x[c·stride..]` with AVX2. Panics on a CPU without it, or when the
+/// lengths disagree.
+pub fn dot_avx2<B: Block>(w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
+    let nb = check::<B>(w, x, stride, out.len());
+    assert!(super::avx2_available(), "AVX2 kernel called on a CPU without AVX2+FMA+F16C");
+    // SAFETY: the CPU has the features; `check` bounds every block read.
+    unsafe { tiles_avx2::<B>(w.as_ptr(), x.as_ptr(), stride, nb, out) }
+}
+
+/// As [`dot_avx2`] with AVX-512 VNNI.
+pub fn dot_vnni<B: Block>(w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
+    let nb = check::<B>(w, x, stride, out.len());
+    assert!(super::vnni_available(), "VNNI kernel called on a CPU without AVX-512 VNNI");
+    // SAFETY: as in `dot_avx2`.
+    unsafe { tiles_vnni::<B>(w.as_ptr(), x.as_ptr(), stride, nb, out) }
+}
