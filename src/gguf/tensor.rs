@@ -29,7 +29,7 @@ impl TensorInfo {
                 Error::bad_input(format!("element count of shape {dims:?} overflows"))
             })?;
         let block = ty.block_elems() as u64;
-        if dims[0] % block != 0 {
+        if !dims[0].is_multiple_of(block) {
             return Err(Error::bad_input(format!(
                 "row length {} is not a multiple of the {ty} block size {block}",
                 dims[0]

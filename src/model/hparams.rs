@@ -117,13 +117,13 @@ impl HParams {
                 self.arch
             ));
         }
-        if self.n_head_kv == 0 || self.n_head % self.n_head_kv != 0 {
+        if self.n_head_kv == 0 || !self.n_head.is_multiple_of(self.n_head_kv) {
             return bad(format!(
                 "{}.attention.head_count {} is not a multiple of head_count_kv {}",
                 self.arch, self.n_head, self.n_head_kv
             ));
         }
-        if self.n_rot > self.head_dim_k || self.n_rot % 2 != 0 {
+        if self.n_rot > self.head_dim_k || !self.n_rot.is_multiple_of(2) {
             return bad(format!(
                 "{}.rope.dimension_count {} must be even and at most the head size {}",
                 self.arch, self.n_rot, self.head_dim_k

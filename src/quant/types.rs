@@ -143,7 +143,7 @@ impl GgmlType {
     /// blocks or the size overflows.
     pub fn bytes_for(self, n_elems: u64) -> Option<u64> {
         let info = self.info();
-        if n_elems % info.block_elems as u64 != 0 {
+        if !n_elems.is_multiple_of(info.block_elems as u64) {
             return None;
         }
         (n_elems / info.block_elems as u64).checked_mul(info.block_bytes as u64)

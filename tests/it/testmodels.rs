@@ -326,7 +326,7 @@ pub fn build_tiny(t: &Tiny) -> GgufWriter {
                 tw.mat(&p("ffn_gate_shexp.weight"), &[e, fs], t.ty_ffn_in, 1.0);
                 tw.mat(&p("ffn_up_shexp.weight"), &[e, fs], t.ty_ffn_in, 1.0);
                 // Q6_K where the rows are whole 256-blocks, for one more type.
-                let ty = if fs % 256 == 0 { GgmlType::Q6_K } else { GgmlType::Q8_0 };
+                let ty = if fs.is_multiple_of(256) { GgmlType::Q6_K } else { GgmlType::Q8_0 };
                 tw.mat(&p("ffn_down_shexp.weight"), &[fs, e], ty, 1.0);
             }
         } else {
@@ -417,7 +417,10 @@ pub fn scale_pow2(ty: GgmlType, bytes: &mut [u8], factor: f32) {
 /// The columns `c0..c0 + n` of every row of a 2-D tensor `[k, rows]`, as whole blocks.
 fn column_slice(ty: GgmlType, data: &[u8], k: usize, c0: usize, n: usize) -> Vec<u8> {
     let (be, bb) = (ty.block_elems(), ty.block_bytes());
-    assert!(c0 % be == 0 && n % be == 0, "columns {c0}..+{n} are not whole {ty} blocks");
+    assert!(
+        c0.is_multiple_of(be) && n.is_multiple_of(be),
+        "columns {c0}..+{n} are not whole {ty} blocks"
+    );
     let rb = k / be * bb;
     data.chunks_exact(rb).flat_map(|row| &row[c0 / be * bb..(c0 + n) / be * bb]).copied().collect()
 }

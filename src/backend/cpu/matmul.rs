@@ -103,7 +103,7 @@ fn rows_per_task(m: usize) -> usize {
 /// `x` rounded through the activation type of weights `w` (quantized and back).
 fn round_activations(w: GgmlType, x: &[f32], k: usize) -> Option<Vec<f32>> {
     let ty = activation_type(w);
-    if ty == GgmlType::F32 || k % ty.block_elems() != 0 {
+    if ty == GgmlType::F32 || !k.is_multiple_of(ty.block_elems()) {
         return None;
     }
     let mut out = vec![0f32; x.len()];

@@ -275,7 +275,7 @@ pub fn quantize_row(ty: GgmlType, row: &[f32], out: &mut Vec<u8>) {
 /// on x86 (scale `127 / max|x|`, round half to even) — its reference quantizer rounds
 /// ties away from zero, which would flip a few values by one step.
 pub fn quantize_activations(ty: GgmlType, x: &[f32], out: &mut Vec<u8>) {
-    debug_assert!(matches!(ty, GgmlType::Q8_0 | GgmlType::Q8_1) && x.len() % 32 == 0);
+    debug_assert!(matches!(ty, GgmlType::Q8_0 | GgmlType::Q8_1) && x.len().is_multiple_of(32));
     for block in x.chunks_exact(32) {
         let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;

@@ -103,7 +103,7 @@ pub fn can_quantize(ty: GgmlType) -> bool {
 /// Bytes of `n_elems` elements of `ty`, or `PartialBlock` when that is not whole blocks.
 fn bytes_for(ty: GgmlType, n_elems: usize) -> Result<usize, QuantError> {
     let info = ty.info();
-    if n_elems % info.block_elems != 0 {
+    if !n_elems.is_multiple_of(info.block_elems) {
         return Err(QuantError::PartialBlock { ty, n_elems, block_elems: info.block_elems });
     }
     Ok(n_elems / info.block_elems * info.block_bytes)
@@ -129,7 +129,7 @@ pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), Quant
 /// `src.len()`, which must be a whole number of blocks).
 pub fn dequantize_row_to_vec(ty: GgmlType, src: &[u8]) -> Result<Vec<f32>, QuantError> {
     let info = ty.info();
-    if src.len() % info.block_bytes != 0 {
+    if !src.len().is_multiple_of(info.block_bytes) {
         return Err(QuantError::PartialBlockBytes {
             ty,
             n_bytes: src.len(),
