@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Print a JSON array with one object per test.
     #[arg(long)]
     pub json: bool,
+    /// Also probe memory read bandwidth and report tg against its bound (bandwidth ÷
+    /// bytes of weights read per token).
+    #[arg(long)]
+    pub roofline: bool,
 }
 
 /// The model and how to run it.

@@ -8,6 +8,7 @@ pub mod inspect;
 mod load;
 mod output;
 pub mod perplexity;
+mod roofline;
 pub mod run;
 pub mod tokenize;
 
