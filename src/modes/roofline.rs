@@ -70,7 +70,7 @@ fn sum_words(words: &[u64]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gguf::writer::GgufWriter;
+    use crate::gguf::GgufWriter;
 
     #[test]
     fn sums_every_word() {
