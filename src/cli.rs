@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::backend::KvType;
 use crate::error::{Error, Result};
 
 /// hearth: an offline coding assistant that runs GGUF models on your own machine.
@@ -68,6 +69,12 @@ pub struct ModelArgs {
     /// CPU threads (default: all cores).
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
+    /// KV cache type of keys (-ctk): f32, f16 or q8_0.
+    #[arg(long = "cache-type-k", value_name = "TYPE", default_value = "f16", value_parser = parse_kv_type)]
+    pub cache_type_k: KvType,
+    /// KV cache type of values (-ctv): f32, f16 or q8_0.
+    #[arg(long = "cache-type-v", value_name = "TYPE", default_value = "f16", value_parser = parse_kv_type)]
+    pub cache_type_v: KvType,
 }
 
 /// How the next token is chosen.
@@ -157,11 +164,16 @@ pub struct AskArgs {
     pub question: Vec<String>,
 }
 
+fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {
+    KvType::parse(s).ok_or_else(|| format!("'{s}' is not one of f32, f16, q8_0"))
+}
+
 /// The model hearth uses when none is given: the default of scripts/models.toml.
 pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 
 /// llama.cpp's multi-letter single-dash flags, mapped to the long flags clap knows.
-const LLAMA_STYLE_FLAGS: &[(&str, &str)] = &[("-sys", "--system-prompt")];
+const LLAMA_STYLE_FLAGS: &[(&str, &str)] =
+    &[("-sys", "--system-prompt"), ("-ctk", "--cache-type-k"), ("-ctv", "--cache-type-v")];
 
 /// Rewrites llama.cpp-style flags (`-sys`) so clap can parse them.
 pub fn normalize_args(
@@ -192,6 +204,11 @@ impl ModelArgs {
                 )))
             }
         }
+    }
+
+    /// The KV cache types of keys and values.
+    pub fn cache_types(&self) -> (KvType, KvType) {
+        (self.cache_type_k, self.cache_type_v)
     }
 
     /// Threads: `-t`, else every core.

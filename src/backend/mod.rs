@@ -48,6 +48,41 @@ pub struct AttnParams {
     pub window: Option<usize>,
 }
 
+/// The element type of cached keys or values (`-ctk`/`-ctv`): f16 by default, as in
+/// the reference engine; f32 for exactness, q8_0 (32 values per 34 bytes) to halve it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KvType {
+    F32,
+    #[default]
+    F16,
+    Q8_0,
+}
+
+impl KvType {
+    pub const ALL: [KvType; 3] = [KvType::F32, KvType::F16, KvType::Q8_0];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KvType::F32 => "f32",
+            KvType::F16 => "f16",
+            KvType::Q8_0 => "q8_0",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KvType> {
+        KvType::ALL.into_iter().find(|t| t.name() == s)
+    }
+
+    /// Bytes of a row of `n` values (`n` a multiple of 32 for q8_0).
+    pub fn row_bytes(self, n: usize) -> usize {
+        match self {
+            KvType::F32 => 4 * n,
+            KvType::F16 => 2 * n,
+            KvType::Q8_0 => n / 32 * 34,
+        }
+    }
+}
+
 /// Shape of a KV cache: one K and one V row of these widths per position and layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KvShape {
@@ -57,6 +92,8 @@ pub struct KvShape {
     pub n_embd_k: usize,
     /// n_head_kv · head_dim_v
     pub n_embd_v: usize,
+    pub type_k: KvType,
+    pub type_v: KvType,
 }
 
 /// The ops a model's forward pass is made of. Activations are f32 matrices of

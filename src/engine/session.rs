@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::snapshot::{self, KvDtype, SnapshotMeta};
-use crate::backend::Backend;
+use crate::backend::{Backend, KvType};
 use crate::error::{Error, Result};
 use crate::model::{Logits, Model};
 
@@ -18,19 +18,32 @@ pub struct Session<B: Backend> {
     tokens: Vec<u32>,
     n_ctx: usize,
     n_batch: usize,
+    /// Cache types of keys and values.
+    types: (KvType, KvType),
 }
 
 impl<B: Backend> Session<B> {
-    /// A session with room for `n_ctx` tokens, processing prompts `n_batch` at a time.
+    /// A session with room for `n_ctx` tokens, processing prompts `n_batch` at a time,
+    /// with the default f16 KV cache.
     pub fn new(model: Arc<Model<B>>, n_ctx: usize, n_batch: usize) -> Result<Session<B>> {
+        Session::with_cache_types(model, n_ctx, n_batch, (KvType::F16, KvType::F16))
+    }
+
+    /// As [`Session::new`], with keys and values cached as `types` (`-ctk`, `-ctv`).
+    pub fn with_cache_types(
+        model: Arc<Model<B>>,
+        n_ctx: usize,
+        n_batch: usize,
+        types: (KvType, KvType),
+    ) -> Result<Session<B>> {
         if n_ctx == 0 {
             return Err(Error::usage("-c/--ctx-size must be at least 1"));
         }
         if n_batch == 0 {
             return Err(Error::usage("-b/--batch-size must be at least 1"));
         }
-        let kv = model.new_kv(n_ctx);
-        Ok(Session { model, kv, tokens: Vec::new(), n_ctx, n_batch })
+        let kv = model.new_kv(n_ctx, types.0, types.1)?;
+        Ok(Session { model, kv, tokens: Vec::new(), n_ctx, n_batch, types })
     }
 
     pub fn model(&self) -> &Arc<Model<B>> {
@@ -119,7 +132,7 @@ impl<B: Backend> Session<B> {
             model_sha256: self.model.sha256(),
             arch: self.model.arch.name().to_string(),
             n_ctx: self.n_ctx as u32,
-            dtype: KvDtype::F16,
+            dtype: KvDtype { k: self.types.0, v: self.types.1 },
             tokens,
         }
     }

@@ -4,15 +4,49 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::backend::KvType;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"HKVS";
 const VERSION: u32 = 1;
 
-/// The element type of the cached keys and values.
+/// The element types of the cached keys and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KvDtype {
-    F16 = 1,
+pub struct KvDtype {
+    pub k: KvType,
+    pub v: KvType,
+}
+
+impl KvDtype {
+    pub const F16: KvDtype = KvDtype { k: KvType::F16, v: KvType::F16 };
+
+    /// One header byte: the K type's code in the low nibble, V's in the high one
+    /// (f16 1, f32 2, q8_0 3), except f16/f16, written 1 as before there were others.
+    fn to_byte(self) -> u8 {
+        let code = |t: KvType| match t {
+            KvType::F16 => 1,
+            KvType::F32 => 2,
+            KvType::Q8_0 => 3,
+        };
+        if self == KvDtype::F16 {
+            1
+        } else {
+            code(self.k) | code(self.v) << 4
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<KvDtype> {
+        let ty = |c: u8| match c {
+            1 => Some(KvType::F16),
+            2 => Some(KvType::F32),
+            3 => Some(KvType::Q8_0),
+            _ => None,
+        };
+        if b == 1 {
+            return Some(KvDtype::F16);
+        }
+        Some(KvDtype { k: ty(b & 0xF)?, v: ty(b >> 4)? })
+    }
 }
 
 /// What a snapshot is bound to.
@@ -39,7 +73,7 @@ pub fn encode(meta: &SnapshotMeta, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&(meta.arch.len() as u32).to_le_bytes());
     out.extend_from_slice(meta.arch.as_bytes());
     out.extend_from_slice(&meta.n_ctx.to_le_bytes());
-    out.push(meta.dtype as u8);
+    out.push(meta.dtype.to_byte());
     out.extend_from_slice(&(meta.tokens.len() as u32).to_le_bytes());
     meta.tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
     out.extend_from_slice(&(data.len() as u64).to_le_bytes());
@@ -82,10 +116,9 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotMeta, &[u8])> {
     let arch = String::from_utf8(r.take(arch_len)?.to_vec())
         .map_err(|_| Error::bad_input("KV snapshot architecture is not UTF-8"))?;
     let n_ctx = r.u32()?;
-    let dtype = match r.take(1)?[0] {
-        1 => KvDtype::F16,
-        d => return Err(Error::unsupported(format!("KV snapshot cache type {d}"))),
-    };
+    let byte = r.take(1)?[0];
+    let dtype = KvDtype::from_byte(byte)
+        .ok_or_else(|| Error::unsupported(format!("KV snapshot cache type {byte}")))?;
     let n_tokens = r.u32()? as usize;
     let token_bytes = r.take(
         n_tokens.checked_mul(4).ok_or_else(|| Error::bad_input("KV snapshot is truncated"))?,
@@ -130,6 +163,18 @@ mod tests {
             dtype: KvDtype::F16,
             tokens: vec![1, 2, 3],
         }
+    }
+
+    #[test]
+    fn every_cache_type_pair_survives_its_header_byte() {
+        for k in KvType::ALL {
+            for v in KvType::ALL {
+                let d = KvDtype { k, v };
+                assert_eq!(KvDtype::from_byte(d.to_byte()), Some(d), "{d:?}");
+            }
+        }
+        assert_eq!(KvDtype::F16.to_byte(), 1);
+        assert_eq!(KvDtype::from_byte(0x44), None);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use hparams::HParams;
 
-use crate::backend::{Backend, KvShape};
+use crate::backend::{Backend, KvShape, KvType};
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use decoder::PreNormDecoder;
@@ -152,13 +152,26 @@ impl<B: Backend> Model<B> {
         *self.sha256.get_or_init(|| crate::engine::snapshot::sha256(self.file.bytes()))
     }
 
-    pub fn new_kv(&self, n_ctx: usize) -> B::Kv {
-        self.backend.new_kv(KvShape {
+    /// A KV cache for `n_ctx` positions storing keys as `type_k`, values as `type_v`.
+    /// q8_0 needs heads of whole 32-value blocks.
+    pub fn new_kv(&self, n_ctx: usize, type_k: KvType, type_v: KvType) -> Result<B::Kv> {
+        for (ty, dim, flag) in
+            [(type_k, self.hp.head_dim_k, "-ctk"), (type_v, self.hp.head_dim_v, "-ctv")]
+        {
+            if ty == KvType::Q8_0 && !dim.is_multiple_of(32) {
+                return Err(Error::usage(format!(
+                    "{flag} q8_0 needs a head size that is a multiple of 32; this model's is {dim}"
+                )));
+            }
+        }
+        Ok(self.backend.new_kv(KvShape {
             n_layer: self.hp.n_layer,
             n_ctx,
             n_embd_k: self.hp.n_embd_k_gqa(),
             n_embd_v: self.hp.n_embd_v_gqa(),
-        })
+            type_k,
+            type_v,
+        }))
     }
 
     /// Runs `tokens` at positions `start..` through the model, extending `kv`, and

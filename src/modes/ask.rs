@@ -65,7 +65,12 @@ pub fn run(args: &AskArgs) -> Result<()> {
             prompt.len()
         )));
     }
-    let mut session = Session::new(loaded.model.clone(), n_ctx, args.model.batch_size)?;
+    let mut session = Session::with_cache_types(
+        loaded.model.clone(),
+        n_ctx,
+        args.model.batch_size,
+        args.model.cache_types(),
+    )?;
     let req = Request {
         prompt: &prompt,
         max_tokens: Some(args.n_predict.min(n_ctx - prompt.len())),

@@ -77,7 +77,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let model = &loaded.model;
     // Room for the warm-up too (up to 16 prompt tokens and one decode).
     let n_ctx = args.n_prompt.max(args.n_gen + 1).max(17);
-    let mut session = Session::new(model.clone(), n_ctx, args.model.batch_size)?;
+    let mut session = Session::with_cache_types(
+        model.clone(),
+        n_ctx,
+        args.model.batch_size,
+        args.model.cache_types(),
+    )?;
     warm_up(&mut session, model.hp.n_vocab, args)?;
     let mut tests = Vec::new();
     if args.n_prompt > 0 {
@@ -165,6 +170,8 @@ impl Report<'_> {
                 "model": self.model_name(), "model_size": file.file_size(),
                 "n_params": file.n_params(), "arch": model.arch.name(),
                 "backend": model.backend_name(), "kernels": dot::level().name(),
+                "type_k": self.args.model.cache_type_k.name(),
+                "type_v": self.args.model.cache_type_v.name(),
                 "threads": self.args.model.threads(), "test": m.name, "n_tokens": m.n_tokens,
                 "repetitions": m.samples.len(), "tokens_per_second": m.mean(),
                 "stddev": m.stddev(), "samples": m.samples, "peak_rss": self.rss,

@@ -63,7 +63,12 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         ))
         .with_file(&args.file));
     }
-    let mut session = Session::new(loaded.model.clone(), n_ctx, args.model.batch_size)?;
+    let mut session = Session::with_cache_types(
+        loaded.model.clone(),
+        n_ctx,
+        args.model.batch_size,
+        args.model.cache_types(),
+    )?;
     let n_vocab = loaded.model.hp.n_vocab;
     let first = n_ctx / 2;
     let mut nll = Nll::default();

@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use hearth::backend::cpu::CpuBackend;
-use hearth::backend::Backend;
+use hearth::backend::{Backend, KvType};
 use hearth::gguf::GgufFile;
 use hearth::model::layers::{ffn, route, Act, Routing};
 use hearth::model::weights::Ffn;
@@ -134,7 +134,7 @@ fn routing(arch: &str) -> Routing {
 fn engine_logits(model: &Model<CpuBackend>, tokens: &[u32]) -> Vec<f32> {
     let n = tokens.len();
     let (a, b) = (n - 4, n - 1);
-    let mut kv = model.new_kv(n + 4);
+    let mut kv = model.new_kv(n + 4, KvType::F16, KvType::F16).unwrap();
     let mut out = model.forward(&mut kv, &tokens[..a], 0, Logits::All);
     out.extend(model.forward(&mut kv, &tokens[a..b], a, Logits::All));
     out.extend(model.forward(&mut kv, &tokens[b..], b, Logits::Last));
@@ -330,7 +330,7 @@ const N_GREEDY: usize = 8;
 
 /// Logits of every prompt token, then `N_GREEDY` greedy tokens, decoded one at a time.
 fn prompt_and_greedy(model: &Model<CpuBackend>, prompt: &[u32]) -> (Vec<f32>, Vec<u32>) {
-    let mut kv = model.new_kv(prompt.len() + N_GREEDY);
+    let mut kv = model.new_kv(prompt.len() + N_GREEDY, KvType::F16, KvType::F16).unwrap();
     let logits = model.forward(&mut kv, prompt, 0, Logits::All);
     let n_vocab = model.hp.n_vocab;
     let mut next = argmax(&logits[logits.len() - n_vocab..]) as u32;
@@ -352,7 +352,7 @@ fn prompt_and_forced(
 ) -> (Vec<f32>, Vec<u32>) {
     let tokens: Vec<u32> =
         prompt.iter().chain(&continuation[..continuation.len() - 1]).copied().collect();
-    let mut kv = model.new_kv(tokens.len());
+    let mut kv = model.new_kv(tokens.len(), KvType::F16, KvType::F16).unwrap();
     let mut logits = model.forward(&mut kv, &tokens, 0, Logits::All);
     let n_vocab = model.hp.n_vocab;
     let choices =
@@ -525,4 +525,40 @@ fn zero_router_ties_go_to_the_lowest_experts() {
         let (y, routes) = r.moe_block(il, h);
         (y, Some(routes))
     });
+}
+
+/// `hearth bench` on an upcycled MoE (SmolLM2, 2 layers, top-2 of 4 experts): both
+/// tests run, and the bytes read per token count 2 of 4 experts' weights.
+#[test]
+fn bench_runs_on_an_upcycled_moe() {
+    let dense = open(&common::model_path(SMOLLM2));
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.gguf");
+    truncate(&dense, 2).write(&short).unwrap();
+    let up = Upcycle {
+        arch: "llama",
+        n_expert: 4,
+        n_expert_used: 2,
+        n_ff_shexp: 0,
+        router: Router::Random { seed: 3, scale: 0.05 },
+        down_scale: 2.0,
+        shexp_down_scale: 1.0,
+    };
+    let path = dir.path().join("moe.gguf");
+    upcycle(&open(&short), &up).write(&path).unwrap();
+    let args = ["bench", "-m", path.to_str().unwrap(), "-p", "16", "-n", "4", "-r", "1"];
+    let out = common::run(&[&args[..], &["--json", "--roofline"]].concat());
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["arch"], "llama");
+    let file = open(&path);
+    let experts: u64 =
+        file.tensors().iter().filter(|t| t.name.contains("_exps.")).map(|t| t.n_bytes).sum();
+    let all: u64 = file.tensors().iter().map(|t| t.n_bytes).sum();
+    let embd = file.tensor("token_embd.weight").unwrap().n_bytes;
+    // Tied embeddings: read whole as the output matrix.
+    assert!(file.tensor("output.weight").is_none() && embd > 0);
+    assert_eq!(rows[0]["bytes_per_token"].as_u64().unwrap(), all - experts / 2);
 }

@@ -477,6 +477,11 @@ pub fn upcycle(src: &GgufFile, up: &Upcycle) -> GgufWriter {
     w.set(format!("{a}.expert_count"), Value::U32(up.n_expert as u32));
     w.set(format!("{a}.expert_used_count"), Value::U32(up.n_expert_used as u32));
     w.set(format!("{a}.expert_feed_forward_length"), Value::U32(n_ff_exp as u32));
+    if a == "llama" {
+        // Mixtral-style files give the expert size as the FFN length (llama.cpp reads
+        // only that key for llama).
+        w.set(format!("{a}.feed_forward_length"), Value::U32(n_ff_exp as u32));
+    }
     if up.n_ff_shexp > 0 {
         w.set(format!("{a}.expert_shared_feed_forward_length"), Value::U32(up.n_ff_shexp as u32));
     }

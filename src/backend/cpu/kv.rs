@@ -1,17 +1,76 @@
-//! The CPU KV cache: per layer, one f16 K row and one V row per position (f16 as the
-//! reference engine's default cache type).
+//! The CPU KV cache: per layer, one K row and one V row per position, each stored as
+//! f32, f16 (the default, as in the reference engine) or q8_0 blocks.
 
 use half::f16;
 
-use crate::backend::KvShape;
+use crate::backend::{KvShape, KvType};
 use crate::error::{Error, Result};
+use crate::quant::dot::quantize_activations;
+use crate::quant::GgmlType;
+
+/// One layer's cached rows of K or of V, `width` values per position.
+pub enum KvRows {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    /// Q8_0 blocks, `width / 32` per position.
+    Q8_0(Vec<u8>),
+}
+
+impl KvRows {
+    fn new(ty: KvType, n_ctx: usize, width: usize) -> KvRows {
+        match ty {
+            KvType::F32 => KvRows::F32(vec![0.0; n_ctx * width]),
+            KvType::F16 => KvRows::F16(vec![f16::ZERO; n_ctx * width]),
+            KvType::Q8_0 => KvRows::Q8_0(vec![0; n_ctx * KvType::Q8_0.row_bytes(width)]),
+        }
+    }
+
+    /// Rows `start..` from `src` (whole rows of `width` values).
+    fn store(&mut self, width: usize, start: usize, src: &[f32]) {
+        match self {
+            KvRows::F32(d) => d[start * width..][..src.len()].copy_from_slice(src),
+            KvRows::F16(d) => store_f16(&mut d[start * width..][..src.len()], src),
+            KvRows::Q8_0(d) => {
+                let rb = KvType::Q8_0.row_bytes(width);
+                let mut q = Vec::with_capacity(src.len() / width * rb);
+                quantize_activations(GgmlType::Q8_0, src, &mut q);
+                d[start * rb..][..q.len()].copy_from_slice(&q);
+            }
+        }
+    }
+
+    /// The little-endian bytes of the first `n` rows.
+    fn export(&self, width: usize, n: usize, out: &mut Vec<u8>) {
+        match self {
+            KvRows::F32(d) => out.extend(d[..n * width].iter().flat_map(|x| x.to_le_bytes())),
+            KvRows::F16(d) => out.extend(d[..n * width].iter().flat_map(|x| x.to_le_bytes())),
+            KvRows::Q8_0(d) => out.extend_from_slice(&d[..n * KvType::Q8_0.row_bytes(width)]),
+        }
+    }
+
+    /// Reads back what `export` wrote (exactly its length).
+    fn import(&mut self, width: usize, n: usize, bytes: &[u8]) {
+        match self {
+            KvRows::F32(d) => {
+                let vals =
+                    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                d[..n * width].iter_mut().zip(vals).for_each(|(s, v)| *s = v);
+            }
+            KvRows::F16(d) => {
+                let vals = bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]));
+                d[..n * width].iter_mut().zip(vals).for_each(|(s, v)| *s = v);
+            }
+            KvRows::Q8_0(d) => d[..bytes.len()].copy_from_slice(bytes),
+        }
+    }
+}
 
 pub struct CpuKv {
     pub shape: KvShape,
-    /// Per layer: (n_ctx, n_embd_k)
-    pub k: Vec<Vec<f16>>,
-    /// Per layer: (n_ctx, n_embd_v)
-    pub v: Vec<Vec<f16>>,
+    /// Per layer: `n_ctx` rows of `n_embd_k` values.
+    pub k: Vec<KvRows>,
+    /// Per layer: `n_ctx` rows of `n_embd_v` values.
+    pub v: Vec<KvRows>,
 }
 
 fn store_f16(dst: &mut [f16], src: &[f32]) {
@@ -28,36 +87,30 @@ pub fn to_f16(src: &[f32]) -> Vec<f16> {
 
 impl CpuKv {
     pub fn new(shape: KvShape) -> CpuKv {
-        let zeros = |w: usize| vec![f16::ZERO; shape.n_ctx * w];
+        let (n, ek, ev) = (shape.n_ctx, shape.n_embd_k, shape.n_embd_v);
         CpuKv {
             shape,
-            k: (0..shape.n_layer).map(|_| zeros(shape.n_embd_k)).collect(),
-            v: (0..shape.n_layer).map(|_| zeros(shape.n_embd_v)).collect(),
+            k: (0..shape.n_layer).map(|_| KvRows::new(shape.type_k, n, ek)).collect(),
+            v: (0..shape.n_layer).map(|_| KvRows::new(shape.type_v, n, ev)).collect(),
         }
     }
 
     pub fn store(&mut self, il: usize, start: usize, k: &[f32], v: &[f32]) {
-        let (ek, ev) = (self.shape.n_embd_k, self.shape.n_embd_v);
-        store_f16(&mut self.k[il][start * ek..start * ek + k.len()], k);
-        store_f16(&mut self.v[il][start * ev..start * ev + v.len()], v);
+        self.k[il].store(self.shape.n_embd_k, start, k);
+        self.v[il].store(self.shape.n_embd_v, start, v);
     }
 
-    /// Bytes of `n_tokens` positions over all layers (K then V per layer, f16 LE).
+    /// Bytes of `n_tokens` positions over all layers (K then V per layer, as stored).
     pub fn export_len(&self, n_tokens: usize) -> usize {
-        self.shape.n_layer * n_tokens * (self.shape.n_embd_k + self.shape.n_embd_v) * 2
-    }
-
-    fn parts(&self, il: usize, n_tokens: usize) -> [&[f16]; 2] {
-        let (ek, ev) = (self.shape.n_embd_k, self.shape.n_embd_v);
-        [&self.k[il][..n_tokens * ek], &self.v[il][..n_tokens * ev]]
+        let s = &self.shape;
+        s.n_layer * n_tokens * (s.type_k.row_bytes(s.n_embd_k) + s.type_v.row_bytes(s.n_embd_v))
     }
 
     pub fn export(&self, n_tokens: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.export_len(n_tokens));
-        for il in 0..self.shape.n_layer {
-            for part in self.parts(il, n_tokens) {
-                out.extend(part.iter().flat_map(|x| x.to_le_bytes()));
-            }
+        for (k, v) in self.k.iter().zip(&self.v) {
+            k.export(self.shape.n_embd_k, n_tokens, &mut out);
+            v.export(self.shape.n_embd_v, n_tokens, &mut out);
         }
         out
     }
@@ -69,13 +122,15 @@ impl CpuKv {
                 bytes.len()
             )));
         }
-        let mut halves = bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]));
-        let (ek, ev) = (self.shape.n_embd_k, self.shape.n_embd_v);
-        for il in 0..self.shape.n_layer {
-            let (k, v) = (&mut self.k[il][..n_tokens * ek], &mut self.v[il][..n_tokens * ev]);
-            for slot in k.iter_mut().chain(v.iter_mut()) {
-                *slot = halves.next().unwrap_or(f16::ZERO);
-            }
+        if n_tokens == 0 {
+            return Ok(());
+        }
+        let s = self.shape;
+        let (kb, vb) =
+            (n_tokens * s.type_k.row_bytes(s.n_embd_k), n_tokens * s.type_v.row_bytes(s.n_embd_v));
+        for (il, layer) in bytes.chunks_exact(kb + vb).enumerate() {
+            self.k[il].import(s.n_embd_k, n_tokens, &layer[..kb]);
+            self.v[il].import(s.n_embd_v, n_tokens, &layer[kb..]);
         }
         Ok(())
     }

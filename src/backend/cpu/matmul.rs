@@ -94,9 +94,11 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + dot_portable(&a[i..n], &b[i..n])
 }
 
-/// Rows per task: a few tasks per thread, each a contiguous run of rows.
-fn rows_per_task(m: usize) -> usize {
-    let tasks = pool::pool().n_threads() * 4;
+/// Rows per task when `n_groups` matrices of `m` rows share one job: a few tasks per
+/// thread in all, each a contiguous run of rows (threads reading neighbouring runs in
+/// turn defeat the hardware prefetchers).
+pub fn rows_per_task(m: usize, n_groups: usize) -> usize {
+    let tasks = (pool::pool().n_threads() * 4).div_ceil(n_groups.max(1));
     m.div_ceil(tasks).next_multiple_of(ROWS_PER_TASK)
 }
 
@@ -137,7 +139,7 @@ pub fn matmul_f32(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
-    let per = rows_per_task(m);
+    let per = rows_per_task(m, 1);
     pool::run(m.div_ceil(per), |task| {
         let mut scratch = vec![0f32; k];
         for r in task * per..((task + 1) * per).min(m) {
@@ -152,9 +154,7 @@ pub fn matmul_f32(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
 }
 
 /// `x · Wᵀ` through the integer dot `dot`: each activation row is quantized once to
-/// `activation_type(w.ty)`, then every weight row meets the quantized rows up to
-/// `MAX_COLS` at a time. Tasks own runs of weight rows; within one, tokens go in chunks
-/// of `TOKENS_PER_CHUNK` so that chunk's activations stay in cache across the rows.
+/// `activation_type(w.ty)`, then tasks owning runs of weight rows meet all of them.
 fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     let (k, ty) = (w.k, activation_type(w.ty));
     debug_assert_eq!(x.len(), n * k);
@@ -163,30 +163,45 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
-    let per = rows_per_task(m);
+    let per = rows_per_task(m, 1);
     pool::run(m.div_ceil(per), |task| {
         let rows = task * per..((task + 1) * per).min(m);
-        let mut buf = [0f32; MAX_COLS];
-        for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
-            let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
-            for r in rows.clone() {
-                let wr = w.row(r);
-                for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
-                    let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
-                    dot.dot(wr, &xq[t0 * xb..], xb, cols);
-                    for (i, &v) in cols.iter().enumerate() {
-                        // SAFETY: (t0 + i, r) is in bounds; row r belongs to this task.
-                        unsafe { dst.write((t0 + i) * m + r, v) };
-                    }
-                }
-            }
-        }
+        rows_by_tokens(w, dot, rows, &xq, xb, |t, r, v| {
+            // SAFETY: (t, r) is in bounds and row r belongs to this task alone.
+            unsafe { dst.write(t * m + r, v) }
+        });
     });
     out
 }
 
+/// `emit(t, r, w_r · xq_t)` for weight rows `rows` and every quantized activation row
+/// `t` of `xq` (`xb` bytes each), `MAX_COLS` activation rows per kernel call. Tokens go
+/// in chunks of `TOKENS_PER_CHUNK` so a chunk's activations stay in cache across rows.
+pub fn rows_by_tokens(
+    w: QRows,
+    dot: DotKernel,
+    rows: std::ops::Range<usize>,
+    xq: &[u8],
+    xb: usize,
+    mut emit: impl FnMut(usize, usize, f32),
+) {
+    let n = xq.len() / xb;
+    let mut buf = [0f32; MAX_COLS];
+    for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
+        let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
+        for r in rows.clone() {
+            let wr = w.row(r);
+            for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
+                let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
+                dot.dot(wr, &xq[t0 * xb..], xb, cols);
+                cols.iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
+            }
+        }
+    }
+}
+
 /// The `n` rows of `x` (`k` values each) quantized to `ty`, `xb` bytes per row.
-fn quantize_rows(ty: GgmlType, x: &[f32], k: usize, xb: usize) -> Vec<u8> {
+pub fn quantize_rows(ty: GgmlType, x: &[f32], k: usize, xb: usize) -> Vec<u8> {
     let mut xq = vec![0u8; x.len() / k * xb];
     pool::for_chunks(&mut xq, xb, |r, q| {
         let mut buf = Vec::with_capacity(xb);
@@ -194,26 +209,6 @@ fn quantize_rows(ty: GgmlType, x: &[f32], k: usize, xb: usize) -> Vec<u8> {
         q.copy_from_slice(&buf);
     });
     xq
-}
-
-/// Expert products: W holds `n_expert` matrices of `m` rows each; row r of x (`k`
-/// values) goes through expert `ids[r]`. Rows are grouped by expert so each expert's
-/// weights are read once per call. Returns `(ids.len(), m)`.
-pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
-    let k = w.k;
-    let mut out = vec![0f32; ids.len() * m];
-    let mut experts: Vec<u32> = ids.to_vec();
-    experts.sort_unstable();
-    experts.dedup();
-    for e in experts {
-        let rows: Vec<usize> = (0..ids.len()).filter(|&r| ids[r] == e).collect();
-        let xe: Vec<f32> = rows.iter().flat_map(|&r| &x[r * k..(r + 1) * k]).copied().collect();
-        let ye = matmul(w.slice(e as usize * m, m), &xe, rows.len());
-        for (i, &r) in rows.iter().enumerate() {
-            out[r * m..(r + 1) * m].copy_from_slice(&ye[i * m..(i + 1) * m]);
-        }
-    }
-    out
 }
 
 /// Rows `ids` of W, dequantized: `(ids.len(), k)`.

@@ -2,6 +2,7 @@
 //! matrices, work split across the threads of `pool`.
 
 mod attention;
+mod expert;
 pub mod kv;
 pub mod matmul;
 pub mod ops;
@@ -146,7 +147,7 @@ impl Backend for CpuBackend {
         let m = dims[1] as usize;
         let rows = w.rows();
         assert_eq!((x.n_cols, x.n_rows), (rows.k, ids.len()), "mul_mat_id shapes");
-        self.t(matmul::mul_mat_id(rows, m, &x.data, ids), ids.len(), m)
+        self.t(expert::mul_mat_id(rows, m, &x.data, ids), ids.len(), m)
     }
 
     fn rms_norm(&self, x: &CpuTensor, w: &CpuWeight, eps: f32) -> CpuTensor {

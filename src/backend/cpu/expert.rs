@@ -1,0 +1,88 @@
+//! Expert products for MoE layers (`MUL_MAT_ID`): each activation row goes through the
+//! expert its id names. Activations are quantized once for all experts, and one job
+//! splits (expert, run of rows) across the threads, so only the selected experts'
+//! weights are read, each once per call.
+
+use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, QRows};
+use super::pool::{self, SendPtr};
+use crate::quant::dot::{self, activation_type};
+
+/// W holds `n_expert` matrices of `m` rows each; row r of x (`k` values) goes through
+/// expert `ids[r]`. Returns `(ids.len(), m)`.
+pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
+    let Some(kernel) = dot::kernel(w.ty) else {
+        return mul_mat_id_each(w, m, x, ids);
+    };
+    let (k, ty) = (w.k, activation_type(w.ty));
+    let xb = k / ty.block_elems() * ty.block_bytes();
+    let xq = quantize_rows(ty, x, k, xb);
+    let groups = group_by_expert(ids);
+    // Each expert's activation rows, contiguous for the kernels.
+    let gathered: Vec<Vec<u8>> = groups
+        .iter()
+        .map(|(_, rows)| rows.iter().flat_map(|&r| &xq[r * xb..(r + 1) * xb]).copied().collect())
+        .collect();
+    let per = matmul::rows_per_task(m, groups.len());
+    let chunks = m.div_ceil(per);
+    let mut out = vec![0f32; ids.len() * m];
+    let dst = SendPtr::new(&mut out);
+    pool::run(groups.len() * chunks, |task| {
+        let (g, c) = (task / chunks, task % chunks);
+        let (e, rows) = &groups[g];
+        let w_e = w.slice(*e as usize * m, m);
+        let run = c * per..((c + 1) * per).min(m);
+        rows_by_tokens(w_e, kernel, run, &gathered[g], xb, |t, r, v| {
+            // SAFETY: each row of x has one expert, so (rows[t], r) belongs to this task.
+            unsafe { dst.write(rows[t] * m + r, v) }
+        });
+    });
+    out
+}
+
+/// The experts named in `ids`, ascending, each with the rows that go through it.
+fn group_by_expert(ids: &[u32]) -> Vec<(u32, Vec<usize>)> {
+    let mut experts: Vec<u32> = ids.to_vec();
+    experts.sort_unstable();
+    experts.dedup();
+    experts.into_iter().map(|e| (e, (0..ids.len()).filter(|&r| ids[r] == e).collect())).collect()
+}
+
+/// Weight types without an integer dot: one matmul per expert.
+fn mul_mat_id_each(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
+    let k = w.k;
+    let mut out = vec![0f32; ids.len() * m];
+    for (e, rows) in group_by_expert(ids) {
+        let xe: Vec<f32> = rows.iter().flat_map(|&r| &x[r * k..(r + 1) * k]).copied().collect();
+        let ye = matmul(w.slice(e as usize * m, m), &xe, rows.len());
+        for (i, &r) in rows.iter().enumerate() {
+            out[r * m..(r + 1) * m].copy_from_slice(&ye[i * m..(i + 1) * m]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{self, GgmlType};
+    use crate::testutil::Rng;
+
+    /// The one-job expert product equals one matmul per row through its expert.
+    #[test]
+    fn matches_a_matmul_per_row() {
+        let mut rng = Rng(5);
+        let (k, m, n_expert) = (64, 40, 5);
+        for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_1, GgmlType::F32] {
+            let mut bytes = Vec::new();
+            quant::quantize(ty, &rng.vec(k * m * n_expert), &mut bytes).unwrap();
+            let w = QRows { bytes: &bytes, ty, k, n_rows: m * n_expert };
+            let ids: Vec<u32> = (0..9).map(|i| (i * 3 % n_expert) as u32).collect();
+            let x = rng.vec(ids.len() * k);
+            let got = mul_mat_id(w, m, &x, &ids);
+            for (r, &e) in ids.iter().enumerate() {
+                let want = matmul(w.slice(e as usize * m, m), &x[r * k..(r + 1) * k], 1);
+                assert_eq!(&got[r * m..(r + 1) * m], &want[..], "{} row {r}", ty.name());
+            }
+        }
+    }
+}
