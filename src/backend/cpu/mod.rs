@@ -205,7 +205,7 @@ impl Backend for CpuBackend {
     }
 
     fn geglu(&self, gate: &CpuTensor, up: &CpuTensor) -> CpuTensor {
-        self.t(ops::gated(&gate.data, &up.data, ops::gelu), gate.n_rows, gate.n_cols)
+        self.t(ops::gated(&gate.data, &up.data, ops::gelu_f16_table), gate.n_rows, gate.n_cols)
     }
 
     fn rope(&self, x: &CpuTensor, positions: &[u32], p: &RopeParams) -> CpuTensor {

@@ -8,8 +8,12 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 
-/// Spins a worker makes looking for the next job before it sleeps (tens of µs).
-const SPINS_BEFORE_SLEEP: u32 = 1 << 16;
+/// How long an idle worker keeps looking for the next job before it sleeps.
+const SPIN_TIME: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Busy spins before a waiting thread starts yielding its core on every check: on a
+/// busy machine the thread being waited for may need that core to finish.
+const SPINS_BEFORE_YIELD: u32 = 256;
 
 /// A job: a task function called with task indices `0..n_tasks`. It lives on the stack
 /// of the caller of `run`, which waits until every worker is done with it.
@@ -151,8 +155,9 @@ impl Pool {
             s.wake.notify_all();
         }
         let ok = claim_tasks(s, f, n_tasks);
+        let mut spins = 0u32;
         while s.done.load(Acquire) < self.n_workers {
-            std::hint::spin_loop();
+            pause(&mut spins);
         }
         s.job.store(std::ptr::null_mut(), SeqCst);
         if !ok || s.panicked.swap(false, SeqCst) {
@@ -192,14 +197,30 @@ fn worker(s: &Shared) {
     }
 }
 
-/// Spins, then sleeps, until the epoch moves past `seen`; returns the new epoch.
+/// One step of a wait: a CPU spin hint at first, then a yield of the core.
+fn pause(spins: &mut u32) {
+    if *spins < SPINS_BEFORE_YIELD {
+        *spins += 1;
+        std::hint::spin_loop();
+    } else {
+        thread::yield_now();
+    }
+}
+
+/// Spins (yielding), then sleeps, until the epoch moves past `seen`; returns the new
+/// epoch.
 fn wait_for_job(s: &Shared, seen: usize) -> usize {
-    for _ in 0..SPINS_BEFORE_SLEEP {
+    let start = std::time::Instant::now();
+    let mut spins = 0u32;
+    loop {
         let e = s.epoch.load(Acquire);
         if e != seen {
             return e;
         }
-        std::hint::spin_loop();
+        pause(&mut spins);
+        if spins >= SPINS_BEFORE_YIELD && start.elapsed() > SPIN_TIME {
+            break;
+        }
     }
     let mut lock = s.wake_lock.lock().unwrap_or_else(|e| e.into_inner());
     s.sleepers.fetch_add(1, SeqCst);

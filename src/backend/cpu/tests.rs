@@ -165,7 +165,9 @@ fn activations_match_naive() {
     let want: Vec<f32> = gt.data.iter().zip(&u).map(|(&a, &c)| naive::silu(a) * c).collect();
     assert_close(&b.swiglu(&gt, &ut).data, &want, "swiglu");
     let want: Vec<f32> = gt.data.iter().zip(&u).map(|(&a, &c)| naive::gelu_tanh(a) * c).collect();
-    assert_close(&b.geglu(&gt, &ut).data, &want, "geglu");
+    // GELU goes through the f16 table, as in the reference engine: f16-rounding close.
+    let e = nmse(&b.geglu(&gt, &ut).data, &want);
+    assert!(e < 1e-6, "geglu: nmse {e}");
     let mut s = g.clone();
     ops::softmax(&mut s);
     assert_close(&s, &naive::softmax(&g), "softmax");
