@@ -3,9 +3,9 @@
 //! splits (expert, run of rows) across the threads, so only the selected experts'
 //! weights are read, each once per call.
 
-use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, QRows};
+use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, Activations, QRows};
 use super::pool::{self, SendPtr};
-use crate::quant::dot::{self, activation_type};
+use crate::quant::dot::{self, activation_meta, activation_type};
 
 /// W holds `n_expert` matrices of `m` rows each; row r of x (`k` values) goes through
 /// expert `ids[r]`. Returns `(ids.len(), m)`.
@@ -17,11 +17,12 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     let xb = k / ty.block_elems() * ty.block_bytes();
     let xq = quantize_rows(ty, x, k, xb);
     let groups = group_by_expert(ids);
-    // Each expert's activation rows, contiguous for the kernels.
+    // Each expert's activation rows, contiguous for the kernels, with their scales.
     let gathered: Vec<Vec<u8>> = groups
         .iter()
         .map(|(_, rows)| rows.iter().flat_map(|&r| &xq[r * xb..(r + 1) * xb]).copied().collect())
         .collect();
+    let metas: Vec<_> = gathered.iter().map(|g| activation_meta(ty, g)).collect();
     let per = matmul::rows_per_task(m, groups.len());
     let chunks = m.div_ceil(per);
     let mut out = vec![0f32; ids.len() * m];
@@ -31,7 +32,8 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
         let (e, rows) = &groups[g];
         let w_e = w.slice(*e as usize * m, m);
         let run = c * per..((c + 1) * per).min(m);
-        rows_by_tokens(w_e, kernel, run, &gathered[g], xb, |t, r, v| {
+        let x = Activations { xq: &gathered[g], xb, meta: &metas[g] };
+        rows_by_tokens(w_e, kernel, run, x, |t, r, v| {
             // SAFETY: each row of x has one expert, so (rows[t], r) belongs to this task.
             unsafe { dst.write(rows[t] * m + r, v) }
         });

@@ -4,7 +4,7 @@
 //! call; the others are dequantized row by row into a per-task scratch row.
 
 use super::pool::{self, SendPtr};
-use crate::quant::dot::{activation_type, DotKernel, MAX_COLS};
+use crate::quant::dot::{activation_meta, activation_type, DotKernel, XMeta, MAX_COLS};
 use crate::quant::{self, GgmlType};
 
 /// Weight rows handed to one task at a time.
@@ -160,13 +160,14 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), n * k);
     let xb = k / ty.block_elems() * ty.block_bytes();
     let xq = quantize_rows(ty, x, k, xb);
+    let meta = activation_meta(ty, &xq);
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
     let per = rows_per_task(m, 1);
     pool::run(m.div_ceil(per), |task| {
         let rows = task * per..((task + 1) * per).min(m);
-        rows_by_tokens(w, dot, rows, &xq, xb, |t, r, v| {
+        rows_by_tokens(w, dot, rows, Activations { xq: &xq, xb, meta: &meta }, |t, r, v| {
             // SAFETY: (t, r) is in bounds and row r belongs to this task alone.
             unsafe { dst.write(t * m + r, v) }
         });
@@ -174,18 +175,27 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
-/// `emit(t, r, w_r · xq_t)` for weight rows `rows` and every quantized activation row
-/// `t` of `xq` (`xb` bytes each), `MAX_COLS` activation rows per kernel call. Tokens go
-/// in chunks of `TOKENS_PER_CHUNK` so a chunk's activations stay in cache across rows.
+/// Quantized activation rows: `xb` bytes each, their blocks' scales in `meta`.
+#[derive(Clone, Copy)]
+pub struct Activations<'a> {
+    pub xq: &'a [u8],
+    pub xb: usize,
+    pub meta: &'a [XMeta],
+}
+
+/// `emit(t, r, w_r · x_t)` for weight rows `rows` and every activation row `t` of `x`,
+/// `MAX_COLS` activation rows per kernel call. Tokens go in chunks of
+/// `TOKENS_PER_CHUNK` so a chunk's activations stay in cache across rows.
 pub fn rows_by_tokens(
     w: QRows,
     dot: DotKernel,
     rows: std::ops::Range<usize>,
-    xq: &[u8],
-    xb: usize,
+    x: Activations,
     mut emit: impl FnMut(usize, usize, f32),
 ) {
+    let (xq, xb) = (x.xq, x.xb);
     let n = xq.len() / xb;
+    let nb = x.meta.len() / n.max(1);
     let mut buf = [0f32; MAX_COLS];
     for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
         let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
@@ -193,7 +203,7 @@ pub fn rows_by_tokens(
             let wr = w.row(r);
             for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
                 let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
-                dot.dot(wr, &xq[t0 * xb..], xb, cols);
+                dot.dot_meta(wr, &xq[t0 * xb..], xb, &x.meta[t0 * nb..], cols);
                 cols.iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
             }
         }

@@ -22,8 +22,31 @@ use crate::quant::GgmlType;
 /// A dot product of one weight row with one quantized activation row (same length).
 pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 
-/// `out[c] = w · x[c·stride..]` for `out.len()` (1..=4) activation rows.
-pub type MultiDotFn = fn(&[u8], &[u8], usize, &mut [f32]);
+/// `out[c] = w · x[c·stride..]` for `out.len()` (1..=4) activation rows, whose block
+/// scales are given as [`XMeta`], `nb` per row (see [`activation_meta`]).
+pub type MultiDotFn = fn(&[u8], &[u8], usize, &[XMeta], &mut [f32]);
+
+/// The scale of one quantized activation block as f32 (`d`), and for Q8_1 its stored
+/// block sum (`s`): read once per activation row instead of once per weight row.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct XMeta {
+    pub d: f32,
+    pub s: f32,
+}
+
+/// The [`XMeta`] of every block of the activation rows `x` (whole rows of type `ty`:
+/// Q8_0, Q8_1 or Q8_K), in order.
+pub fn activation_meta(ty: GgmlType, x: &[u8]) -> Vec<XMeta> {
+    use crate::quant::f16_le_at;
+    let f32_at = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    x.chunks_exact(ty.block_bytes())
+        .map(|b| match ty {
+            GgmlType::Q8_K => XMeta { d: f32_at(b), s: 0.0 },
+            GgmlType::Q8_1 => XMeta { d: f16_le_at(b, 0), s: f16_le_at(b, 2) },
+            _ => XMeta { d: f16_le_at(b, 0), s: 0.0 },
+        })
+        .collect()
+}
 
 /// The most activation rows one kernel call takes.
 pub const MAX_COLS: usize = 4;
@@ -171,7 +194,7 @@ pub fn kernel_at(ty: GgmlType, level: Level) -> Option<DotKernel> {
         #[cfg(not(target_arch = "x86_64"))]
         _ => None,
     };
-    Some(DotKernel { scalar: k.scalar, simd })
+    Some(DotKernel { scalar: k.scalar, simd, w_ty: ty, x_ty: activation_type(ty) })
 }
 
 /// The dot kernel for weights of type `ty` at the running [`level`], or `None` when the
@@ -185,20 +208,42 @@ pub fn kernel(ty: GgmlType) -> Option<DotKernel> {
 pub struct DotKernel {
     scalar: VecDotFn,
     simd: Option<MultiDotFn>,
+    w_ty: GgmlType,
+    x_ty: GgmlType,
 }
 
 impl DotKernel {
     /// `out[c] = w · x[c·stride..(c + 1)·stride]` for `out.len()` (1..=[`MAX_COLS`])
-    /// activation rows of `stride` bytes.
+    /// activation rows of `stride` bytes, of type `activation_type` of the weights.
     pub fn dot(&self, w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
+        let mut meta = Vec::new();
+        if self.simd.is_some() {
+            for c in 0..out.len() {
+                meta.extend(activation_meta(self.x_ty, self.x_row(w, x, stride, c)));
+            }
+        }
+        self.dot_meta(w, x, stride, &meta, out)
+    }
+
+    /// As [`DotKernel::dot`], with the activation rows' [`XMeta`] given (`nb` per row,
+    /// from [`activation_meta`]); the scalar kernel reads the blocks instead.
+    pub fn dot_meta(&self, w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], out: &mut [f32]) {
         match self.simd {
-            Some(f) => f(w, x, stride, out),
+            Some(f) => f(w, x, stride, meta, out),
             None => {
                 for (c, o) in out.iter_mut().enumerate() {
-                    *o = (self.scalar)(w, &x[c * stride..(c + 1) * stride]);
+                    *o = (self.scalar)(w, self.x_row(w, x, stride, c));
                 }
             }
         }
+    }
+
+    /// Activation row `c` as far as `x` holds it (a short row is refused by the
+    /// kernel, naming both lengths).
+    fn x_row<'x>(&self, w: &[u8], x: &'x [u8], stride: usize, c: usize) -> &'x [u8] {
+        let len = w.len() / self.w_ty.block_bytes() * self.x_ty.block_bytes();
+        let start = (c * stride).min(x.len());
+        &x[start..(start + len).min(x.len())]
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Acc, Block, Isa};
+use super::{Acc, Block, Isa, XMeta};
 use crate::quant::blocks::get_scale_min_k4;
 
 /// The f16 at `p` as f32, by F16C.
@@ -16,11 +16,6 @@ use crate::quant::blocks::get_scale_min_k4;
 unsafe fn f16_at(p: *const u8) -> f32 {
     let bits = p.cast::<u16>().read_unaligned();
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
-}
-
-#[inline(always)]
-unsafe fn f32_at(p: *const u8) -> f32 {
-    p.cast::<f32>().read_unaligned()
 }
 
 #[inline(always)]
@@ -62,10 +57,10 @@ impl Signed {
     }
 
     #[inline(always)]
-    unsafe fn dot_q8_0<I: Isa>(&self, x: *const u8, acc: &mut Acc) {
+    unsafe fn dot_q8_0<I: Isa>(&self, x: *const u8, m: XMeta, acc: &mut Acc) {
         let s = _mm256_sign_epi8(load32(x.add(2)), self.q);
         let sum = I::dot_u8i8(_mm256_setzero_si256(), self.abs, s);
-        acc.fma(self.d * f16_at(x), _mm256_cvtepi32_ps(sum));
+        acc.fma(self.d * m.d, _mm256_cvtepi32_ps(sum));
     }
 }
 
@@ -88,8 +83,8 @@ impl Block for Q4_0 {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, acc)
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, m, acc)
     }
 }
 
@@ -106,8 +101,8 @@ impl Block for Q5_0 {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, acc)
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, m, acc)
     }
 }
 
@@ -122,8 +117,8 @@ impl Block for Q8_0 {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, acc)
+    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot_q8_0::<I>(x, m, acc)
     }
 }
 
@@ -147,10 +142,10 @@ impl Block for Q4_1 {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, acc: &mut Acc) {
+    unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, m: XMeta, acc: &mut Acc) {
         let sum = I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add(4)));
-        acc.fma(w.d * f16_at(x), _mm256_cvtepi32_ps(sum));
-        acc.add(w.m * f16_at(x.add(2)));
+        acc.fma(w.d * m.d, _mm256_cvtepi32_ps(sum));
+        acc.add(w.m * m.s);
     }
 }
 
@@ -170,13 +165,13 @@ pub struct Super {
 
 impl Super {
     #[inline(always)]
-    unsafe fn dot(&self, x: *const u8, acc: &mut Acc) {
+    unsafe fn dot(&self, x: *const u8, m: XMeta, acc: &mut Acc) {
         let mut sum = _mm256_setzero_si256();
         for (r, (&q, &sc)) in self.q.iter().zip(&self.scales).enumerate() {
             let p = _mm256_maddubs_epi16(q, load32(x.add(4 + 32 * r)));
             sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, sc));
         }
-        let yd = f32_at(x);
+        let yd = m.d;
         acc.fma(yd * self.d, _mm256_cvtepi32_ps(sum));
         let bsums = load32(x.add(260));
         acc.fma(yd * self.dmin, _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, self.mins)));
@@ -217,8 +212,8 @@ impl Block for Q4K {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
-        w.dot(x, acc)
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot(x, m, acc)
     }
 }
 
@@ -246,8 +241,8 @@ impl Block for Q5K {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
-        w.dot(x, acc)
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot(x, m, acc)
     }
 }
 
@@ -295,7 +290,7 @@ impl Block for Q6K {
     }
 
     #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, acc: &mut Acc) {
-        w.dot(x, acc)
+    unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
+        w.dot(x, m, acc)
     }
 }

@@ -14,6 +14,8 @@ use std::arch::x86_64::*;
 
 pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
+use super::XMeta;
+
 /// Activation rows one call handles at most.
 pub const MAX_COLS: usize = 4;
 
@@ -82,24 +84,30 @@ pub trait Block {
     /// A weight block unpacked into registers, reused for every activation row.
     type Unpacked: Copy;
     unsafe fn unpack(w: *const u8) -> Self::Unpacked;
-    /// `acc += w · x` for the activation block at `x`.
-    unsafe fn dot<I: Isa>(w: &Self::Unpacked, x: *const u8, acc: &mut Acc);
+    /// `acc += w · x` for the activation block at `x`, whose scale (and sum) `m` holds.
+    unsafe fn dot<I: Isa>(w: &Self::Unpacked, x: *const u8, m: XMeta, acc: &mut Acc);
 }
 
-/// `out[c] = w · x_c` for `C` activation rows `stride` bytes apart, `nb` blocks each.
-#[inline(always)]
-unsafe fn tile<B: Block, I: Isa, const C: usize>(
+/// One call's operands: `nb` weight blocks at `w`; activation rows `stride` bytes apart
+/// at `x`, with their block scales at `meta` (`nb` per row).
+#[derive(Clone, Copy)]
+struct Operands {
     w: *const u8,
     x: *const u8,
     stride: usize,
+    meta: *const XMeta,
     nb: usize,
-    out: &mut [f32],
-) {
+}
+
+/// `out[c] = w · x_c` for `C` activation rows.
+#[inline(always)]
+unsafe fn tile<B: Block, I: Isa, const C: usize>(o: Operands, out: &mut [f32]) {
     let mut acc = [Acc::zero(); C];
-    for i in 0..nb {
-        let u = B::unpack(w.add(i * B::W_BYTES));
+    for i in 0..o.nb {
+        let u = B::unpack(o.w.add(i * B::W_BYTES));
         for (c, a) in acc.iter_mut().enumerate() {
-            B::dot::<I>(&u, x.add(c * stride + i * B::X_BYTES), a);
+            let m = *o.meta.add(c * o.nb + i);
+            B::dot::<I>(&u, o.x.add(c * o.stride + i * B::X_BYTES), m, a);
         }
     }
     for (o, a) in out.iter_mut().zip(acc) {
@@ -108,51 +116,34 @@ unsafe fn tile<B: Block, I: Isa, const C: usize>(
 }
 
 #[inline(always)]
-unsafe fn tiles<B: Block, I: Isa>(
-    w: *const u8,
-    x: *const u8,
-    stride: usize,
-    nb: usize,
-    out: &mut [f32],
-) {
+unsafe fn tiles<B: Block, I: Isa>(o: Operands, out: &mut [f32]) {
     match out.len() {
-        1 => tile::<B, I, 1>(w, x, stride, nb, out),
-        2 => tile::<B, I, 2>(w, x, stride, nb, out),
-        3 => tile::<B, I, 3>(w, x, stride, nb, out),
-        _ => tile::<B, I, 4>(w, x, stride, nb, out),
+        1 => tile::<B, I, 1>(o, out),
+        2 => tile::<B, I, 2>(o, out),
+        3 => tile::<B, I, 3>(o, out),
+        _ => tile::<B, I, 4>(o, out),
     }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tiles_avx2<B: Block>(
-    w: *const u8,
-    x: *const u8,
-    stride: usize,
-    nb: usize,
-    out: &mut [f32],
-) {
-    tiles::<B, Avx2>(w, x, stride, nb, out)
+unsafe fn tiles_avx2<B: Block>(o: Operands, out: &mut [f32]) {
+    tiles::<B, Avx2>(o, out)
 }
 
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-unsafe fn tiles_vnni<B: Block>(
-    w: *const u8,
-    x: *const u8,
-    stride: usize,
-    nb: usize,
-    out: &mut [f32],
-) {
-    tiles::<B, Vnni>(w, x, stride, nb, out)
+unsafe fn tiles_vnni<B: Block>(o: Operands, out: &mut [f32]) {
+    tiles::<B, Vnni>(o, out)
 }
 
-/// Checks a call's lengths; returns the number of blocks per row.
-fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, n_cols: usize) -> usize {
+/// Checks a call's lengths; returns its operands.
+fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], n_cols: usize) -> Operands {
     let nb = w.len() / B::W_BYTES;
     assert!(
         w.len() == nb * B::W_BYTES
             && (1..=MAX_COLS).contains(&n_cols)
             && stride >= nb * B::X_BYTES
-            && x.len() >= (n_cols - 1) * stride + nb * B::X_BYTES,
+            && x.len() >= (n_cols - 1) * stride + nb * B::X_BYTES
+            && meta.len() >= n_cols * nb,
         "dot of {} weight bytes (blocks of {}) with {n_cols} rows of {} activation bytes \
          (blocks of {}, {stride} apart)",
         w.len(),
@@ -160,22 +151,22 @@ fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, n_cols: usize) -> usize {
         x.len(),
         B::X_BYTES
     );
-    nb
+    Operands { w: w.as_ptr(), x: x.as_ptr(), stride, meta: meta.as_ptr(), nb }
 }
 
-/// `out[c] = w · x[c·stride..]` with AVX2. Panics on a CPU without it, or when the
-/// lengths disagree.
-pub fn dot_avx2<B: Block>(w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
-    let nb = check::<B>(w, x, stride, out.len());
+/// `out[c] = w · x[c·stride..]` with AVX2, the activation blocks' scales in `meta`
+/// (`nb` per row). Panics on a CPU without AVX2, or when the lengths disagree.
+pub fn dot_avx2<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], out: &mut [f32]) {
+    let o = check::<B>(w, x, stride, meta, out.len());
     assert!(super::avx2_available(), "AVX2 kernel called on a CPU without AVX2+FMA+F16C");
-    // SAFETY: the CPU has the features; `check` bounds every block read.
-    unsafe { tiles_avx2::<B>(w.as_ptr(), x.as_ptr(), stride, nb, out) }
+    // SAFETY: the CPU has the features; `check` bounds every block and scale read.
+    unsafe { tiles_avx2::<B>(o, out) }
 }
 
 /// As [`dot_avx2`] with AVX-512 VNNI.
-pub fn dot_vnni<B: Block>(w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
-    let nb = check::<B>(w, x, stride, out.len());
+pub fn dot_vnni<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], out: &mut [f32]) {
+    let o = check::<B>(w, x, stride, meta, out.len());
     assert!(super::vnni_available(), "VNNI kernel called on a CPU without AVX-512 VNNI");
     // SAFETY: as in `dot_avx2`.
-    unsafe { tiles_vnni::<B>(w.as_ptr(), x.as_ptr(), stride, nb, out) }
+    unsafe { tiles_vnni::<B>(o, out) }
 }
