@@ -8,6 +8,7 @@ use half::f16;
 use crate::quant::f16_bits_to_f32;
 
 /// Whether the F16C path runs (the CPU has it and `HEARTH_CPU_KERNELS` allows it).
+#[cfg(target_arch = "x86_64")]
 fn simd() -> bool {
     crate::quant::dot::level() >= crate::quant::dot::Level::Avx2
 }

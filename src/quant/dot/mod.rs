@@ -3,14 +3,17 @@
 //! oracle plus SIMD kernels chosen at run time.
 //!
 //! Which weight type has a kernel is one table, [`KERNELS`]; [`kernel`] picks the
-//! fastest [`Level`] the CPU supports (AVX-512 VNNI, AVX2, else scalar), detected once
-//! and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to four
+//! fastest [`Level`] the CPU supports (AVX-512 VNNI, AVX2 or NEON, else scalar), detected
+//! once and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to four
 //! activation rows per call so each weight block is unpacked once per group.
 
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
 
 #[cfg(test)]
 mod tests;
@@ -51,10 +54,14 @@ pub fn activation_meta(ty: GgmlType, x: &[u8]) -> Vec<XMeta> {
 /// The most activation rows one kernel call takes.
 pub const MAX_COLS: usize = 4;
 
-/// Instruction sets the kernels come in, slowest first.
+/// Instruction sets the kernels come in, slowest first. Levels of another architecture
+/// than the target's are never [supported](Level::supported), so the order only
+/// compares a level with Scalar and with those of its own architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Scalar,
+    /// aarch64 baseline NEON (Advanced SIMD).
+    Neon,
     /// AVX2 + FMA + F16C.
     Avx2,
     /// AVX2 plus AVX-512 VNNI on 256-bit vectors (AVX-512F/VL).
@@ -65,13 +72,28 @@ impl Level {
     pub fn name(self) -> &'static str {
         match self {
             Level::Scalar => "scalar",
+            Level::Neon => "neon",
             Level::Avx2 => "avx2",
             Level::Avx512Vnni => "avx512vnni",
         }
     }
 
+    /// Every level, slowest first.
+    pub const ALL: [Level; 4] = [Level::Scalar, Level::Neon, Level::Avx2, Level::Avx512Vnni];
+
     fn parse(s: &str) -> Option<Level> {
-        [Level::Scalar, Level::Avx2, Level::Avx512Vnni].into_iter().find(|l| l.name() == s)
+        Level::ALL.into_iter().find(|l| l.name() == s)
+    }
+
+    /// Whether kernels of this level run on this CPU: the target's own levels up to the
+    /// detected one. (Neon sorts below Avx2, so `<=` alone would let it onto x86.)
+    pub fn supported(self) -> bool {
+        let own_arch = match self {
+            Level::Scalar => true,
+            Level::Neon => cfg!(target_arch = "aarch64"),
+            Level::Avx2 | Level::Avx512Vnni => cfg!(target_arch = "x86_64"),
+        };
+        own_arch && self <= detected_level()
     }
 }
 
@@ -83,6 +105,8 @@ struct Kernel {
     avx2: MultiDotFn,
     #[cfg(target_arch = "x86_64")]
     vnni: MultiDotFn,
+    #[cfg(target_arch = "aarch64")]
+    neon: MultiDotFn,
 }
 
 macro_rules! kernel {
@@ -94,6 +118,8 @@ macro_rules! kernel {
             avx2: x86::dot_avx2::<x86::$block>,
             #[cfg(target_arch = "x86_64")]
             vnni: x86::dot_vnni::<x86::$block>,
+            #[cfg(target_arch = "aarch64")]
+            neon: neon::dot_neon::<neon::$block>,
         }
     };
 }
@@ -152,24 +178,31 @@ pub fn detected_level() -> Level {
             return Level::Avx2;
         }
     }
+    // NEON is part of the aarch64 baseline: nothing to detect.
+    #[cfg(target_arch = "aarch64")]
+    return Level::Neon;
+    #[cfg(not(target_arch = "aarch64"))]
     Level::Scalar
 }
 
 /// The level the kernels run at: the detected one, or a lower one named by the
-/// environment variable `HEARTH_CPU_KERNELS` (`scalar`, `avx2`, `avx512vnni`) to test or
-/// compare paths. A level the CPU lacks, or an unknown name, is refused with one warning
-/// line and the detected level is used.
+/// environment variable `HEARTH_CPU_KERNELS` (`scalar`, `neon`, `avx2`, `avx512vnni`) to
+/// test or compare paths. A level the CPU lacks, or an unknown name, is refused with one
+/// warning line and the detected level is used.
 pub fn level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
         let best = detected_level();
         let Ok(want) = std::env::var("HEARTH_CPU_KERNELS") else { return best };
         match Level::parse(want.trim()) {
-            Some(l) if l <= best => l,
+            Some(l) if l.supported() => l,
             _ => {
+                let names: Vec<&str> =
+                    Level::ALL.into_iter().filter(|l| l.supported()).map(Level::name).collect();
                 eprintln!(
-                    "hearth: HEARTH_CPU_KERNELS={want}: not one of scalar, avx2, avx512vnni \
-                     supported by this CPU; using {}",
+                    "hearth: HEARTH_CPU_KERNELS={want}: not one of {} (the levels this CPU \
+                     supports); using {}",
+                    names.join(", "),
                     best.name()
                 );
                 best
@@ -182,7 +215,7 @@ pub fn level() -> Level {
 /// integer dot or the CPU lacks the level.
 pub fn kernel_at(ty: GgmlType, level: Level) -> Option<DotKernel> {
     let k = find(ty)?;
-    if level > detected_level() {
+    if !level.supported() {
         return None;
     }
     let simd: Option<MultiDotFn> = match level {
@@ -191,7 +224,9 @@ pub fn kernel_at(ty: GgmlType, level: Level) -> Option<DotKernel> {
         Level::Avx2 => Some(k.avx2),
         #[cfg(target_arch = "x86_64")]
         Level::Avx512Vnni => Some(k.vnni),
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => Some(k.neon),
+        // Another architecture's level: refused by `supported` above.
         _ => None,
     };
     Some(DotKernel { scalar: k.scalar, simd, w_ty: ty, x_ty: activation_type(ty) })

@@ -119,7 +119,7 @@ fn the_block_sum_term_is_what_separates_q4_1_from_the_dequantized_dot() {
 #[test]
 fn simd_kernels_match_scalar() {
     let levels: Vec<Level> =
-        [Level::Avx2, Level::Avx512Vnni].into_iter().filter(|&l| l <= detected_level()).collect();
+        Level::ALL.into_iter().filter(|&l| l != Level::Scalar && l.supported()).collect();
     if levels.is_empty() {
         eprintln!("no SIMD level on this CPU: only the scalar kernels were tested");
     }
@@ -174,12 +174,22 @@ fn check_columns(level: Level) {
 
 #[test]
 fn levels_are_ordered_and_named() {
-    assert!(Level::Scalar < Level::Avx2 && Level::Avx2 < Level::Avx512Vnni);
-    for l in [Level::Scalar, Level::Avx2, Level::Avx512Vnni] {
+    assert!(Level::ALL.windows(2).all(|p| p[0] < p[1]) && Level::ALL[0] == Level::Scalar);
+    for l in Level::ALL {
         assert_eq!(Level::parse(l.name()), Some(l));
+        assert_eq!(kernel_at(GgmlType::Q4_0, l).is_some(), l.supported(), "{}", l.name());
     }
-    assert!(level() <= detected_level());
-    assert!(kernel_at(GgmlType::Q4_0, Level::Scalar).is_some());
+    assert!(level() <= detected_level() && level().supported());
+    assert!(Level::Scalar.supported() && detected_level().supported());
+}
+
+/// Each target has its own SIMD level, and never another architecture's.
+#[test]
+fn levels_belong_to_their_architecture() {
+    let neon = Level::Neon.supported();
+    let x86 = Level::Avx2.supported() || Level::Avx512Vnni.supported();
+    assert_eq!(neon, cfg!(target_arch = "aarch64"));
+    assert!(!x86 || cfg!(target_arch = "x86_64"));
 }
 
 #[test]
