@@ -4,7 +4,7 @@
 //!
 //! Which weight type has a kernel is one table, [`KERNELS`]; [`kernel`] picks the
 //! fastest [`Level`] the CPU supports (AVX-512 VNNI, AVX2 or NEON, else scalar), detected
-//! once and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to four
+//! once and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to eight
 //! activation rows per call so each weight block is unpacked once per group.
 
 mod scalar;
@@ -25,7 +25,7 @@ use crate::quant::GgmlType;
 /// A dot product of one weight row with one quantized activation row (same length).
 pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 
-/// `out[c] = w · x[c·stride..]` for `out.len()` (1..=4) activation rows, whose block
+/// `out[c] = w · x[c·stride..]` for `out.len()` (1..=`MAX_COLS`) activation rows, whose block
 /// scales are given as [`XMeta`], `nb` per row (see [`activation_meta`]).
 pub type MultiDotFn = fn(&[u8], &[u8], usize, &[XMeta], &mut [f32]);
 
@@ -52,7 +52,7 @@ pub fn activation_meta(ty: GgmlType, x: &[u8]) -> Vec<XMeta> {
 }
 
 /// The most activation rows one kernel call takes.
-pub const MAX_COLS: usize = 4;
+pub const MAX_COLS: usize = 8;
 
 /// Instruction sets the kernels come in, slowest first. Levels of another architecture
 /// than the target's are never [supported](Level::supported), so the order only

@@ -115,7 +115,7 @@ fn the_block_sum_term_is_what_separates_q4_1_from_the_dequantized_dot() {
 }
 
 /// Every SIMD level this CPU has, each checked against the scalar kernel, one row and
-/// one to four rows at a time.
+/// one to `MAX_COLS` rows at a time.
 #[test]
 fn simd_kernels_match_scalar() {
     let levels: Vec<Level> =

@@ -13,7 +13,7 @@ use std::arch::aarch64::*;
 
 pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
-use super::MAX_COLS;
+use super::{XMeta, MAX_COLS};
 
 /// `acc + Σ a·b` over 16 signed bytes, four products per i32 lane.
 #[inline(always)]
@@ -85,14 +85,21 @@ unsafe fn tile<B: Block, const C: usize>(
     }
 }
 
-/// [`tile`] for `out.len()` (1..=[`MAX_COLS`]) rows: a constant count lets the
-/// accumulators live in registers.
+/// Rows one [`tile`] takes at most: NEON's 32 registers hold four rows' accumulators
+/// beside an unpacked block.
+const TILE_COLS: usize = 4;
+
+/// [`tile`] over `out.len()` (1..=[`MAX_COLS`]) rows, [`TILE_COLS`] at a time: a
+/// constant count lets the accumulators live in registers.
 unsafe fn tiles<B: Block>(w: *const u8, x: *const u8, stride: usize, nb: usize, out: &mut [f32]) {
-    match out.len() {
-        1 => tile::<B, 1>(w, x, stride, nb, out),
-        2 => tile::<B, 2>(w, x, stride, nb, out),
-        3 => tile::<B, 3>(w, x, stride, nb, out),
-        _ => tile::<B, 4>(w, x, stride, nb, out),
+    for (i, part) in out.chunks_mut(TILE_COLS).enumerate() {
+        let x = x.add(i * TILE_COLS * stride);
+        match part.len() {
+            1 => tile::<B, 1>(w, x, stride, nb, part),
+            2 => tile::<B, 2>(w, x, stride, nb, part),
+            3 => tile::<B, 3>(w, x, stride, nb, part),
+            _ => tile::<B, 4>(w, x, stride, nb, part),
+        }
     }
 }
 
@@ -115,7 +122,8 @@ fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, n_cols: usize) -> usize {
 }
 
 /// `out[c] = w · x[c·stride..]` with NEON. Panics when the lengths disagree.
-pub fn dot_neon<B: Block>(w: &[u8], x: &[u8], stride: usize, out: &mut [f32]) {
+/// The activation scales are read from the blocks here, so `_meta` goes unused.
+pub fn dot_neon<B: Block>(w: &[u8], x: &[u8], stride: usize, _meta: &[XMeta], out: &mut [f32]) {
     let nb = check::<B>(w, x, stride, out.len());
     // SAFETY: NEON is baseline on aarch64; `check` bounds every block read.
     unsafe { tiles::<B>(w.as_ptr(), x.as_ptr(), stride, nb, out) }

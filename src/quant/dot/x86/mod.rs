@@ -16,8 +16,7 @@ pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
 use super::XMeta;
 
-/// Activation rows one call handles at most.
-pub const MAX_COLS: usize = 4;
+use super::MAX_COLS;
 
 /// The integer multiply-accumulate the two instruction sets do differently.
 pub trait Isa {
@@ -121,7 +120,11 @@ unsafe fn tiles<B: Block, I: Isa>(o: Operands, out: &mut [f32]) {
         1 => tile::<B, I, 1>(o, out),
         2 => tile::<B, I, 2>(o, out),
         3 => tile::<B, I, 3>(o, out),
-        _ => tile::<B, I, 4>(o, out),
+        4 => tile::<B, I, 4>(o, out),
+        5 => tile::<B, I, 5>(o, out),
+        6 => tile::<B, I, 6>(o, out),
+        7 => tile::<B, I, 7>(o, out),
+        _ => tile::<B, I, 8>(o, out),
     }
 }
 
