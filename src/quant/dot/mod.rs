@@ -32,6 +32,7 @@ pub type MultiDotFn = fn(&[u8], &[u8], usize, &[XMeta], &mut [f32]);
 /// The scale of one quantized activation block as f32 (`d`), and for Q8_1 its stored
 /// block sum (`s`): read once per activation row instead of once per weight row.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C)]
 pub struct XMeta {
     pub d: f32,
     pub s: f32,

@@ -56,11 +56,16 @@ impl Signed {
         Signed { q, abs: _mm256_sign_epi8(q, q), d }
     }
 
+    /// `Σ w·x` of the Q8_0 block at `x`, as eight i32 lanes.
+    #[inline(always)]
+    unsafe fn int_sum<I: Isa>(&self, x: *const u8) -> __m256i {
+        let s = _mm256_sign_epi8(load32(x.add(2)), self.q);
+        I::dot_u8i8(_mm256_setzero_si256(), self.abs, s)
+    }
+
     #[inline(always)]
     unsafe fn dot_q8_0<I: Isa>(&self, x: *const u8, m: XMeta, acc: &mut Acc) {
-        let s = _mm256_sign_epi8(load32(x.add(2)), self.q);
-        let sum = I::dot_u8i8(_mm256_setzero_si256(), self.abs, s);
-        acc.fma(self.d * m.d, _mm256_cvtepi32_ps(sum));
+        acc.fma(self.d * m.d, _mm256_cvtepi32_ps(self.int_sum::<I>(x)));
     }
 }
 
@@ -76,6 +81,16 @@ impl Block for Q4_0 {
     const W_BYTES: usize = 18;
     const X_BYTES: usize = 34;
     type Unpacked = Signed;
+    const GROUPED: bool = true;
+
+    #[inline(always)]
+    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
+        w.int_sum::<I>(x)
+    }
+
+    fn scale_min(w: &Signed) -> (f32, f32) {
+        (w.d, 0.0)
+    }
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
@@ -92,6 +107,16 @@ impl Block for Q5_0 {
     const W_BYTES: usize = 22;
     const X_BYTES: usize = 34;
     type Unpacked = Signed;
+    const GROUPED: bool = true;
+
+    #[inline(always)]
+    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
+        w.int_sum::<I>(x)
+    }
+
+    fn scale_min(w: &Signed) -> (f32, f32) {
+        (w.d, 0.0)
+    }
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
@@ -110,6 +135,16 @@ impl Block for Q8_0 {
     const W_BYTES: usize = 34;
     const X_BYTES: usize = 34;
     type Unpacked = Signed;
+    const GROUPED: bool = true;
+
+    #[inline(always)]
+    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
+        w.int_sum::<I>(x)
+    }
+
+    fn scale_min(w: &Signed) -> (f32, f32) {
+        (w.d, 0.0)
+    }
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
@@ -143,9 +178,20 @@ impl Block for Q4_1 {
 
     #[inline(always)]
     unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, m: XMeta, acc: &mut Acc) {
-        let sum = I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add(4)));
-        acc.fma(w.d * m.d, _mm256_cvtepi32_ps(sum));
+        acc.fma(w.d * m.d, _mm256_cvtepi32_ps(Self::int_sum::<I>(w, x)));
         acc.add(w.m * m.s);
+    }
+
+    const GROUPED: bool = true;
+    const HAS_MIN: bool = true;
+
+    #[inline(always)]
+    unsafe fn int_sum<I: Isa>(w: &Unsigned, x: *const u8) -> __m256i {
+        I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add(4)))
+    }
+
+    fn scale_min(w: &Unsigned) -> (f32, f32) {
+        (w.d, w.m)
     }
 }
 

@@ -9,6 +9,7 @@
 //! blocks and columns, and the safe entry points that check lengths and the CPU.
 
 mod blocks;
+mod grouped;
 
 use std::arch::x86_64::*;
 
@@ -50,7 +51,7 @@ pub struct Acc(__m256, f32);
 
 impl Acc {
     #[inline(always)]
-    unsafe fn zero() -> Acc {
+    pub unsafe fn zero() -> Acc {
         Acc(_mm256_setzero_ps(), 0.0)
     }
 
@@ -60,6 +61,12 @@ impl Acc {
         self.0 = _mm256_fmadd_ps(_mm256_set1_ps(scale), lanes, self.0);
     }
 
+    /// `acc += scales · lanes`, lane by lane.
+    #[inline(always)]
+    pub unsafe fn fma_lanes(&mut self, scales: __m256, lanes: __m256) {
+        self.0 = _mm256_fmadd_ps(scales, lanes, self.0);
+    }
+
     /// `acc += v` (the scalar term).
     #[inline(always)]
     pub fn add(&mut self, v: f32) {
@@ -67,7 +74,7 @@ impl Acc {
     }
 
     #[inline(always)]
-    unsafe fn sum(self) -> f32 {
+    pub unsafe fn sum(self) -> f32 {
         let v = self.0;
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -85,17 +92,30 @@ pub trait Block {
     unsafe fn unpack(w: *const u8) -> Self::Unpacked;
     /// `acc += w · x` for the activation block at `x`, whose scale (and sum) `m` holds.
     unsafe fn dot<I: Isa>(w: &Self::Unpacked, x: *const u8, m: XMeta, acc: &mut Acc);
+    /// Whether `grouped.rs` takes the format: 32-quant blocks whose dot is one integer
+    /// sum times the two scales (plus, with `HAS_MIN`, min × the activation sum).
+    const GROUPED: bool = false;
+    const HAS_MIN: bool = false;
+    /// The integer sum of one unpacked block with the activation block at `x`, as
+    /// eight i32 lanes (only called when `GROUPED`).
+    unsafe fn int_sum<I: Isa>(_w: &Self::Unpacked, _x: *const u8) -> __m256i {
+        unreachable!("only grouped formats have a bare integer sum")
+    }
+    /// The weight block's scale and min (only called when `GROUPED`).
+    fn scale_min(_w: &Self::Unpacked) -> (f32, f32) {
+        unreachable!("only grouped formats")
+    }
 }
 
 /// One call's operands: `nb` weight blocks at `w`; activation rows `stride` bytes apart
 /// at `x`, with their block scales at `meta` (`nb` per row).
 #[derive(Clone, Copy)]
-struct Operands {
-    w: *const u8,
-    x: *const u8,
-    stride: usize,
-    meta: *const XMeta,
-    nb: usize,
+pub struct Operands {
+    pub w: *const u8,
+    pub x: *const u8,
+    pub stride: usize,
+    pub meta: *const XMeta,
+    pub nb: usize,
 }
 
 /// `out[c] = w · x_c` for `C` activation rows.
@@ -116,6 +136,18 @@ unsafe fn tile<B: Block, I: Isa, const C: usize>(o: Operands, out: &mut [f32]) {
 
 #[inline(always)]
 unsafe fn tiles<B: Block, I: Isa>(o: Operands, out: &mut [f32]) {
+    if B::GROUPED {
+        return match out.len() {
+            1 => grouped::tile::<B, I, 1>(o, out),
+            2 => grouped::tile::<B, I, 2>(o, out),
+            3 => grouped::tile::<B, I, 3>(o, out),
+            4 => grouped::tile::<B, I, 4>(o, out),
+            5 => grouped::tile::<B, I, 5>(o, out),
+            6 => grouped::tile::<B, I, 6>(o, out),
+            7 => grouped::tile::<B, I, 7>(o, out),
+            _ => grouped::tile::<B, I, 8>(o, out),
+        };
+    }
     match out.len() {
         1 => tile::<B, I, 1>(o, out),
         2 => tile::<B, I, 2>(o, out),
