@@ -5,7 +5,6 @@ use super::{input, load, output};
 use crate::chat::{ChatTemplate, Message, RenderOptions};
 use crate::cli::AskArgs;
 use crate::engine::generate::{generate, Request};
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 
 /// The built-in system prompt of `ask`.
@@ -65,12 +64,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
             prompt.len()
         )));
     }
-    let mut session = Session::with_cache_types(
-        loaded.model.clone(),
-        n_ctx,
-        args.model.batch_size,
-        args.model.cache_types(),
-    )?;
+    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
     let req = Request {
         prompt: &prompt,
         max_tokens: Some(args.n_predict.min(n_ctx - prompt.len())),

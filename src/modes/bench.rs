@@ -77,12 +77,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let model = &loaded.model;
     // Room for the warm-up too (up to 16 prompt tokens and one decode).
     let n_ctx = args.n_prompt.max(args.n_gen + 1).max(17);
-    let mut session = Session::with_cache_types(
-        model.clone(),
-        n_ctx,
-        args.model.batch_size,
-        args.model.cache_types(),
-    )?;
+    let mut session = load::session(model, n_ctx, &args.model)?;
     warm_up(&mut session, model.hp.n_vocab, args)?;
     let mut tests = Vec::new();
     if args.n_prompt > 0 {

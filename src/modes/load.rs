@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::backend::cpu::{self, CpuBackend};
 use crate::cli::{ModelArgs, SamplingArgs};
 use crate::engine::sampler::{Sampler, SamplerParams};
+use crate::engine::session::Session;
 use crate::error::Result;
 use crate::gguf::GgufFile;
 use crate::model::Model;
@@ -23,6 +24,15 @@ pub fn load(args: &ModelArgs) -> Result<Loaded> {
     let model = Arc::new(Model::load(Arc::clone(&file), CpuBackend)?);
     let tokenizer = Tokenizer::from_gguf(file.metadata()).map_err(|e| e.with_file(&path))?;
     Ok(Loaded { model, tokenizer })
+}
+
+/// A session of `n_ctx` tokens with the batch size and KV cache types of `args`.
+pub fn session(
+    model: &Arc<Model<CpuBackend>>,
+    n_ctx: usize,
+    args: &ModelArgs,
+) -> Result<Session<CpuBackend>> {
+    Session::with_cache_types(Arc::clone(model), n_ctx, args.batch_size, args.cache_types())
 }
 
 /// A sampler from the command line; without `--seed`, a seed from the clock.

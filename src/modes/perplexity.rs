@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::{input, load, output};
 use crate::cli::PerplexityArgs;
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 
 /// Running sums of the negative log-likelihood of scored tokens.
@@ -63,12 +62,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         ))
         .with_file(&args.file));
     }
-    let mut session = Session::with_cache_types(
-        loaded.model.clone(),
-        n_ctx,
-        args.model.batch_size,
-        args.model.cache_types(),
-    )?;
+    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
     let n_vocab = loaded.model.hp.n_vocab;
     let first = n_ctx / 2;
     let mut nll = Nll::default();

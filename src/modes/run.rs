@@ -4,7 +4,6 @@
 use super::{input, load, output};
 use crate::cli::RunArgs;
 use crate::engine::generate::{generate, Request};
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -30,12 +29,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             prompt.len()
         )));
     }
-    let mut session = Session::with_cache_types(
-        loaded.model.clone(),
-        n_ctx,
-        args.model.batch_size,
-        args.model.cache_types(),
-    )?;
+    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
     let req = Request {
         prompt: &prompt,
         max_tokens,

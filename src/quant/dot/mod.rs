@@ -311,6 +311,28 @@ pub fn vec_dot_at(w_ty: GgmlType, level: Level, w_row: &[u8], x_row: &[u8]) -> O
     Some(out[0])
 }
 
+/// Checks the lengths of a multi-row SIMD call (`n_cols` activation rows `stride`
+/// bytes apart against one weight row, blocks of `wb` and `xb` bytes); returns the
+/// number of blocks per row.
+///
+/// # Panics
+/// When the lengths disagree or `n_cols` is not 1..=[`MAX_COLS`].
+#[allow(dead_code)] // used by the SIMD modules of some targets only
+fn check_call(w: &[u8], x: &[u8], stride: usize, n_cols: usize, wb: usize, xb: usize) -> usize {
+    let nb = w.len() / wb;
+    assert!(
+        w.len() == nb * wb
+            && (1..=MAX_COLS).contains(&n_cols)
+            && stride >= nb * xb
+            && x.len() >= (n_cols - 1) * stride + nb * xb,
+        "dot of {} weight bytes (blocks of {wb}) with {n_cols} rows of {} activation bytes \
+         (blocks of {xb}, {stride} apart)",
+        w.len(),
+        x.len(),
+    );
+    nb
+}
+
 /// The number of blocks of a weight row of `w_bytes`-byte blocks, checking that the
 /// activation row holds as many `x_bytes`-byte blocks.
 fn n_blocks(w: &[u8], x: &[u8], w_bytes: usize, x_bytes: usize) -> usize {

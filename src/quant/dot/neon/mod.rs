@@ -1,4 +1,4 @@
-//! aarch64 integer dot kernels: one weight row against up to [`MAX_COLS`] activation
+//! aarch64 integer dot kernels: one weight row against up to [`super::MAX_COLS`] activation
 //! rows at a time, so each weight block is loaded and unpacked once per group of
 //! activation rows. Baseline NEON only (no `dotprod`): `vmull_s8` widens i8·i8 products
 //! to i16 — exact, as |-128 · -128| < 2¹⁵ — and `vpadalq_s16` adds them pairwise into
@@ -13,7 +13,7 @@ use std::arch::aarch64::*;
 
 pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
-use super::{XMeta, MAX_COLS};
+use super::XMeta;
 
 /// `acc + Σ a·b` over 16 signed bytes, four products per i32 lane.
 #[inline(always)]
@@ -89,7 +89,7 @@ unsafe fn tile<B: Block, const C: usize>(
 /// beside an unpacked block.
 const TILE_COLS: usize = 4;
 
-/// [`tile`] over `out.len()` (1..=[`MAX_COLS`]) rows, [`TILE_COLS`] at a time: a
+/// [`tile`] over `out.len()` (1..=[`super::MAX_COLS`]) rows, [`TILE_COLS`] at a time: a
 /// constant count lets the accumulators live in registers.
 unsafe fn tiles<B: Block>(w: *const u8, x: *const u8, stride: usize, nb: usize, out: &mut [f32]) {
     for (i, part) in out.chunks_mut(TILE_COLS).enumerate() {
@@ -105,20 +105,7 @@ unsafe fn tiles<B: Block>(w: *const u8, x: *const u8, stride: usize, nb: usize, 
 
 /// Checks a call's lengths; returns the number of blocks per row.
 fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, n_cols: usize) -> usize {
-    let nb = w.len() / B::W_BYTES;
-    assert!(
-        w.len() == nb * B::W_BYTES
-            && (1..=MAX_COLS).contains(&n_cols)
-            && stride >= nb * B::X_BYTES
-            && x.len() >= (n_cols - 1) * stride + nb * B::X_BYTES,
-        "dot of {} weight bytes (blocks of {}) with {n_cols} rows of {} activation bytes \
-         (blocks of {}, {stride} apart)",
-        w.len(),
-        B::W_BYTES,
-        x.len(),
-        B::X_BYTES
-    );
-    nb
+    super::check_call(w, x, stride, n_cols, B::W_BYTES, B::X_BYTES)
 }
 
 /// `out[c] = w · x[c·stride..]` with NEON. Panics when the lengths disagree.

@@ -69,6 +69,29 @@ impl Signed {
     }
 }
 
+/// The `Block` items the signed formats share: all but their size and unpacking.
+macro_rules! signed_against_q8_0 {
+    () => {
+        const X_BYTES: usize = 34;
+        type Unpacked = Signed;
+        const GROUPED: bool = true;
+
+        #[inline(always)]
+        unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
+            w.int_sum::<I>(x)
+        }
+
+        fn scale_min(w: &Signed) -> (f32, f32) {
+            (w.d, 0.0)
+        }
+
+        #[inline(always)]
+        unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
+            w.dot_q8_0::<I>(x, m, acc)
+        }
+    };
+}
+
 pub struct Q4_0;
 pub struct Q5_0;
 pub struct Q8_0;
@@ -79,44 +102,17 @@ pub struct Q6K;
 
 impl Block for Q4_0 {
     const W_BYTES: usize = 18;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
-    const GROUPED: bool = true;
-
-    #[inline(always)]
-    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
-        w.int_sum::<I>(x)
-    }
-
-    fn scale_min(w: &Signed) -> (f32, f32) {
-        (w.d, 0.0)
-    }
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
         Signed::new(_mm256_sub_epi8(nibbles32(w.add(2)), _mm256_set1_epi8(8)), f16_at(w))
     }
-
-    #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, m, acc)
-    }
 }
 
 impl Block for Q5_0 {
     const W_BYTES: usize = 22;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
-    const GROUPED: bool = true;
-
-    #[inline(always)]
-    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
-        w.int_sum::<I>(x)
-    }
-
-    fn scale_min(w: &Signed) -> (f32, f32) {
-        (w.d, 0.0)
-    }
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
@@ -124,36 +120,15 @@ impl Block for Q5_0 {
         let high = _mm256_andnot_si256(bits32(w.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
         Signed::new(_mm256_or_si256(nibbles32(w.add(6)), high), f16_at(w))
     }
-
-    #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, m, acc)
-    }
 }
 
 impl Block for Q8_0 {
     const W_BYTES: usize = 34;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
-    const GROUPED: bool = true;
-
-    #[inline(always)]
-    unsafe fn int_sum<I: Isa>(w: &Signed, x: *const u8) -> __m256i {
-        w.int_sum::<I>(x)
-    }
-
-    fn scale_min(w: &Signed) -> (f32, f32) {
-        (w.d, 0.0)
-    }
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
         Signed::new(load32(w.add(2)), f16_at(w))
-    }
-
-    #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Signed, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot_q8_0::<I>(x, m, acc)
     }
 }
 

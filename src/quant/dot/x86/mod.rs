@@ -1,4 +1,4 @@
-//! x86-64 integer dot kernels: one weight row against up to [`MAX_COLS`] activation
+//! x86-64 integer dot kernels: one weight row against up to [`super::MAX_COLS`] activation
 //! rows at a time, so each weight block is loaded and unpacked once per group of
 //! activation rows. Two instruction sets share the code: AVX2 (+FMA, F16C), and
 //! AVX-512 VNNI (`vpdpbusd` on 256-bit vectors, AVX-512VL), which sums four u8·i8
@@ -16,8 +16,6 @@ use std::arch::x86_64::*;
 pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
 use super::XMeta;
-
-use super::MAX_COLS;
 
 /// The integer multiply-accumulate the two instruction sets do differently.
 pub trait Isa {
@@ -172,20 +170,8 @@ unsafe fn tiles_vnni<B: Block>(o: Operands, out: &mut [f32]) {
 
 /// Checks a call's lengths; returns its operands.
 fn check<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], n_cols: usize) -> Operands {
-    let nb = w.len() / B::W_BYTES;
-    assert!(
-        w.len() == nb * B::W_BYTES
-            && (1..=MAX_COLS).contains(&n_cols)
-            && stride >= nb * B::X_BYTES
-            && x.len() >= (n_cols - 1) * stride + nb * B::X_BYTES
-            && meta.len() >= n_cols * nb,
-        "dot of {} weight bytes (blocks of {}) with {n_cols} rows of {} activation bytes \
-         (blocks of {}, {stride} apart)",
-        w.len(),
-        B::W_BYTES,
-        x.len(),
-        B::X_BYTES
-    );
+    let nb = super::check_call(w, x, stride, n_cols, B::W_BYTES, B::X_BYTES);
+    assert!(meta.len() >= n_cols * nb, "{} block scales for {n_cols} rows of {nb}", meta.len());
     Operands { w: w.as_ptr(), x: x.as_ptr(), stride, meta: meta.as_ptr(), nb }
 }
 
