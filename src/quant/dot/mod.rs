@@ -367,6 +367,27 @@ pub fn activation_type(w: GgmlType) -> GgmlType {
 
 #[cfg(test)]
 #[test]
+fn simd_activation_quantization_matches_the_scalar_one() {
+    if !Level::Avx2.supported() {
+        return eprintln!("no AVX2: the scalar quantizer is the only one");
+    }
+    let mut rng = crate::testutil::Rng(41);
+    for round in 0..200 {
+        let mut block: [f32; 32] = std::array::from_fn(|_| rng.f32() * 3.0);
+        if round % 3 == 0 {
+            // max|x| = 127: the scale is 1 and the halves are ties.
+            block = std::array::from_fn(|i| (i as f32 - 16.0) * 2.5 + 0.5);
+            block[0] = 127.0;
+        }
+        if round == 1 {
+            block = [0.0; 32];
+        }
+        assert_eq!(quantize_block32_simd(&block), quantize_block32(&block), "{block:?}");
+    }
+}
+
+#[cfg(test)]
+#[test]
 fn round_half_even_matches_the_standard_rounding() {
     let mut v = -140.0f32;
     while v <= 140.0 {
@@ -401,11 +422,10 @@ fn round_half_even(v: f32) -> f32 {
 /// ties away from zero, which would flip a few values by one step.
 pub fn quantize_activations(ty: GgmlType, x: &[f32], out: &mut Vec<u8>) {
     debug_assert!(matches!(ty, GgmlType::Q8_0 | GgmlType::Q8_1) && x.len().is_multiple_of(32));
+    let simd = level() >= Level::Avx2;
     for block in x.chunks_exact(32) {
-        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-        let q: [i8; 32] = std::array::from_fn(|i| round_half_even(block[i] * id) as i8);
+        let block: &[f32; 32] = block.try_into().expect("32 values");
+        let (d, q) = if simd { quantize_block32_simd(block) } else { quantize_block32(block) };
         out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
         if ty == GgmlType::Q8_1 {
             let sum: i32 = q.iter().map(|&v| v as i32).sum();
@@ -413,4 +433,19 @@ pub fn quantize_activations(ty: GgmlType, x: &[f32], out: &mut Vec<u8>) {
         }
         out.extend(q.iter().map(|&v| v as u8));
     }
+}
+
+/// `(max|x| / 127, round_half_even(x · 127 / max|x|))` of one block: the oracle.
+fn quantize_block32(block: &[f32; 32]) -> (f32, [i8; 32]) {
+    let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+    (amax / 127.0, std::array::from_fn(|i| round_half_even(block[i] * id) as i8))
+}
+
+/// [`quantize_block32`] with SIMD where there is a kernel for it.
+fn quantize_block32_simd(block: &[f32; 32]) -> (f32, [i8; 32]) {
+    #[cfg(target_arch = "x86_64")]
+    return x86::quantize_block32(block);
+    #[cfg(not(target_arch = "x86_64"))]
+    quantize_block32(block)
 }

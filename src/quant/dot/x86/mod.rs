@@ -8,11 +8,13 @@
 //! The per-type unpacking is in `blocks.rs` ([`Block`]); this file holds the loop over
 //! blocks and columns, and the safe entry points that check lengths and the CPU.
 
+mod activations;
 mod blocks;
 mod grouped;
 
 use std::arch::x86_64::*;
 
+pub use activations::quantize_block32;
 pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
 use super::XMeta;
