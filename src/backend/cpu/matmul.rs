@@ -197,10 +197,11 @@ pub fn rows_by_tokens(
     let n = xq.len() / xb;
     let nb = x.meta.len() / n.max(1);
     let mut buf = [0f32; MAX_COLS];
+    let rb = w.row_bytes();
     for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
         let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
         for r in rows.clone() {
-            let wr = w.row(r);
+            let wr = &w.bytes[r * rb..(r + 1) * rb];
             for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
                 let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
                 dot.dot_meta(wr, &xq[t0 * xb..], xb, &x.meta[t0 * nb..], cols);
