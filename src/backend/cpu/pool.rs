@@ -5,7 +5,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 use std::thread;
 
 /// How long an idle worker keeps looking for the next job before it sleeps.
@@ -139,8 +139,11 @@ impl Pool {
         if n_tasks <= 1 || self.n_workers == 0 || IN_JOB.with(|c| c.get()) {
             return (0..n_tasks).for_each(f);
         }
-        let Ok(_guard) = self.submit.try_lock() else {
-            return (0..n_tasks).for_each(f);
+        // A lock poisoned by an earlier panicking job is still ours to take.
+        let _guard = match self.submit.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return (0..n_tasks).for_each(f),
         };
         let s = &*self.shared;
         let job = Job { f, n_tasks };
@@ -277,10 +280,12 @@ mod tests {
         let pool = Pool::new(2);
         let r = catch_unwind(AssertUnwindSafe(|| pool.run(8, &|i| assert!(i != 5))));
         assert!(r.is_err());
-        let n = AtomicUsize::new(0);
-        pool.run(8, &|_| {
-            n.fetch_add(1, SeqCst);
+        // Still parallel after the panic: both threads take tasks.
+        let threads = Mutex::new(std::collections::HashSet::new());
+        pool.run(64, &|_| {
+            threads.lock().unwrap().insert(thread::current().id());
+            thread::sleep(std::time::Duration::from_millis(1));
         });
-        assert_eq!(n.load(SeqCst), 8);
+        assert!(threads.lock().unwrap().len() > 1, "the pool went serial after a panic");
     }
 }
