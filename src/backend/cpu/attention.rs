@@ -9,7 +9,7 @@ use half::f16;
 use super::kv::{to_f16, CpuKv, KvRows};
 use super::{matmul, pool, vec_f16};
 use crate::backend::{AttnParams, KvType};
-use crate::quant::dot::{self, quantize_activations, DotKernel};
+use crate::quant::dot::{self, activation_meta, quantize_activations, DotKernel, XMeta};
 use crate::quant::{f16_bits_to_f32, GgmlType};
 
 /// The widest value head the stack accumulator holds (checked at load).
@@ -27,8 +27,8 @@ pub fn first_visible(pos: usize, window: Option<usize>) -> usize {
 enum Queries {
     F32(Vec<f32>),
     F16(Vec<f16>),
-    /// Q8_0 blocks of each head, with the Q8_0 × Q8_0 kernel.
-    Q8_0(Vec<u8>, DotKernel),
+    /// Q8_0 blocks of each head, their scales, and the Q8_0 × Q8_0 kernel.
+    Q8_0(Vec<u8>, Vec<XMeta>, DotKernel),
 }
 
 impl Queries {
@@ -40,7 +40,8 @@ impl Queries {
                 let mut bytes = Vec::with_capacity(KvType::Q8_0.row_bytes(q.len()));
                 quantize_activations(GgmlType::Q8_0, q, &mut bytes);
                 let kernel = dot::kernel(GgmlType::Q8_0).expect("Q8_0 has an integer dot");
-                Queries::Q8_0(bytes, kernel)
+                let meta = activation_meta(GgmlType::Q8_0, &bytes);
+                Queries::Q8_0(bytes, meta, kernel)
             }
         }
     }
@@ -72,10 +73,11 @@ fn score(q: &Queries, qi: usize, keys: &KvRows, h: Head, j: usize) -> f32 {
     match (q, keys) {
         (Queries::F32(q), KvRows::F32(k)) => matmul::dot(&q[qi..qi + h.d], &k[h.range(j)]),
         (Queries::F16(q), KvRows::F16(k)) => vec_f16::dot(&q[qi..qi + h.d], &k[h.range(j)]),
-        (Queries::Q8_0(q, kernel), KvRows::Q8_0(k)) => {
-            let qb = &q[qi / 32 * 34..(qi + h.d) / 32 * 34];
+        (Queries::Q8_0(q, meta, kernel), KvRows::Q8_0(k)) => {
+            let (b0, b1) = (qi / 32, (qi + h.d) / 32);
+            let qb = &q[b0 * 34..b1 * 34];
             let mut out = [0f32];
-            kernel.dot(&k[h.q8_range(j)], qb, qb.len(), &mut out);
+            kernel.dot_meta(&k[h.q8_range(j)], qb, qb.len(), &meta[b0..b1], &mut out);
             out[0]
         }
         _ => unreachable!("queries are converted to the K cache type"),

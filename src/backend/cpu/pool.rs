@@ -117,14 +117,16 @@ impl Pool {
             wake: Condvar::new(),
             wake_lock: Mutex::new(()),
         });
-        for i in 0..n_workers {
-            let s = Arc::clone(&shared);
-            // A worker that cannot be spawned leaves fewer hands; the caller still
-            // claims every task not taken, so jobs complete either way.
-            let _ =
-                thread::Builder::new().name(format!("hearth-cpu-{i}")).spawn(move || worker(&s));
-        }
-        Pool { shared, n_workers, submit: Mutex::new(()) }
+        // A worker that cannot be spawned leaves fewer hands: only spawned ones are
+        // counted (and waited for), and the caller claims every task not taken.
+        let spawned = (0..n_workers)
+            .filter(|i| {
+                let s = Arc::clone(&shared);
+                let b = thread::Builder::new().name(format!("hearth-cpu-{i}"));
+                b.spawn(move || worker(&s)).is_ok()
+            })
+            .count();
+        Pool { shared, n_workers: spawned, submit: Mutex::new(()) }
     }
 
     /// Threads that take part in a job (workers plus the caller).
