@@ -135,7 +135,6 @@ pub fn matmul(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
 pub fn matmul_f32(w: QRows, x: &[f32], n: usize) -> Vec<f32> {
     let k = w.k;
     debug_assert_eq!(x.len(), n * k);
-    // out_t is (m, n): each weight row yields n contiguous values.
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);

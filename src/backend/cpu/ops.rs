@@ -1,9 +1,8 @@
 //! Element-wise and row-wise CPU ops: RMS norm, activations, rotary embeddings, sums.
 
 use super::pool;
-use crate::quant::f16_bits_to_f32;
-
 use crate::backend::{RopeMode, RopeParams};
+use crate::quant::f16_bits_to_f32;
 
 /// Rows per parallel task for row-wise ops.
 const ROWS_PER_TASK: usize = 4;

@@ -230,3 +230,35 @@ fn activations_round_half_to_even_with_scale_127_over_max() {
     assert_eq!(&out[4..7], &[127u8, 2, (-4i8) as u8]);
     assert_eq!(half::f16::from_le_bytes([out[2], out[3]]).to_f32(), 125.0);
 }
+
+#[test]
+fn simd_activation_quantization_matches_the_scalar_one() {
+    if !Level::Avx2.supported() {
+        return eprintln!("no AVX2: the scalar quantizer is the only one");
+    }
+    let mut rng = crate::testutil::Rng(41);
+    for round in 0..200 {
+        let mut block: [f32; 32] = std::array::from_fn(|_| rng.f32() * 3.0);
+        if round % 3 == 0 {
+            // max|x| = 127: the scale is 1 and the halves are ties.
+            block = std::array::from_fn(|i| (i as f32 - 16.0) * 2.5 + 0.5);
+            block[0] = 127.0;
+        }
+        if round == 1 {
+            block = [0.0; 32];
+        }
+        assert_eq!(quantize_block32_simd(&block), quantize_block32(&block), "{block:?}");
+    }
+}
+
+#[test]
+fn round_half_even_matches_the_standard_rounding() {
+    let mut v = -140.0f32;
+    while v <= 140.0 {
+        assert_eq!(round_half_even(v), v.round_ties_even(), "{v}");
+        v += 0.125;
+    }
+    for v in [0.5f32, 1.5, 2.5, -0.5, -2.5, 126.49999, 127.0, 1e-30] {
+        assert_eq!(round_half_even(v), v.round_ties_even(), "{v}");
+    }
+}

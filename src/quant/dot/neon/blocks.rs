@@ -66,6 +66,19 @@ impl Signed {
     }
 }
 
+/// The `Block` items the signed formats share: all but their size and unpacking.
+macro_rules! signed_against_q8_0 {
+    () => {
+        const X_BYTES: usize = 34;
+        type Unpacked = Signed;
+
+        #[inline(always)]
+        unsafe fn dot(w: &Signed, x: *const u8, acc: &mut Acc) {
+            w.dot_q8_0(x, acc)
+        }
+    };
+}
+
 pub struct Q4_0;
 pub struct Q5_0;
 pub struct Q8_0;
@@ -76,25 +89,18 @@ pub struct Q6K;
 
 impl Block for Q4_0 {
     const W_BYTES: usize = 18;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
         let q = nibbles32(w.add(2)).map(|n| vsubq_s8(vreinterpretq_s8_u8(n), vdupq_n_s8(8)));
         Signed { q, d: f16_at(w) }
     }
-
-    #[inline(always)]
-    unsafe fn dot(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0(x, acc)
-    }
 }
 
 impl Block for Q5_0 {
     const W_BYTES: usize = 22;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
@@ -105,26 +111,15 @@ impl Block for Q5_0 {
         let minus16 = |n, set| vreinterpretq_s8_u8(vorrq_u8(n, vbicq_u8(vdupq_n_u8(0xF0), set)));
         Signed { q: [minus16(lo, set_lo), minus16(hi, set_hi)], d: f16_at(w) }
     }
-
-    #[inline(always)]
-    unsafe fn dot(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0(x, acc)
-    }
 }
 
 impl Block for Q8_0 {
     const W_BYTES: usize = 34;
-    const X_BYTES: usize = 34;
-    type Unpacked = Signed;
+    signed_against_q8_0!();
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Signed {
         Signed { q: [load16(w.add(2)), load16(w.add(18))], d: f16_at(w) }
-    }
-
-    #[inline(always)]
-    unsafe fn dot(w: &Signed, x: *const u8, acc: &mut Acc) {
-        w.dot_q8_0(x, acc)
     }
 }
 
