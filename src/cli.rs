@@ -29,6 +29,67 @@ pub enum Command {
     Ask(AskArgs),
     /// Measure prompt processing and generation speed (as llama-bench does).
     Bench(BenchArgs),
+    /// List, show, export, rename, fork or remove stored sessions; gc old snapshots.
+    Sessions(SessionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub command: SessionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Every session, most recent first.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session and its messages.
+    Show {
+        /// Session name or id.
+        session: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a session as Markdown or JSON.
+    Export {
+        /// Session name or id.
+        session: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+    },
+    /// Give a session a new name.
+    Rename {
+        /// Session name or id.
+        session: String,
+        /// The new name.
+        name: String,
+    },
+    /// Copy a session (messages and KV snapshot) under a new name, as a branch to keep.
+    Fork {
+        /// Session name or id.
+        session: String,
+        /// The copy's name.
+        name: String,
+    },
+    /// Delete sessions with their messages and snapshots.
+    Rm {
+        /// Session names or ids.
+        #[arg(required = true)]
+        sessions: Vec<String>,
+    },
+    /// Drop snapshots of model files no longer present, then compact the database.
+    Gc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +112,10 @@ pub struct BenchArgs {
     /// bytes of weights read per token).
     #[arg(long)]
     pub roofline: bool,
+    /// Instead of pp/tg: time to the first new token after a conversation of N tokens,
+    /// restored from its stored KV snapshot vs. re-read from scratch.
+    #[arg(long, value_name = "N")]
+    pub resume: Option<usize>,
 }
 
 /// The model and how to run it.
@@ -69,12 +134,12 @@ pub struct ModelArgs {
     /// CPU threads (default: all cores).
     #[arg(short = 't', long = "threads", value_name = "N")]
     pub threads: Option<usize>,
-    /// KV cache type of keys (-ctk): f32, f16 or q8_0.
-    #[arg(long = "cache-type-k", value_name = "TYPE", default_value = "f16", value_parser = parse_kv_type)]
-    pub cache_type_k: KvType,
-    /// KV cache type of values (-ctv): f32, f16 or q8_0.
-    #[arg(long = "cache-type-v", value_name = "TYPE", default_value = "f16", value_parser = parse_kv_type)]
-    pub cache_type_v: KvType,
+    /// KV cache type of keys (-ctk): f32, f16 (default) or q8_0.
+    #[arg(long = "cache-type-k", value_name = "TYPE", value_parser = parse_kv_type)]
+    pub cache_type_k: Option<KvType>,
+    /// KV cache type of values (-ctv): f32, f16 (default) or q8_0.
+    #[arg(long = "cache-type-v", value_name = "TYPE", value_parser = parse_kv_type)]
+    pub cache_type_v: Option<KvType>,
 }
 
 /// How the next token is chosen.
@@ -159,6 +224,10 @@ pub struct AskArgs {
     /// Most tokens to generate.
     #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
     pub n_predict: usize,
+    /// Continue the stored session NAME (created on first use): its conversation and
+    /// KV cache are restored, and this turn is saved to it.
+    #[arg(long = "session", value_name = "NAME")]
+    pub session: Option<String>,
     /// The question.
     #[arg(required = true, value_name = "QUESTION")]
     pub question: Vec<String>,
@@ -206,9 +275,9 @@ impl ModelArgs {
         }
     }
 
-    /// The KV cache types of keys and values.
+    /// The KV cache types of keys and values (f16 unless given).
     pub fn cache_types(&self) -> (KvType, KvType) {
-        (self.cache_type_k, self.cache_type_v)
+        (self.cache_type_k.unwrap_or_default(), self.cache_type_v.unwrap_or_default())
     }
 
     /// Threads: `-t`, else every core.

@@ -12,6 +12,7 @@ pub mod gguf;
 pub mod model;
 pub mod modes;
 pub mod quant;
+pub mod store;
 pub mod tokenizer;
 
 #[cfg(test)]

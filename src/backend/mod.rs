@@ -5,6 +5,7 @@
 pub mod cpu;
 pub mod naive;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -165,8 +166,8 @@ pub trait Backend: Send + Sync + Sized {
         positions: &[u32],
         p: &AttnParams,
     ) -> Self::Tensor;
-    /// The first `n_tokens` positions of every layer, as little-endian f32 bytes.
-    fn kv_export(&self, kv: &Self::Kv, n_tokens: usize) -> Vec<u8>;
-    /// Restores what `kv_export` produced for `n_tokens` positions.
-    fn kv_import(&self, kv: &mut Self::Kv, n_tokens: usize, bytes: &[u8]) -> Result<()>;
+    /// Positions `rows` of every layer, as little-endian bytes of the cache types.
+    fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> Vec<u8>;
+    /// Restores positions `rows` from what `kv_export` produced for them.
+    fn kv_import(&self, kv: &mut Self::Kv, rows: Range<usize>, bytes: &[u8]) -> Result<()>;
 }

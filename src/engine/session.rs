@@ -1,6 +1,7 @@
 //! A session: one model, its KV cache and the token history the cache holds. Prefill in
 //! batches, decode one token at a time, roll back, reuse a shared prompt prefix.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::snapshot::{self, KvDtype, SnapshotMeta};
@@ -152,11 +153,28 @@ impl<B: Backend> Session<B> {
 
     /// The filled part of the cache as bytes (see `engine::snapshot` for the header).
     pub fn export_kv_data(&self) -> Vec<u8> {
-        self.model.backend.kv_export(&self.kv, self.tokens.len())
+        self.export_kv_range(0..self.tokens.len())
+    }
+
+    /// The cache of positions `rows` (within the filled part) as bytes.
+    pub fn export_kv_range(&self, rows: Range<usize>) -> Vec<u8> {
+        assert!(rows.end <= self.tokens.len(), "export past the filled cache");
+        self.model.backend.kv_export(&self.kv, rows)
     }
 
     /// Restores a cache for `tokens` from `export_kv_data` bytes.
     pub fn import_kv_data(&mut self, tokens: &[u32], bytes: &[u8]) -> Result<()> {
+        self.import_kv_ranges(tokens, &[(0, tokens.len(), bytes)])
+    }
+
+    /// Restores a cache for `tokens` from pieces `(start, n_tokens, bytes)` of
+    /// `export_kv_range` that cover `0..tokens.len()` in order. On failure the session
+    /// is left empty, never half-restored.
+    pub fn import_kv_ranges(
+        &mut self,
+        tokens: &[u32],
+        pieces: &[(usize, usize, &[u8])],
+    ) -> Result<()> {
         if tokens.len() > self.n_ctx {
             return Err(Error::bad_input(format!(
                 "snapshot holds {} tokens, the context has room for {}",
@@ -164,8 +182,29 @@ impl<B: Backend> Session<B> {
                 self.n_ctx
             )));
         }
-        self.model.backend.kv_import(&mut self.kv, tokens.len(), bytes)?;
+        self.tokens.clear();
+        let mut next = 0;
+        for &(start, n, bytes) in pieces {
+            if start != next {
+                return Err(Error::bad_input(format!("snapshot has no data for token {next}")));
+            }
+            self.model.backend.kv_import(&mut self.kv, start..start + n, bytes)?;
+            next = start + n;
+        }
+        if next != tokens.len() {
+            return Err(Error::bad_input(format!("snapshot has no data for token {next}")));
+        }
         self.tokens = tokens.to_vec();
         Ok(())
+    }
+
+    /// The binding of a snapshot of this session (model file, architecture, context,
+    /// cache types), as the store records it.
+    pub fn kv_binding(&self) -> (String, usize, KvDtype) {
+        (
+            self.model.arch.name().to_string(),
+            self.n_ctx,
+            KvDtype { k: self.types.0, v: self.types.1 },
+        )
     }
 }

@@ -1,9 +1,11 @@
 //! `hearth ask`: one chat-templated question with a coding-assistant system prompt;
 //! files given with -f and piped stdin go in as context; the answer streams to stdout.
 
+use super::conversation::Conversation;
 use super::{input, load, output};
+use crate::backend::KvType;
 use crate::chat::{ChatTemplate, Message, RenderOptions};
-use crate::cli::AskArgs;
+use crate::cli::{AskArgs, ModelArgs};
 use crate::engine::generate::{generate, Request};
 use crate::error::{Error, Result};
 
@@ -41,30 +43,42 @@ pub fn run(args: &AskArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let stdin = input::read_piped_stdin()?;
     let mut sampler = load::sampler(&args.sampling)?;
-    let loaded = load::load(&args.model)?;
-    let meta = loaded.model.file.metadata();
-    let template = match &args.chat_template_file {
-        Some(path) => ChatTemplate::from_file(path)?,
-        None => ChatTemplate::from_gguf(meta).map_err(|e| e.with_file(loaded.model.file.path()))?,
+    let mut conv = args.session.as_deref().map(Conversation::open).transpose()?;
+    let model_args = match &conv {
+        Some(c) => with_session_defaults(&args.model, c),
+        None => args.model.clone(),
     };
-    let system = args.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT.trim());
-    let messages =
-        [Message::system(system), Message::user(user_message(&question, &files, stdin.as_deref()))];
-    let opts = RenderOptions::from_gguf(meta)?;
-    let text = template.render(&messages, &opts)?;
-    let tok = &loaded.tokenizer;
-    // Templates that write the BOS text themselves get no second BOS.
-    let add_bos =
-        tok.add_bos_default() && (opts.bos_token.is_empty() || !text.starts_with(&opts.bos_token));
-    let prompt = tok.encode(&text, add_bos, true)?;
-    let n_ctx = args.model.ctx_size(loaded.model.hp.n_ctx_train);
+    let loaded = load::load(&model_args)?;
+    let mut messages = match &conv {
+        Some(c) => c.history()?,
+        None => Vec::new(),
+    };
+    let mut new_messages = Vec::new();
+    if messages.is_empty() {
+        let system = args.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT.trim());
+        messages.push(Message::system(system));
+        new_messages.push(messages[0].clone());
+    } else if args.system_prompt.is_some() {
+        return Err(Error::usage(
+            "--system-prompt: this session already has one (start a new session to change it)",
+        ));
+    }
+    messages.push(Message::user(user_message(&question, &files, stdin.as_deref())));
+    new_messages.push(messages[messages.len() - 1].clone());
+    let prompt = render_prompt(args, &loaded, &messages)?;
+    let n_ctx = model_args.ctx_size(loaded.model.hp.n_ctx_train);
     if prompt.len() >= n_ctx {
+        let what = if conv.is_some() { "the conversation" } else { "the question and its context" };
         return Err(Error::bad_input(format!(
-            "the question and its context are {} tokens, the context {n_ctx}: raise -c or give less",
+            "{what} is {} tokens, the context {n_ctx}: raise -c or give less",
             prompt.len()
         )));
     }
-    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
+    let mut session = load::session(&loaded.model, n_ctx, &model_args)?;
+    if let Some(c) = &mut conv {
+        c.bind_model(&loaded.model)?;
+        c.restore(&mut session);
+    }
     let req = Request {
         prompt: &prompt,
         max_tokens: Some(args.n_predict.min(n_ctx - prompt.len())),
@@ -72,12 +86,56 @@ pub fn run(args: &AskArgs) -> Result<()> {
         stop: args.sampling.stop.clone(),
         cancel: None,
     };
-    let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| output::print(t))?;
+    let mut answer = String::new();
+    let stats = generate(&mut session, &loaded.tokenizer, &mut sampler, &req, &mut |t| {
+        answer.push_str(t);
+        output::print(t)
+    })?;
     output::print("\n")?;
     if std::env::var_os("HEARTH_VERBOSE").is_some() {
         eprintln!("{}", stats.summary());
     }
+    if let Some(c) = &mut conv {
+        let count =
+            |m: &Message| loaded.tokenizer.encode(&m.content, false, false).map_or(0, |t| t.len());
+        let mut rows: Vec<_> =
+            new_messages.iter().map(|m| (m.role.clone(), m.content.clone(), count(m))).collect();
+        rows.push(("assistant".to_string(), answer, stats.n_generated));
+        c.commit(&session, rows)?;
+    }
     Ok(())
+}
+
+/// The model, context size and cache types a stored session used, where the command
+/// line does not say otherwise, so that its snapshot fits.
+fn with_session_defaults(args: &ModelArgs, conv: &Conversation) -> ModelArgs {
+    let mut out = args.clone();
+    if out.model.is_none() {
+        out.model = conv.model_path();
+    }
+    if out.ctx_size.is_none() {
+        out.ctx_size = conv.setting("n_ctx").and_then(|v| v.as_u64()).map(|n| n as usize);
+    }
+    let kv = |key: &str| conv.setting(key).and_then(|v| v.as_str()).and_then(KvType::parse);
+    out.cache_type_k = out.cache_type_k.or_else(|| kv("cache_type_k"));
+    out.cache_type_v = out.cache_type_v.or_else(|| kv("cache_type_v"));
+    out
+}
+
+/// The conversation rendered by the chat template, ready for the answer, as tokens.
+fn render_prompt(args: &AskArgs, loaded: &load::Loaded, messages: &[Message]) -> Result<Vec<u32>> {
+    let meta = loaded.model.file.metadata();
+    let template = match &args.chat_template_file {
+        Some(path) => ChatTemplate::from_file(path)?,
+        None => ChatTemplate::from_gguf(meta).map_err(|e| e.with_file(loaded.model.file.path()))?,
+    };
+    let opts = RenderOptions::from_gguf(meta)?;
+    let text = template.render(messages, &opts)?;
+    let tok = &loaded.tokenizer;
+    // Templates that write the BOS text themselves get no second BOS.
+    let add_bos =
+        tok.add_bos_default() && (opts.bos_token.is_empty() || !text.starts_with(&opts.bos_token));
+    tok.encode(&text, add_bos, true)
 }
 
 #[cfg(test)]

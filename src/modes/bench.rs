@@ -15,19 +15,19 @@ use crate::model::Model;
 use crate::quant::dot;
 
 /// One measured test.
-struct Measure {
-    name: String,
-    n_tokens: usize,
-    /// Tokens per second of each repetition.
-    samples: Vec<f64>,
+pub(super) struct Measure {
+    pub name: String,
+    pub n_tokens: usize,
+    /// Tokens per second (or seconds) of each repetition.
+    pub samples: Vec<f64>,
 }
 
 impl Measure {
-    fn mean(&self) -> f64 {
+    pub fn mean(&self) -> f64 {
         self.samples.iter().sum::<f64>() / self.samples.len() as f64
     }
 
-    fn stddev(&self) -> f64 {
+    pub fn stddev(&self) -> f64 {
         let m = self.mean();
         let n = self.samples.len() as f64;
         (self.samples.iter().map(|s| (s - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt()
@@ -36,7 +36,7 @@ impl Measure {
 
 /// Deterministic pseudo-random token ids below `n_vocab` (as llama-bench feeds random
 /// tokens: speed does not depend on which).
-fn random_tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
+pub(super) fn random_tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
     let mut s = seed | 1;
     (0..n)
         .map(|_| {
@@ -69,6 +69,9 @@ impl Roofline {
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.reps == 0 {
         return Err(Error::usage("-r/--repetitions must be at least 1"));
+    }
+    if let Some(n) = args.resume {
+        return super::bench_resume::run(args, n);
     }
     if args.n_prompt == 0 && args.n_gen == 0 {
         return Err(Error::usage("nothing to measure: -p and -n are both 0"));
@@ -165,8 +168,8 @@ impl Report<'_> {
                 "model": self.model_name(), "model_size": file.file_size(),
                 "n_params": file.n_params(), "arch": model.arch.name(),
                 "backend": model.backend_name(), "kernels": dot::level().name(),
-                "type_k": self.args.model.cache_type_k.name(),
-                "type_v": self.args.model.cache_type_v.name(),
+                "type_k": self.args.model.cache_types().0.name(),
+                "type_v": self.args.model.cache_types().1.name(),
                 "threads": self.args.model.threads(), "test": m.name, "n_tokens": m.n_tokens,
                 "repetitions": m.samples.len(), "tokens_per_second": m.mean(),
                 "stddev": m.stddev(), "samples": m.samples, "peak_rss": self.rss,

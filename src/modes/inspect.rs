@@ -100,15 +100,6 @@ fn human_count(n: u64) -> String {
     }
 }
 
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.2} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
 fn shape(dims: &[u64]) -> String {
     let parts: Vec<String> = dims.iter().map(u64::to_string).collect();
     format!("[{}]", parts.join(", "))
@@ -121,7 +112,7 @@ fn to_text(file: &GgufFile, full: bool) -> String {
         "{}: GGUF v{}, {}, {} metadata keys, {} tensors, alignment {}\n",
         file.path().display(),
         file.version(),
-        human_bytes(file.file_size()),
+        output::human_bytes(file.file_size()),
         file.metadata().len(),
         file.tensors().len(),
         file.alignment()
@@ -156,7 +147,7 @@ fn to_text(file: &GgufFile, full: bool) -> String {
             "  {:<8} {count:>5} tensors {:>12} params {:>12} {pct:>5.1}%",
             ty.name(),
             human_count(elems),
-            human_bytes(bytes)
+            output::human_bytes(bytes)
         );
     }
     s

@@ -3,6 +3,8 @@
 
 pub mod ask;
 pub mod bench;
+mod bench_resume;
+mod conversation;
 mod input;
 pub mod inspect;
 mod load;
@@ -10,6 +12,7 @@ mod output;
 pub mod perplexity;
 mod roofline;
 pub mod run;
+pub mod sessions;
 pub mod tokenize;
 
 use crate::cli::Command;
@@ -24,5 +27,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Perplexity(args) => perplexity::run(&args),
         Command::Ask(args) => ask::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Sessions(args) => sessions::run(&args),
     }
 }

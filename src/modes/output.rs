@@ -22,3 +22,13 @@ pub fn print_json(value: &serde_json::Value) -> Result<()> {
     text.push('\n');
     print(&text)
 }
+
+/// A byte count in B, KiB, MiB or GiB.
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.2} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.2} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

@@ -8,5 +8,6 @@ mod inspect;
 mod moe;
 mod refmodel;
 mod session;
+mod sessions;
 mod testmodels;
 mod tokenize;

@@ -1,6 +1,8 @@
 //! The CPU KV cache: per layer, one K row and one V row per position, each stored as
 //! f32, f16 (the default, as in the reference engine) or q8_0 blocks.
 
+use std::ops::Range;
+
 use half::f16;
 
 use crate::backend::{KvShape, KvType};
@@ -39,28 +41,36 @@ impl KvRows {
         }
     }
 
-    /// The little-endian bytes of the first `n` rows.
-    fn export(&self, width: usize, n: usize, out: &mut Vec<u8>) {
+    /// The little-endian bytes of rows `rows`.
+    fn export(&self, width: usize, rows: Range<usize>, out: &mut Vec<u8>) {
+        let vals = rows.start * width..rows.end * width;
         match self {
-            KvRows::F32(d) => out.extend(d[..n * width].iter().flat_map(|x| x.to_le_bytes())),
-            KvRows::F16(d) => out.extend(d[..n * width].iter().flat_map(|x| x.to_le_bytes())),
-            KvRows::Q8_0(d) => out.extend_from_slice(&d[..n * KvType::Q8_0.row_bytes(width)]),
+            KvRows::F32(d) => out.extend(d[vals].iter().flat_map(|x| x.to_le_bytes())),
+            KvRows::F16(d) => out.extend(d[vals].iter().flat_map(|x| x.to_le_bytes())),
+            KvRows::Q8_0(d) => {
+                let rb = KvType::Q8_0.row_bytes(width);
+                out.extend_from_slice(&d[rows.start * rb..rows.end * rb])
+            }
         }
     }
 
-    /// Reads back what `export` wrote (exactly its length).
-    fn import(&mut self, width: usize, n: usize, bytes: &[u8]) {
+    /// Reads back what `export` wrote for rows `rows` (exactly its length).
+    fn import(&mut self, width: usize, rows: Range<usize>, bytes: &[u8]) {
+        let vals = rows.start * width..rows.end * width;
         match self {
             KvRows::F32(d) => {
-                let vals =
+                let src =
                     bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                d[..n * width].iter_mut().zip(vals).for_each(|(s, v)| *s = v);
+                d[vals].iter_mut().zip(src).for_each(|(s, v)| *s = v);
             }
             KvRows::F16(d) => {
-                let vals = bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]));
-                d[..n * width].iter_mut().zip(vals).for_each(|(s, v)| *s = v);
+                let src = bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]));
+                d[vals].iter_mut().zip(src).for_each(|(s, v)| *s = v);
             }
-            KvRows::Q8_0(d) => d[..bytes.len()].copy_from_slice(bytes),
+            KvRows::Q8_0(d) => {
+                let rb = KvType::Q8_0.row_bytes(width);
+                d[rows.start * rb..rows.end * rb].copy_from_slice(bytes)
+            }
         }
     }
 }
@@ -106,20 +116,25 @@ impl CpuKv {
         s.n_layer * n_tokens * (s.type_k.row_bytes(s.n_embd_k) + s.type_v.row_bytes(s.n_embd_v))
     }
 
-    pub fn export(&self, n_tokens: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.export_len(n_tokens));
+    /// Positions `rows` of every layer (per layer their K rows, then their V rows).
+    pub fn export(&self, rows: Range<usize>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.export_len(rows.len()));
         for (k, v) in self.k.iter().zip(&self.v) {
-            k.export(self.shape.n_embd_k, n_tokens, &mut out);
-            v.export(self.shape.n_embd_v, n_tokens, &mut out);
+            k.export(self.shape.n_embd_k, rows.clone(), &mut out);
+            v.export(self.shape.n_embd_v, rows.clone(), &mut out);
         }
         out
     }
 
-    pub fn import(&mut self, n_tokens: usize, bytes: &[u8]) -> Result<()> {
-        if n_tokens > self.shape.n_ctx || bytes.len() != self.export_len(n_tokens) {
+    /// Restores positions `rows` from what `export` wrote for them.
+    pub fn import(&mut self, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
+        let n_tokens = rows.len();
+        if rows.end > self.shape.n_ctx || bytes.len() != self.export_len(n_tokens) {
             return Err(Error::bad_input(format!(
-                "KV data of {} bytes does not hold {n_tokens} positions of this cache",
-                bytes.len()
+                "KV data of {} bytes does not hold positions {}..{} of this cache",
+                bytes.len(),
+                rows.start,
+                rows.end
             )));
         }
         if n_tokens == 0 {
@@ -129,8 +144,8 @@ impl CpuKv {
         let (kb, vb) =
             (n_tokens * s.type_k.row_bytes(s.n_embd_k), n_tokens * s.type_v.row_bytes(s.n_embd_v));
         for (il, layer) in bytes.chunks_exact(kb + vb).enumerate() {
-            self.k[il].import(s.n_embd_k, n_tokens, &layer[..kb]);
-            self.v[il].import(s.n_embd_v, n_tokens, &layer[kb..]);
+            self.k[il].import(s.n_embd_k, rows.clone(), &layer[..kb]);
+            self.v[il].import(s.n_embd_v, rows.clone(), &layer[kb..]);
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod ops;
 pub mod pool;
 mod vec_f16;
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use self::kv::CpuKv;
@@ -232,12 +233,12 @@ impl Backend for CpuBackend {
         self.t(data, q.n_rows, p.n_head * p.head_dim_v)
     }
 
-    fn kv_export(&self, kv: &CpuKv, n_tokens: usize) -> Vec<u8> {
-        kv.export(n_tokens)
+    fn kv_export(&self, kv: &CpuKv, rows: Range<usize>) -> Vec<u8> {
+        kv.export(rows)
     }
 
-    fn kv_import(&self, kv: &mut CpuKv, n_tokens: usize, bytes: &[u8]) -> Result<()> {
-        kv.import(n_tokens, bytes)
+    fn kv_import(&self, kv: &mut CpuKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
+        kv.import(rows, bytes)
     }
 }
 

@@ -250,15 +250,21 @@ fn kv_export_import_round_trip() {
             let (k, v) = (rng.vec(5 * 32), rng.vec(5 * 64));
             b.kv_store(&mut kv, il, 0, &b.tensor(k, 5, 32), &b.tensor(v, 5, 64));
         }
-        let bytes = b.kv_export(&kv, 5);
+        let bytes = b.kv_export(&kv, 0..5);
         let row = type_k.row_bytes(32) + type_v.row_bytes(64);
         assert_eq!(bytes.len(), 3 * 5 * row);
         let mut other = b.new_kv(shape);
-        b.kv_import(&mut other, 5, &bytes).unwrap();
-        assert_eq!(b.kv_export(&other, 5), bytes);
-        assert!(b.kv_import(&mut other, 4, &bytes).is_err());
-        assert!(b.kv_import(&mut other, 9, &bytes).is_err());
-        b.kv_import(&mut other, 0, &[]).unwrap();
+        b.kv_import(&mut other, 0..5, &bytes).unwrap();
+        assert_eq!(b.kv_export(&other, 0..5), bytes);
+        assert!(b.kv_import(&mut other, 0..4, &bytes).is_err());
+        assert!(b.kv_import(&mut other, 0..9, &bytes).is_err());
+        b.kv_import(&mut other, 0..0, &[]).unwrap();
+        // Ranges put together give the whole.
+        let mut pieces = b.new_kv(shape);
+        b.kv_import(&mut pieces, 2..5, &b.kv_export(&kv, 2..5)).unwrap();
+        b.kv_import(&mut pieces, 0..2, &b.kv_export(&kv, 0..2)).unwrap();
+        assert_eq!(b.kv_export(&pieces, 0..5), bytes);
+        assert!(b.kv_import(&mut pieces, 6..9, &b.kv_export(&kv, 0..3)).is_err());
     }
 }
 

@@ -1,0 +1,177 @@
+//! A stored conversation bound to a loaded model: its history from the store, its KV
+//! snapshot restored into a session when it still fits (else one warning line and a
+//! re-prefill), and each completed turn committed with the session's new snapshot.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::chat::Message;
+use crate::engine::session::Session;
+use crate::error::Result;
+use crate::model::Model;
+use crate::store::snapshots::{self, Binding};
+use crate::store::{ModelRow, SessionRow, Store, Turn};
+
+/// What restoring a snapshot did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// The session had no snapshot.
+    None,
+    /// The cache of this many tokens was restored.
+    Restored(usize),
+    /// The snapshot could not be used (the reason was printed as a warning).
+    Ignored(String),
+}
+
+pub struct Conversation {
+    pub store: Store,
+    /// The stored session; `None` until the first turn creates it.
+    pub row: Option<SessionRow>,
+    name: String,
+    model: Option<ModelRow>,
+    /// Whether the stored snapshot was restored (and verified) into the session: only
+    /// then may its segments be kept when the next one is written.
+    restored: bool,
+}
+
+/// The absolute form of a model path, as the store records it.
+pub fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl Conversation {
+    /// The session named `name` in the default store, or a new one (created by the
+    /// first committed turn).
+    pub fn open(name: &str) -> Result<Conversation> {
+        let store = Store::open_default()?;
+        let row = store.find_session(name)?;
+        Ok(Conversation { store, row, name: name.to_string(), model: None, restored: false })
+    }
+
+    /// The model file the stored session last used, when it is still there.
+    pub fn model_path(&self) -> Option<PathBuf> {
+        let path = PathBuf::from(self.row.as_ref()?.model_path.as_ref()?);
+        path.exists().then_some(path)
+    }
+
+    /// A setting stored with the session (context size, cache types, …).
+    pub fn setting(&self, key: &str) -> Option<&serde_json::Value> {
+        self.row.as_ref()?.settings.get(key)
+    }
+
+    /// The stored messages, in order, as a chat template takes them.
+    pub fn history(&self) -> Result<Vec<Message>> {
+        let Some(row) = &self.row else { return Ok(Vec::new()) };
+        let msgs = self.store.messages(row.id)?;
+        Ok(msgs.into_iter().map(|m| Message::new(m.role, m.content)).collect())
+    }
+
+    /// Records the model (its SHA-256 from the cache, or computed once) for the
+    /// snapshot binding.
+    pub fn bind_model<B: Backend>(&mut self, model: &Model<B>) -> Result<()> {
+        let path = canonical(model.file.path());
+        let row = self.store.model_sha256(&path, model.arch.name(), || model.sha256())?;
+        self.model = Some(row);
+        Ok(())
+    }
+
+    fn binding<B: Backend>(&self, session: &Session<B>) -> Option<Binding> {
+        let (arch, n_ctx, dtype) = session.kv_binding();
+        Some(Binding {
+            model_sha256: self.model.as_ref()?.sha256.clone(),
+            arch,
+            n_ctx,
+            kv_dtype: format!("{}/{}", dtype.k.name(), dtype.v.name()),
+        })
+    }
+
+    /// Restores the stored snapshot into `session` when it was made for the same model
+    /// file, architecture, context size and cache types and is undamaged; otherwise
+    /// prints one warning and leaves the session empty, to be rebuilt by prefill.
+    pub fn restore<B: Backend>(&mut self, session: &mut Session<B>) -> Restore {
+        let outcome = self.try_restore(session);
+        self.restored = matches!(outcome, Restore::Restored(_));
+        if let Restore::Ignored(why) = &outcome {
+            session.truncate(0);
+            eprintln!("hearth: warning: the session's KV snapshot is not used ({why}); re-reading the conversation");
+        }
+        outcome
+    }
+
+    fn try_restore<B: Backend>(&self, session: &mut Session<B>) -> Restore {
+        let Some(row) = &self.row else { return Restore::None };
+        let want = self.binding(session).expect("bind_model before restore");
+        let info = match self.store.snapshot_info(row.id) {
+            Ok(Some(info)) => info,
+            Ok(None) => return Restore::None,
+            Err(e) => return Restore::Ignored(e.to_string()),
+        };
+        if let Some(what) = mismatch(&info.binding, &want) {
+            return Restore::Ignored(format!("it was made for {what}"));
+        }
+        let snap = match self.store.load_snapshot(row.id) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Restore::None,
+            Err(e) => return Restore::Ignored(e.message().to_string()),
+        };
+        let pieces: Vec<(usize, usize, &[u8])> =
+            snap.segments.iter().map(|(s, n, d)| (*s, *n, d.as_slice())).collect();
+        match session.import_kv_ranges(&snap.tokens, &pieces) {
+            Ok(()) => Restore::Restored(snap.tokens.len()),
+            Err(e) => Restore::Ignored(e.message().to_string()),
+        }
+    }
+
+    /// Saves a completed turn: `messages` (the new ones, in order) and the session's
+    /// cache as the new snapshot, in one transaction. Creates the session on its first
+    /// turn.
+    pub fn commit<B: Backend>(
+        &mut self,
+        session: &Session<B>,
+        messages: Vec<(String, String, usize)>,
+    ) -> Result<()> {
+        let model_id = self.model.as_ref().map(|m| m.id);
+        let (_, n_ctx, dtype) = session.kv_binding();
+        let settings = json!({
+            "n_ctx": n_ctx,
+            "cache_type_k": dtype.k.name(),
+            "cache_type_v": dtype.v.name(),
+        });
+        let row = match &self.row {
+            Some(row) => row.clone(),
+            None => self.store.create_session(Some(&self.name), model_id, &settings)?,
+        };
+        let binding = self.binding(session).expect("bind_model before commit");
+        // Segments that were not verified by a restore are never kept.
+        let info = match self.restored {
+            true => self.store.snapshot_info(row.id)?,
+            false => None,
+        };
+        let tokens = session.tokens().to_vec();
+        let prepared = snapshots::prepare(info.as_ref(), binding, tokens, |a, b| {
+            session.export_kv_range(a..b)
+        })?;
+        let turn = Turn { messages, settings: Some(settings), model_id };
+        self.store.commit_turn(row.id, &turn, Some(&prepared))?;
+        self.row = Some(self.store.session(row.id)?);
+        self.restored = true;
+        Ok(())
+    }
+}
+
+/// What differs between a snapshot's binding and the session's, in words.
+fn mismatch(got: &Binding, want: &Binding) -> Option<String> {
+    if got.model_sha256 != want.model_sha256 {
+        Some("another model file (SHA-256 differs)".into())
+    } else if got.arch != want.arch {
+        Some(format!("architecture {}", got.arch))
+    } else if got.n_ctx != want.n_ctx {
+        Some(format!("a context of {} tokens, not {}", got.n_ctx, want.n_ctx))
+    } else if got.kv_dtype != want.kv_dtype {
+        Some(format!("a {} cache, not {}", got.kv_dtype, want.kv_dtype))
+    } else {
+        None
+    }
+}

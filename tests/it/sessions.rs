@@ -1,0 +1,297 @@
+//! Stored sessions end to end: `hearth ask --session` resumes from the KV snapshot,
+//! falls back to re-reading the conversation when the snapshot is damaged or made for
+//! another model file, survives being killed mid-answer, and `hearth sessions` manages
+//! what is stored.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::common::{self, assert_fails, model_path, stderr, stdout, SMOLLM2};
+
+/// A data dir of its own and a model for one test.
+struct Env {
+    dir: tempfile::TempDir,
+    model: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { dir: tempfile::tempdir().unwrap(), model: model_path(SMOLLM2) }
+    }
+
+    /// With a private copy of the model file, to change it.
+    fn with_model_copy() -> Env {
+        let env = Env::new();
+        let copy = env.dir.path().join("model.gguf");
+        std::fs::copy(&env.model, &copy).unwrap();
+        Env { model: copy, ..env }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir().join("hearth.db")).unwrap()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = common::hearth();
+        cmd.env("HEARTH_DATA_DIR", self.data_dir()).env("HEARTH_VERBOSE", "1").args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// A greedy turn of at most `n` tokens in session `name`.
+    fn ask(&self, name: &str, n: &str, question: &str) -> Output {
+        let m = self.model.to_str().unwrap();
+        let out = self.run(&[
+            "ask",
+            "-m",
+            m,
+            "--temp",
+            "0",
+            "-n",
+            n,
+            "-c",
+            "1024",
+            "--session",
+            name,
+            question,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// The "(N reused)" figure of the timing line.
+fn reused(out: &Output) -> usize {
+    let err = stderr(out);
+    let at = err.find(" reused)").unwrap_or_else(|| panic!("no timing line: {err}"));
+    let digits: String = err[..at].chars().rev().take_while(|c| c.is_ascii_digit()).collect();
+    digits.chars().rev().collect::<String>().parse().unwrap()
+}
+
+fn warnings(out: &Output) -> Vec<String> {
+    stderr(out).lines().filter(|l| l.contains("warning")).map(String::from).collect()
+}
+
+#[test]
+fn a_resumed_session_reuses_its_cache_and_answers_as_a_fresh_reading_does() {
+    let env = Env::new();
+    let first = env.ask("s", "24", "Write a Rust function that adds two numbers.");
+    assert_eq!(reused(&first), 0);
+    assert!(!stdout(&first).trim().is_empty());
+    // Keep a copy of the conversation without its snapshot: it must be re-read.
+    assert!(env.run(&["sessions", "fork", "s", "copy"]).status.success());
+    env.db().execute("DELETE FROM kv_snapshots WHERE session_id = (SELECT id FROM sessions WHERE name = 'copy')", []).unwrap();
+    let resumed = env.ask("s", "16", "Now make it generic.");
+    let reread = env.ask("copy", "16", "Now make it generic.");
+    assert!(reused(&resumed) > 50, "{}", stderr(&resumed));
+    assert_eq!(reused(&reread), 0);
+    assert!(warnings(&resumed).is_empty() && warnings(&reread).is_empty());
+    assert_eq!(stdout(&resumed), stdout(&reread));
+    assert_eq!(env.count("SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.name = 's'"), 5);
+}
+
+#[test]
+fn a_damaged_snapshot_is_ignored_with_one_warning() {
+    let env = Env::new();
+    env.ask("s", "12", "What does `git rebase` do?");
+    for (sql, what) in [
+        ("UPDATE kv_segments SET data = CAST(substr(data, 1, 100) || x'ff' || substr(data, 102) AS BLOB)", "checksum"),
+        ("UPDATE kv_segments SET data = substr(data, 1, length(data) / 2)", "segment"),
+        ("DELETE FROM kv_segments", "no data"),
+    ] {
+        let fork = format!("f{}", env.count("SELECT count(*) FROM sessions"));
+        assert!(env.run(&["sessions", "fork", "s", &fork]).status.success());
+        let sql = format!("{} WHERE snapshot_id = (SELECT k.id FROM kv_snapshots k JOIN sessions s ON s.id = k.session_id WHERE s.name = '{fork}')", sql);
+        env.db().execute(&sql, []).unwrap();
+        let out = env.ask(&fork, "8", "And `git merge`?");
+        let w = warnings(&out);
+        assert_eq!(w.len(), 1, "{}", stderr(&out));
+        assert!(w[0].contains("snapshot") && (w[0].contains(what) || w[0].contains("decompress")), "{w:?}");
+        assert_eq!(reused(&out), 0);
+        // The next turn has a good snapshot again.
+        let next = env.ask(&fork, "4", "Thanks.");
+        assert!(warnings(&next).is_empty() && reused(&next) > 0, "{}", stderr(&next));
+    }
+}
+
+#[test]
+fn a_changed_model_file_is_detected_and_gc_drops_snapshots_of_missing_models() {
+    let env = Env::with_model_copy();
+    env.ask("s", "8", "Name a sorting algorithm.");
+    // Flip a byte near the end of the file (inside the last tensor's data).
+    let mut bytes = std::fs::read(&env.model).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x01;
+    std::fs::write(&env.model, &bytes).unwrap();
+    let out = env.ask("s", "8", "Another one?");
+    let w = warnings(&out);
+    assert_eq!(w.len(), 1, "{}", stderr(&out));
+    assert!(w[0].contains("another model file"), "{w:?}");
+    assert_eq!(reused(&out), 0);
+    // The model goes away: gc drops its snapshot, the messages stay.
+    std::fs::remove_file(&env.model).unwrap();
+    let gc = env.run(&["sessions", "gc"]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
+    assert!(stderr(&gc).contains("dropped 1 snapshot"), "{}", stderr(&gc));
+    assert_eq!(env.count("SELECT count(*) FROM kv_snapshots"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 5);
+}
+
+/// Kills `hearth ask --session` at moments spread over load, prefill, generation and
+/// saving; every turn that completed before a kill is intact and the session resumes.
+#[test]
+fn killed_mid_turn_the_store_keeps_every_completed_turn() {
+    let env = Env::new();
+    let m = env.model.to_str().unwrap().to_string();
+    env.ask("k", "8", "Say hello.");
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for round in 0..8 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let delay = Duration::from_millis(50 + rng % 1200);
+        let mut child = env
+            .cmd(&[
+                "ask",
+                "-m",
+                &m,
+                "--temp",
+                "0",
+                "-n",
+                "64",
+                "-c",
+                "1024",
+                "--session",
+                "k",
+                "Count to twenty.",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let db = env.db();
+        let ok: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok", "round {round}");
+        let roles: Vec<String> = {
+            let mut st = db.prepare("SELECT role FROM messages ORDER BY seq").unwrap();
+            st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(roles[0], "system");
+        assert_eq!((roles.len() - 1) % 2, 0, "round {round} ({status}): {roles:?}");
+        assert!(roles[1..].chunks(2).all(|p| p == ["user", "assistant"]), "{roles:?}");
+    }
+    let out = env.ask("k", "8", "Goodbye.");
+    assert!(warnings(&out).is_empty(), "{}", stderr(&out));
+    assert!(reused(&out) > 0);
+}
+
+#[test]
+fn an_unwritable_data_dir_is_one_clear_error_and_nothing_is_written() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let under_file = file.path().join("data");
+    let m = model_path(SMOLLM2);
+    let out = common::hearth()
+        .env("HEARTH_DATA_DIR", &under_file)
+        .args(["ask", "-m", m.to_str().unwrap(), "-n", "4", "--session", "s", "hi"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 1, "cannot create the data dir");
+    assert!(stderr(&out).contains(&under_file.display().to_string()));
+    assert!(stdout(&out).is_empty(), "nothing was generated before the store opened");
+    assert_eq!(std::fs::metadata(file.path()).unwrap().len(), 0);
+}
+
+#[test]
+fn sessions_list_show_export_rename_and_rm() {
+    let env = Env::new();
+    env.ask("notes", "6", "What is a monad?");
+    let list = env.run(&["sessions", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows[0]["name"], "notes");
+    assert_eq!(rows[0]["messages"], 3);
+    assert_eq!(rows[0]["title"], "What is a monad?");
+    assert!(rows[0]["snapshot_tokens"].as_u64().unwrap() > 20);
+    assert!(rows[0]["model"].as_str().unwrap().ends_with(SMOLLM2));
+    let text = stdout(&env.run(&["sessions", "list"]));
+    assert!(text.contains("notes") && text.contains("What is a monad?"), "{text}");
+    let md = stdout(&env.run(&["sessions", "export", "notes", "--format", "md"]));
+    assert!(
+        md.starts_with("# What is a monad?\n")
+            && md.contains("\n## User\n\nWhat is a monad?\n")
+            && md.contains("\n## Assistant\n"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["sessions", "export", "1", "--format", "json"]).stdout)
+            .unwrap();
+    assert_eq!(json["messages"][1]["content"], "What is a monad?");
+    assert!(env.run(&["sessions", "rename", "notes", "fp"]).status.success());
+    assert!(stdout(&env.run(&["sessions", "show", "fp"])).contains("What is a monad?"));
+    assert_fails(&env.run(&["sessions", "show", "notes"]), 2, "no session 'notes'");
+    assert!(env.run(&["sessions", "rm", "fp"]).status.success());
+    assert_eq!(env.count("SELECT count(*) FROM messages"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM kv_segments"), 0);
+}
+
+#[test]
+fn a_session_keeps_its_context_size_and_refuses_a_second_system_prompt() {
+    let env = Env::new();
+    let m = env.model.to_str().unwrap();
+    let out =
+        env.run(&["ask", "-m", m, "--temp", "0", "-n", "4", "-c", "300", "--session", "c", "hi"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // No -m and no -c: the session's model and context size, so the snapshot fits.
+    let next = env.run(&["ask", "--temp", "0", "-n", "4", "--session", "c", "again"]);
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert!(warnings(&next).is_empty() && reused(&next) > 0, "{}", stderr(&next));
+    let sys = env.run(&["ask", "-sys", "Be terse.", "-n", "4", "--session", "c", "x"]);
+    assert_fails(&sys, 2, "already has one");
+}
+
+#[test]
+fn two_processes_write_one_database_at_once() {
+    let env = Env::new();
+    let m = env.model.to_str().unwrap().to_string();
+    let spawn = |name: &str| {
+        env.cmd(&[
+            "ask",
+            "-m",
+            &m,
+            "--temp",
+            "0",
+            "-n",
+            "24",
+            "-c",
+            "512",
+            "--session",
+            name,
+            "Explain ownership.",
+        ])
+        .spawn()
+        .unwrap()
+    };
+    for _ in 0..2 {
+        let (mut a, mut b) = (spawn("a"), spawn("b"));
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    }
+    let rows: serde_json::Value =
+        serde_json::from_slice(&env.run(&["sessions", "list", "--json"]).stdout).unwrap();
+    let msgs: Vec<_> =
+        rows.as_array().unwrap().iter().map(|r| r["messages"].as_u64().unwrap()).collect();
+    assert_eq!(msgs, [5, 5]);
+}
