@@ -9,7 +9,6 @@
 use std::arch::x86_64::*;
 
 use super::{Acc, Block, Isa, XMeta};
-use crate::quant::blocks::get_scale_min_k4;
 
 /// The f16 at `p` as f32, by F16C.
 #[inline(always)]
@@ -199,19 +198,39 @@ impl Super {
     }
 }
 
-/// Scales and mins of a Q4_K/Q5_K block (packed 6-bit in `w[4..16]`).
+/// The shuffle control that copies i16 word `i` of each 128-bit lane into every word
+/// of that lane.
+#[inline(always)]
+unsafe fn word_control(lo: usize, hi: usize) -> __m256i {
+    let word = |i: usize| (((2 * i + 1) << 8) | (2 * i)) as i16;
+    _mm256_set_m128i(_mm_set1_epi16(word(hi)), _mm_set1_epi16(word(lo)))
+}
+
+/// Scales and mins of a Q4_K/Q5_K block (packed 6-bit in `w[4..16]`, see
+/// `get_scale_min_k4`), unpacked with word arithmetic instead of a loop: as u32 words
+/// `a, b, c` of the 12 bytes, scales 0..4 are `a & 63` bytewise, scales 4..8 the low
+/// nibbles of `c` with the top two bits of `a` above them; mins likewise from `b` and
+/// the high nibbles of `c`.
 #[inline(always)]
 unsafe fn k4_scales(w: *const u8) -> ([__m256i; 8], __m256i) {
-    let packed: &[u8; 12] = &*w.add(4).cast::<[u8; 12]>();
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let word = |i: usize| w.add(4 + 4 * i).cast::<u32>().read_unaligned();
+    let (a, b, c) = (word(0), word(1), word(2));
+    let scales_hi = (c & LOW4) | (((a >> 6) & LOW2) << 4);
+    let mins_hi = ((c >> 4) & LOW4) | (((b >> 6) & LOW2) << 4);
+    let packed =
+        _mm_set_epi32(mins_hi as i32, (b & LOW6) as i32, scales_hi as i32, (a & LOW6) as i32);
+    // Scales as eight i16 words in both lanes; each run's scale spread over a vector.
+    let words = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(packed));
     let mut scales = [_mm256_setzero_si256(); 8];
-    let mut mins = [0i16; 16];
-    for j in 0..8 {
-        let (d, m) = get_scale_min_k4(j, packed);
-        scales[j] = _mm256_set1_epi16(d as i16);
-        mins[2 * j] = m as i16;
-        mins[2 * j + 1] = m as i16;
+    for (j, s) in scales.iter_mut().enumerate() {
+        *s = _mm256_shuffle_epi8(words, word_control(j, j));
     }
-    (scales, _mm256_loadu_si256(mins.as_ptr().cast()))
+    // Each min twice, for the two Q8_K sums of 16 of its run.
+    let mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(packed, packed));
+    (scales, mins)
 }
 
 impl Block for Q4K {
@@ -284,7 +303,11 @@ impl Block for Q6K {
     unsafe fn unpack(w: *const u8) -> Super {
         let m4 = _mm256_set1_epi8(0x0F);
         let sc = w.add(192);
-        let scale = |j: usize| *sc.add(j) as i8 as i16;
+        // The 16 i8 scales as i16 words: 0..8 in both lanes of one vector, 8..16 of another;
+        // run r takes scale 2r in its low lane and 2r + 1 in its high one.
+        let words = [0, 8].map(|i| {
+            _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64(sc.add(i).cast())))
+        });
         let mut q = [_mm256_setzero_si256(); 8];
         let mut scales = [_mm256_setzero_si256(); 8];
         for h in 0..2 {
@@ -297,10 +320,8 @@ impl Block for Q6K {
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), q6_high(qh, 6)),
             ];
             for (k, run) in runs.into_iter().enumerate() {
-                let j = 8 * h + 2 * k;
                 q[4 * h + k] = run;
-                scales[4 * h + k] =
-                    _mm256_set_m128i(_mm_set1_epi16(scale(j + 1)), _mm_set1_epi16(scale(j)));
+                scales[4 * h + k] = _mm256_shuffle_epi8(words[h], word_control(2 * k, 2 * k + 1));
             }
         }
         // The quants stay unsigned (0..64): Σ (q - 32)·x = Σ q·x - 32 · Σ x, with Σ x from
