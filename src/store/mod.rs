@@ -75,11 +75,26 @@ impl Store {
 
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
-        // journal_mode answers with the mode it set; WAL needs a file (not :memory:).
-        let _: String =
-            self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        self.set_wal()?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", true)
+    }
+
+    /// Switches the journal to WAL. Switching a new database needs it to oneself and
+    /// does not wait on the busy timeout, so while another process holds it, retry.
+    fn set_wal(&self) -> rusqlite::Result<()> {
+        let started = std::time::Instant::now();
+        loop {
+            // journal_mode answers with the mode it set.
+            let r: rusqlite::Result<String> =
+                self.conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0));
+            match r {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other.map(drop),
+            }
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -160,6 +175,10 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
         _ => ErrorKind::Io,
     };
     Error::new(kind, msg).with_file(path)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// Seconds since the Unix epoch.

@@ -67,19 +67,21 @@ pub fn latest() -> u32 {
 }
 
 /// Applies the migrations past the database's `user_version`, one transaction each.
-/// A database from a newer hearth is refused rather than guessed at.
+/// The version is read inside each write transaction, so two processes opening a new
+/// database at once apply every step exactly once. A database from a newer hearth is
+/// refused rather than guessed at.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), u32>> {
-    let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version > latest() {
-        return Ok(Err(version));
-    }
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > latest() {
+            return Ok(Err(version));
+        }
+        let Some(step) = MIGRATIONS.get(version as usize) else { return Ok(Ok(())) };
         tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
-    Ok(Ok(()))
 }
 
 #[cfg(test)]

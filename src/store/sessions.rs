@@ -99,10 +99,7 @@ impl Store {
         settings: &serde_json::Value,
     ) -> Result<SessionRow> {
         if let Some(n) = name {
-            check_name(n)?;
-            if self.find_session(n)?.is_some() {
-                return Err(Error::usage(format!("a session named '{n}' already exists")));
-            }
+            self.check_new_name(n, None)?;
         }
         let t = now();
         let id = self.write(|tx| {
@@ -173,10 +170,7 @@ impl Store {
     }
 
     pub fn rename_session(&mut self, id: i64, new_name: &str) -> Result<()> {
-        check_name(new_name)?;
-        if self.find_session(new_name)?.is_some_and(|s| s.id != id) {
-            return Err(Error::usage(format!("a session named '{new_name}' already exists")));
-        }
+        self.check_new_name(new_name, Some(id))?;
         self.write(|tx| {
             tx.execute("UPDATE sessions SET name = ?2 WHERE id = ?1", params![id, new_name])
         })?;
@@ -192,10 +186,7 @@ impl Store {
     /// A copy of a session (messages and snapshot) under a new name: a branch to keep
     /// while the original goes on.
     pub fn fork_session(&mut self, id: i64, new_name: &str) -> Result<SessionRow> {
-        check_name(new_name)?;
-        if self.find_session(new_name)?.is_some() {
-            return Err(Error::usage(format!("a session named '{new_name}' already exists")));
-        }
+        self.check_new_name(new_name, None)?;
         let t = now();
         let new_id = self.write(|tx| {
             tx.execute(
@@ -214,6 +205,16 @@ impl Store {
             Ok(new_id)
         })?;
         self.session(new_id)
+    }
+
+    /// Refuses a name people could not type or that another session (than `owner`)
+    /// already has.
+    fn check_new_name(&self, name: &str, owner: Option<i64>) -> Result<()> {
+        check_name(name)?;
+        if self.find_session(name)?.is_some_and(|s| Some(s.id) != owner) {
+            return Err(Error::usage(format!("a session named '{name}' already exists")));
+        }
+        Ok(())
     }
 
     /// Adds a completed turn's messages and, when given, replaces the session's KV

@@ -258,3 +258,28 @@ fn a_newer_schema_and_a_non_database_are_refused_by_name() {
     let err = Store::open(&path).err().unwrap().to_string();
     assert!(err.contains("schema version 99"), "{err}");
 }
+
+#[test]
+fn two_connections_creating_one_database_at_once_both_succeed() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let openers: Vec<_> = (0..2)
+            .map(|w| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let mut store = Store::open(&path).map_err(|e| format!("open: {e}"))?;
+                    let s = store
+                        .create_session(Some(&format!("w{w}")), None, &serde_json::json!({}))
+                        .map_err(|e| format!("create: {e}"))?;
+                    store.commit_turn(s.id, &turn("q", "a"), None).map_err(|e| format!("turn: {e}"))
+                })
+            })
+            .collect();
+        for h in openers {
+            h.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
+}

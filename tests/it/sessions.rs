@@ -46,23 +46,15 @@ impl Env {
         self.cmd(args).output().unwrap()
     }
 
+    /// A greedy `ask` of at most `n` tokens in session `name` with a context of `ctx`.
+    fn ask_cmd(&self, name: &str, n: &str, ctx: &str, question: &str) -> Command {
+        let m = self.model.to_str().unwrap();
+        self.cmd(&["ask", "-m", m, "--temp", "0", "-n", n, "-c", ctx, "--session", name, question])
+    }
+
     /// A greedy turn of at most `n` tokens in session `name`.
     fn ask(&self, name: &str, n: &str, question: &str) -> Output {
-        let m = self.model.to_str().unwrap();
-        let out = self.run(&[
-            "ask",
-            "-m",
-            m,
-            "--temp",
-            "0",
-            "-n",
-            n,
-            "-c",
-            "1024",
-            "--session",
-            name,
-            question,
-        ]);
+        let out = self.ask_cmd(name, n, "1024", question).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         out
     }
@@ -154,7 +146,6 @@ fn a_changed_model_file_is_detected_and_gc_drops_snapshots_of_missing_models() {
 #[test]
 fn killed_mid_turn_the_store_keeps_every_completed_turn() {
     let env = Env::new();
-    let m = env.model.to_str().unwrap().to_string();
     env.ask("k", "8", "Say hello.");
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     for round in 0..8 {
@@ -163,20 +154,7 @@ fn killed_mid_turn_the_store_keeps_every_completed_turn() {
         rng ^= rng << 17;
         let delay = Duration::from_millis(50 + rng % 1200);
         let mut child = env
-            .cmd(&[
-                "ask",
-                "-m",
-                &m,
-                "--temp",
-                "0",
-                "-n",
-                "64",
-                "-c",
-                "1024",
-                "--session",
-                "k",
-                "Count to twenty.",
-            ])
+            .ask_cmd("k", "64", "1024", "Count to twenty.")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -251,9 +229,7 @@ fn sessions_list_show_export_rename_and_rm() {
 #[test]
 fn a_session_keeps_its_context_size_and_refuses_a_second_system_prompt() {
     let env = Env::new();
-    let m = env.model.to_str().unwrap();
-    let out =
-        env.run(&["ask", "-m", m, "--temp", "0", "-n", "4", "-c", "300", "--session", "c", "hi"]);
+    let out = env.ask_cmd("c", "4", "300", "hi").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // No -m and no -c: the session's model and context size, so the snapshot fits.
     let next = env.run(&["ask", "--temp", "0", "-n", "4", "--session", "c", "again"]);
@@ -266,28 +242,19 @@ fn a_session_keeps_its_context_size_and_refuses_a_second_system_prompt() {
 #[test]
 fn two_processes_write_one_database_at_once() {
     let env = Env::new();
-    let m = env.model.to_str().unwrap().to_string();
     let spawn = |name: &str| {
-        env.cmd(&[
-            "ask",
-            "-m",
-            &m,
-            "--temp",
-            "0",
-            "-n",
-            "24",
-            "-c",
-            "512",
-            "--session",
-            name,
-            "Explain ownership.",
-        ])
-        .spawn()
-        .unwrap()
+        let mut cmd = env.ask_cmd(name, "24", "512", "Explain ownership.");
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     };
+    // The first round also creates the database from two processes at once.
     for _ in 0..2 {
-        let (mut a, mut b) = (spawn("a"), spawn("b"));
-        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+        let (a, b) = (spawn("a"), spawn("b"));
+        for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            assert!(out.status.success(), "{}", stderr(&out));
+        }
     }
     let rows: serde_json::Value =
         serde_json::from_slice(&env.run(&["sessions", "list", "--json"]).stdout).unwrap();

@@ -195,8 +195,11 @@ pub fn rows_by_tokens(
     let (xq, xb) = (x.xq, x.xb);
     let n = xq.len() / xb;
     let nb = x.meta.len() / n.max(1);
-    let mut buf = [0f32; MAX_COLS];
     let rb = w.row_bytes();
+    if n == 1 {
+        return one_token(w, dot, rows, x, emit);
+    }
+    let mut buf = [0f32; MAX_COLS];
     for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {
         let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
         for r in rows.clone() {
@@ -207,6 +210,26 @@ pub fn rows_by_tokens(
                 cols.iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
             }
         }
+    }
+}
+
+/// Weight rows handed to one single-token kernel call.
+const ROWS_PER_CALL: usize = 64;
+
+/// `rows_by_tokens` for one activation row: many weight rows per kernel call.
+fn one_token(
+    w: QRows,
+    dot: DotKernel,
+    rows: std::ops::Range<usize>,
+    x: Activations,
+    mut emit: impl FnMut(usize, usize, f32),
+) {
+    let rb = w.row_bytes();
+    let mut buf = [0f32; ROWS_PER_CALL];
+    for r0 in rows.clone().step_by(ROWS_PER_CALL) {
+        let out = &mut buf[..(rows.end - r0).min(ROWS_PER_CALL)];
+        dot.dot_rows(&w.bytes[r0 * rb..(r0 + out.len()) * rb], rb, x.xq, x.meta, out);
+        out.iter().enumerate().for_each(|(i, &v)| emit(0, r0 + i, v));
     }
 }
 

@@ -29,6 +29,10 @@ pub type VecDotFn = fn(&[u8], &[u8]) -> f32;
 /// scales are given as [`XMeta`], `nb` per row (see [`activation_meta`]).
 pub type MultiDotFn = fn(&[u8], &[u8], usize, &[XMeta], &mut [f32]);
 
+/// `out[r] = w[r·row_bytes..(r + 1)·row_bytes] · x` for `out.len()` weight rows and one
+/// activation row (block scales as [`XMeta`]).
+pub type RowsDotFn = fn(&[u8], usize, &[u8], &[XMeta], &mut [f32]);
+
 /// The scale of one quantized activation block as f32 (`d`), and for Q8_1 its stored
 /// block sum (`s`): read once per activation row instead of once per weight row.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -106,6 +110,10 @@ struct Kernel {
     avx2: MultiDotFn,
     #[cfg(target_arch = "x86_64")]
     vnni: MultiDotFn,
+    #[cfg(target_arch = "x86_64")]
+    avx2_rows: RowsDotFn,
+    #[cfg(target_arch = "x86_64")]
+    vnni_rows: RowsDotFn,
     #[cfg(target_arch = "aarch64")]
     neon: MultiDotFn,
 }
@@ -119,6 +127,10 @@ macro_rules! kernel {
             avx2: x86::dot_avx2::<x86::$block>,
             #[cfg(target_arch = "x86_64")]
             vnni: x86::dot_vnni::<x86::$block>,
+            #[cfg(target_arch = "x86_64")]
+            avx2_rows: x86::rows_avx2::<x86::$block>,
+            #[cfg(target_arch = "x86_64")]
+            vnni_rows: x86::rows_vnni::<x86::$block>,
             #[cfg(target_arch = "aarch64")]
             neon: neon::dot_neon::<neon::$block>,
         }
@@ -219,18 +231,18 @@ pub fn kernel_at(ty: GgmlType, level: Level) -> Option<DotKernel> {
     if !level.supported() {
         return None;
     }
-    let simd: Option<MultiDotFn> = match level {
-        Level::Scalar => None,
+    let (simd, rows): (Option<MultiDotFn>, Option<RowsDotFn>) = match level {
+        Level::Scalar => (None, None),
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => Some(k.avx2),
+        Level::Avx2 => (Some(k.avx2), Some(k.avx2_rows)),
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512Vnni => Some(k.vnni),
+        Level::Avx512Vnni => (Some(k.vnni), Some(k.vnni_rows)),
         #[cfg(target_arch = "aarch64")]
-        Level::Neon => Some(k.neon),
+        Level::Neon => (Some(k.neon), None),
         // Another architecture's level: refused by `supported` above.
-        _ => None,
+        _ => (None, None),
     };
-    Some(DotKernel { scalar: k.scalar, simd, w_ty: ty, x_ty: activation_type(ty) })
+    Some(DotKernel { scalar: k.scalar, simd, rows, w_ty: ty, x_ty: activation_type(ty) })
 }
 
 /// The dot kernel for weights of type `ty` at the running [`level`], or `None` when the
@@ -244,6 +256,7 @@ pub fn kernel(ty: GgmlType) -> Option<DotKernel> {
 pub struct DotKernel {
     scalar: VecDotFn,
     simd: Option<MultiDotFn>,
+    rows: Option<RowsDotFn>,
     w_ty: GgmlType,
     x_ty: GgmlType,
 }
@@ -269,6 +282,21 @@ impl DotKernel {
             None => {
                 for (c, o) in out.iter_mut().enumerate() {
                     *o = (self.scalar)(w, self.x_row(w, x, stride, c));
+                }
+            }
+        }
+    }
+
+    /// `out[r] = w[r·row_bytes..(r + 1)·row_bytes] · x` for `out.len()` weight rows and
+    /// one activation row `x` with its [`XMeta`]: one call for many rows where the level
+    /// has such a kernel, else one [`DotKernel::dot_meta`] per row.
+    pub fn dot_rows(&self, w: &[u8], row_bytes: usize, x: &[u8], meta: &[XMeta], out: &mut [f32]) {
+        match self.rows {
+            Some(f) => f(w, row_bytes, x, meta, out),
+            None => {
+                for (r, o) in out.iter_mut().enumerate() {
+                    let row = &w[r * row_bytes..(r + 1) * row_bytes];
+                    self.dot_meta(row, x, x.len(), meta, std::slice::from_mut(o));
                 }
             }
         }

@@ -262,3 +262,30 @@ fn round_half_even_matches_the_standard_rounding() {
         assert_eq!(round_half_even(v), v.round_ties_even(), "{v}");
     }
 }
+
+/// Many weight rows against one activation row in one call equal one row at a time,
+/// bit for bit, at every supported level.
+#[test]
+fn row_runs_match_one_row_at_a_time() {
+    let mut rng = Rng(77);
+    for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+        for ty in TYPES {
+            let k = 256 * 2;
+            let n_rows = 5;
+            let w = weights(&mut rng, ty, k * n_rows, false);
+            let xty = activation_type(ty);
+            let mut x = Vec::new();
+            quantize_row(xty, &rng.vec_mixed(k), &mut x);
+            let meta = activation_meta(xty, &x);
+            let kern = kernel_at(ty, level).unwrap();
+            let rb = w.len() / n_rows;
+            let mut got = vec![0f32; n_rows];
+            kern.dot_rows(&w, rb, &x, &meta, &mut got);
+            for (r, &g) in got.iter().enumerate() {
+                let mut one = [0f32];
+                kern.dot_meta(&w[r * rb..(r + 1) * rb], &x, x.len(), &meta, &mut one);
+                assert_eq!(g.to_bits(), one[0].to_bits(), "{} {} row {r}", level.name(), ty.name());
+            }
+        }
+    }
+}

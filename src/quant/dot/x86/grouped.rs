@@ -11,6 +11,9 @@ use super::{Acc, Block, Isa, Operands, XMeta};
 /// Blocks per group.
 const GROUP: usize = 8;
 
+/// How far ahead of the group in hand its weight bytes are prefetched.
+const PREFETCH_AHEAD: usize = 1024;
+
 /// Lane b of the result is the sum of the eight i32 lanes of `s[b]`.
 #[inline(always)]
 unsafe fn reduce8(s: [__m256i; GROUP]) -> __m256i {
@@ -51,6 +54,10 @@ pub unsafe fn tile<B: Block, I: Isa, const C: usize>(o: Operands, out: &mut [f32
     let groups = o.nb / GROUP;
     for g in 0..groups {
         let i0 = g * GROUP;
+        let ahead = o.w.add(i0 * B::W_BYTES + PREFETCH_AHEAD);
+        for line in 0..(GROUP * B::W_BYTES).div_ceil(64) {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.add(64 * line).cast());
+        }
         // Plain loops, not closures: a closure would not inherit the target features,
         // and every intrinsic in it would become a call.
         let mut u = [B::unpack(o.w); GROUP];

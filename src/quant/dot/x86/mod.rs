@@ -193,3 +193,54 @@ pub fn dot_vnni<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], out
     // SAFETY: as in `dot_avx2`.
     unsafe { tiles_vnni::<B>(o, out) }
 }
+
+/// `out[r] = w_r · x` for `out.len()` weight rows `row_bytes` apart at `w` and one
+/// activation row: the single-token case, where the per-call overhead of one kernel
+/// call per weight row would be a fair part of the work.
+#[inline(always)]
+unsafe fn rows<B: Block, I: Isa>(o: Operands, row_bytes: usize, out: &mut [f32]) {
+    for (r, v) in out.iter_mut().enumerate() {
+        let row = Operands { w: o.w.add(r * row_bytes), ..o };
+        tiles::<B, I>(row, std::slice::from_mut(v));
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn rows_avx2_impl<B: Block>(o: Operands, row_bytes: usize, out: &mut [f32]) {
+    rows::<B, Avx2>(o, row_bytes, out)
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+unsafe fn rows_vnni_impl<B: Block>(o: Operands, row_bytes: usize, out: &mut [f32]) {
+    rows::<B, Vnni>(o, row_bytes, out)
+}
+
+/// Checks a rows call's lengths; returns its operands (`w` at the first row).
+fn check_rows<B: Block>(
+    w: &[u8],
+    row_bytes: usize,
+    x: &[u8],
+    meta: &[XMeta],
+    n_rows: usize,
+) -> Operands {
+    let o = check::<B>(&w[..row_bytes.min(w.len())], x, x.len(), meta, 1);
+    assert_eq!(w.len(), n_rows * row_bytes, "{n_rows} weight rows of {row_bytes} bytes");
+    o
+}
+
+/// `out[r] = w[r·row_bytes..] · x` with AVX2 for one activation row (its block scales in
+/// `meta`). Panics on a CPU without AVX2, or when the lengths disagree.
+pub fn rows_avx2<B: Block>(w: &[u8], row_bytes: usize, x: &[u8], meta: &[XMeta], out: &mut [f32]) {
+    let o = check_rows::<B>(w, row_bytes, x, meta, out.len());
+    assert!(super::avx2_available(), "AVX2 kernel called on a CPU without AVX2+FMA+F16C");
+    // SAFETY: the CPU has the features; `check_rows` bounds every row, block and scale.
+    unsafe { rows_avx2_impl::<B>(o, row_bytes, out) }
+}
+
+/// As [`rows_avx2`] with AVX-512 VNNI.
+pub fn rows_vnni<B: Block>(w: &[u8], row_bytes: usize, x: &[u8], meta: &[XMeta], out: &mut [f32]) {
+    let o = check_rows::<B>(w, row_bytes, x, meta, out.len());
+    assert!(super::vnni_available(), "VNNI kernel called on a CPU without AVX-512 VNNI");
+    // SAFETY: as in `rows_avx2`.
+    unsafe { rows_vnni_impl::<B>(o, row_bytes, out) }
+}
