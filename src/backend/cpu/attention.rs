@@ -126,6 +126,45 @@ impl ValueSum<'_> {
     }
 }
 
+/// Keys handled per block by the f16 path.
+const KEY_BLOCK: usize = 64;
+
+/// One query head over f16 keys and values at positions `keys`: the same online
+/// softmax and roundings as the per-key loop of `attention`, a block of keys at a time
+/// (their scores in one call, then their rescales and value sums in another). Returns
+/// the softmax sum and the value sum.
+fn f16_head<'a>(
+    q: &[f16],
+    k: &[f16],
+    v: &[f16],
+    (hk, hv): (Head, Head),
+    keys: std::ops::Range<usize>,
+    scale: f32,
+    acc: &'a mut [f16],
+) -> (f32, &'a mut [f16]) {
+    let (mut sum, mut max) = (0f32, f32::NEG_INFINITY);
+    let mut scores = [0f32; KEY_BLOCK];
+    let mut steps = [(1f32, 1f32); KEY_BLOCK];
+    for j0 in keys.clone().step_by(KEY_BLOCK) {
+        let n = (keys.end - j0).min(KEY_BLOCK);
+        vec_f16::dots(q, &k[hk.range(j0).start..], hk.row, &mut scores[..n]);
+        for (s, step) in scores[..n].iter().zip(&mut steps) {
+            let s = s * scale;
+            let (mut ms, mut vs) = (1f32, 1f32);
+            if s > max {
+                ms = (max - s).exp();
+                max = s;
+            } else {
+                vs = (s - max).exp();
+            }
+            *step = (ms, vs);
+            sum = sum * ms + vs;
+        }
+        vec_f16::mads(acc, &v[hv.range(j0).start..], hv.row, &steps[..n]);
+    }
+    (sum, acc)
+}
+
 /// q `(n, n_head · head_dim_k)` at `positions` → `(n, n_head · head_dim_v)`.
 pub fn attention(q: &[f32], kv: &CpuKv, il: usize, positions: &[u32], p: &AttnParams) -> Vec<f32> {
     let (dk, dv) = (p.head_dim_k, p.head_dim_v);
@@ -143,9 +182,23 @@ pub fn attention(q: &[f32], kv: &CpuKv, il: usize, positions: &[u32], p: &AttnPa
             KvType::F16 => ValueSum::F16(&mut acc16[..dv]),
             _ => ValueSum::F32(&mut acc32[..dv]),
         };
+        let first = first_visible(pos, p.window);
+        let qi = (t * p.n_head + h) * dk;
+        if let (Queries::F16(q), KvRows::F16(k), KvRows::F16(v)) = (&queries, keys, values) {
+            let (sum, acc) = f16_head(
+                &q[qi..qi + dk],
+                k,
+                v,
+                (hk, hv),
+                first..pos + 1,
+                p.scale,
+                &mut acc16[..dv],
+            );
+            return ValueSum::F16(acc).write(sum, o);
+        }
         let (mut sum, mut max) = (0f32, f32::NEG_INFINITY);
-        for j in first_visible(pos, p.window)..=pos {
-            let s = score(&queries, (t * p.n_head + h) * dk, keys, hk, j) * p.scale;
+        for j in first..=pos {
+            let s = score(&queries, qi, keys, hk, j) * p.scale;
             let (mut ms, mut vs) = (1f32, 1f32);
             if s > max {
                 ms = (max - s).exp();

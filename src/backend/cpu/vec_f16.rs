@@ -49,6 +49,40 @@ pub fn mad(acc: &mut [f16], v: &[f16], s: f32) {
     mad_scalar(acc, v, s)
 }
 
+/// `out[i] = q · rows[i·stride..][..q.len()]`: the dots of `q` with `out.len()` rows
+/// `stride` values apart, each as [`dot`] computes it.
+pub fn dots(q: &[f16], rows: &[f16], stride: usize, out: &mut [f32]) {
+    let d = q.len();
+    assert!(out.is_empty() || (out.len() - 1) * stride + d <= rows.len(), "rows out of range");
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: as in `dot`; the assert bounds every row.
+        return unsafe { avx2::dots(q, rows, stride, out) };
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = dot_scalar(q, &rows[i * stride..i * stride + d]);
+    }
+}
+
+/// For each row `i` of `rows` (`stride` values apart) and `(ms, vs) = steps[i]` in
+/// order: `acc = f16(acc · ms)` unless `ms` is 1, then `acc = f16(row_i · vs + acc)` —
+/// the same roundings as [`scale`] and [`mad`] one row at a time.
+pub fn mads(acc: &mut [f16], rows: &[f16], stride: usize, steps: &[(f32, f32)]) {
+    let d = acc.len();
+    assert!(steps.is_empty() || (steps.len() - 1) * stride + d <= rows.len(), "rows out of range");
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: as in `dot`; the assert bounds every row.
+        return unsafe { avx2::mads(acc, rows, stride, steps) };
+    }
+    for (i, &(ms, vs)) in steps.iter().enumerate() {
+        if ms != 1.0 {
+            scale_scalar(acc, ms);
+        }
+        mad_scalar(acc, &rows[i * stride..i * stride + d], vs);
+    }
+}
+
 pub fn dot_scalar(a: &[f16], b: &[f16]) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| h(x) * h(y)).sum()
 }
@@ -69,13 +103,13 @@ mod avx2 {
 
     const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;
 
-    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline(always)]
     unsafe fn load8(s: &[f16], at: usize) -> __m256 {
         let s = &s[at..at + 8];
         _mm256_cvtph_ps(_mm_loadu_si128(s.as_ptr() as *const __m128i))
     }
 
-    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline(always)]
     unsafe fn store8(s: &mut [f16], at: usize, v: __m256) {
         let s = &mut s[at..at + 8];
         _mm_storeu_si128(s.as_mut_ptr() as *mut __m128i, _mm256_cvtps_ph::<ROUND>(v));
@@ -83,6 +117,30 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot(a: &[f16], b: &[f16]) -> f32 {
+        dot_inline(a, b)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dots(q: &[f16], rows: &[f16], stride: usize, out: &mut [f32]) {
+        let d = q.len();
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = dot_inline(q, rows.get_unchecked(i * stride..i * stride + d));
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn mads(acc: &mut [f16], rows: &[f16], stride: usize, steps: &[(f32, f32)]) {
+        let d = acc.len();
+        for (i, &(ms, vs)) in steps.iter().enumerate() {
+            if ms != 1.0 {
+                scale_inline(acc, ms);
+            }
+            mad_inline(acc, rows.get_unchecked(i * stride..i * stride + d), vs);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn dot_inline(a: &[f16], b: &[f16]) -> f32 {
         let n = a.len().min(b.len());
         let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         let mut i = 0;
@@ -104,6 +162,11 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn scale(acc: &mut [f16], s: f32) {
+        scale_inline(acc, s)
+    }
+
+    #[inline(always)]
+    unsafe fn scale_inline(acc: &mut [f16], s: f32) {
         let vs = _mm256_set1_ps(s);
         let n8 = acc.len() / 8 * 8;
         for i in (0..n8).step_by(8) {
@@ -114,6 +177,11 @@ mod avx2 {
 
     #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn mad(acc: &mut [f16], v: &[f16], s: f32) {
+        mad_inline(acc, v, s)
+    }
+
+    #[inline(always)]
+    unsafe fn mad_inline(acc: &mut [f16], v: &[f16], s: f32) {
         let vs = _mm256_set1_ps(s);
         let n8 = acc.len() / 8 * 8;
         for i in (0..n8).step_by(8) {
@@ -146,6 +214,30 @@ mod tests {
             scale(&mut x, -1.9);
             scale_scalar(&mut y, -1.9);
             assert_eq!(x, y, "scale n={n}");
+        }
+    }
+
+    #[test]
+    fn row_runs_match_one_row_at_a_time() {
+        let mut rng = Rng(9);
+        for (d, stride, n) in [(64, 128, 5), (72, 72, 3), (7, 20, 4)] {
+            let q = halves(&mut rng, d);
+            let rows = halves(&mut rng, (n - 1) * stride + d);
+            let mut got = vec![0f32; n];
+            dots(&q, &rows, stride, &mut got);
+            let steps: Vec<(f32, f32)> =
+                (0..n).map(|i| (if i % 2 == 0 { 0.5 } else { 1.0 }, 0.1 * i as f32)).collect();
+            let (mut acc, mut want_acc) = (q.clone(), q.clone());
+            mads(&mut acc, &rows, stride, &steps);
+            for i in 0..n {
+                let row = &rows[i * stride..i * stride + d];
+                assert_eq!(got[i].to_bits(), dot(&q, row).to_bits(), "dot {i}");
+                if steps[i].0 != 1.0 {
+                    scale(&mut want_acc, steps[i].0);
+                }
+                mad(&mut want_acc, row, steps[i].1);
+            }
+            assert_eq!(acc, want_acc);
         }
     }
 }
