@@ -265,7 +265,9 @@ fn every_kernel_level_scores_a_text_alike() {
         .collect();
     for &p in &simd {
         assert!((p / scalar - 1.0).abs() < 0.03, "simd {p} vs scalar {scalar}");
-        assert_eq!(p, simd[0], "the SIMD levels differ: {simd:?}");
+        // The SIMD levels form the same integer sums; only VNNI's Q8_0 kernel, which
+        // takes its weights' bias off as a min, adds them up in another float order.
+        assert!((p / simd[0] - 1.0).abs() < 1e-6, "the SIMD levels differ: {simd:?}");
     }
 }
 

@@ -33,8 +33,9 @@ pub type MultiDotFn = fn(&[u8], &[u8], usize, &[XMeta], &mut [f32]);
 /// activation row (block scales as [`XMeta`]).
 pub type RowsDotFn = fn(&[u8], usize, &[u8], &[XMeta], &mut [f32]);
 
-/// The scale of one quantized activation block as f32 (`d`), and for Q8_1 its stored
-/// block sum (`s`): read once per activation row instead of once per weight row.
+/// The scale of one quantized activation block as f32 (`d`), and its block sum (`s`:
+/// Q8_1's stored one, Q8_0's computed as `d · Σ q`): read once per activation row
+/// instead of once per weight row.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[repr(C)]
 pub struct XMeta {
@@ -51,7 +52,12 @@ pub fn activation_meta(ty: GgmlType, x: &[u8]) -> Vec<XMeta> {
         .map(|b| match ty {
             GgmlType::Q8_K => XMeta { d: f32_at(b), s: 0.0 },
             GgmlType::Q8_1 => XMeta { d: f16_le_at(b, 0), s: f16_le_at(b, 2) },
-            _ => XMeta { d: f16_le_at(b, 0), s: 0.0 },
+            // Q8_0: d times the sum of the quants, for kernels that keep 4- and 5-bit
+            // weights unsigned and take their offset off as a min.
+            _ => {
+                let d = f16_le_at(b, 0);
+                XMeta { d, s: d * b[2..].iter().map(|&q| q as i8 as i32).sum::<i32>() as f32 }
+            }
         })
         .collect()
 }
@@ -120,17 +126,21 @@ struct Kernel {
 
 macro_rules! kernel {
     ($ty:ident, $f:ident, $block:ident) => {
+        kernel!($ty, $f, $block, $block)
+    };
+    // `$vnni`: the block the VNNI kernels take, where it differs from AVX2's.
+    ($ty:ident, $f:ident, $block:ident, $vnni:ident) => {
         Kernel {
             ty: GgmlType::$ty,
             scalar: scalar::$f,
             #[cfg(target_arch = "x86_64")]
             avx2: x86::dot_avx2::<x86::$block>,
             #[cfg(target_arch = "x86_64")]
-            vnni: x86::dot_vnni::<x86::$block>,
+            vnni: x86::dot_vnni::<x86::$vnni>,
             #[cfg(target_arch = "x86_64")]
             avx2_rows: x86::rows_avx2::<x86::$block>,
             #[cfg(target_arch = "x86_64")]
-            vnni_rows: x86::rows_vnni::<x86::$block>,
+            vnni_rows: x86::rows_vnni::<x86::$vnni>,
             #[cfg(target_arch = "aarch64")]
             neon: neon::dot_neon::<neon::$block>,
         }
@@ -142,7 +152,7 @@ const KERNELS: &[Kernel] = &[
     kernel!(Q4_0, q4_0_q8_0, Q4_0),
     kernel!(Q4_1, q4_1_q8_1, Q4_1),
     kernel!(Q5_0, q5_0_q8_0, Q5_0),
-    kernel!(Q8_0, q8_0_q8_0, Q8_0),
+    kernel!(Q8_0, q8_0_q8_0, Q8_0, Q8_0Vnni),
     kernel!(Q4_K, q4_k_q8_k, Q4K),
     kernel!(Q5_K, q5_k_q8_k, Q5K),
     kernel!(Q6_K, q6_k_q8_k, Q6K),

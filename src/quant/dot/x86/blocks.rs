@@ -1,9 +1,9 @@
 //! How each weight block format is unpacked into AVX2 registers, and how an unpacked
 //! block meets one activation block — the same integer sums as `scalar.rs`.
 //!
-//! Signed weights (Q4_0, Q5_0, Q8_0 against Q8_0) use `|w| · sign(w)·x`: exact unless
-//! an activation is -128 under a negative weight, and run-time Q8_0 activations stay
-//! within ±127. K-quant weights stay unsigned (≤ 63): pairs of products stay below
+//! Q8_0 weights (signed) use `|w| · sign(w)·x`: exact unless an activation is -128
+//! under a negative weight, and run-time Q8_0 activations stay within ±127. Q4_0 and
+//! Q5_0 keep their quants unsigned and take the offset off as a min, as Q4_1 does. K-quant weights stay unsigned (≤ 63): pairs of products stay below
 //! 2·63·128 < 2¹⁵ even with Q8_K's -128, and the sub-block scales ride on `madd`.
 
 use std::arch::x86_64::*;
@@ -91,6 +91,43 @@ macro_rules! signed_against_q8_0 {
     };
 }
 
+/// A block of 32 unsigned weight quants with scale `d` and min `m` (Q4_1's own; the
+/// offset of Q4_0 and Q5_0 as `-8·d`, `-16·d`): `Σ w·x = d·Σ q·x + m·Σ x`, with the
+/// activation block's `Σ x` (times its scale) from its `XMeta`. Unsigned quants below
+/// 32 meet the signed activations directly, with no sign trick per activation row.
+#[derive(Clone, Copy)]
+pub struct Unsigned {
+    q: __m256i,
+    d: f32,
+    m: f32,
+}
+
+/// The `Block` items of the unsigned formats against activation blocks of `$x_bytes`
+/// whose quants start at byte `$x_quants`.
+macro_rules! unsigned_against {
+    ($x_bytes:expr, $x_quants:expr) => {
+        const X_BYTES: usize = $x_bytes;
+        type Unpacked = Unsigned;
+        const GROUPED: bool = true;
+        const HAS_MIN: bool = true;
+
+        #[inline(always)]
+        unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, m: XMeta, acc: &mut Acc) {
+            acc.fma(w.d * m.d, _mm256_cvtepi32_ps(Self::int_sum::<I>(w, x)));
+            acc.add(w.m * m.s);
+        }
+
+        #[inline(always)]
+        unsafe fn int_sum<I: Isa>(w: &Unsigned, x: *const u8) -> __m256i {
+            I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add($x_quants)))
+        }
+
+        fn scale_min(w: &Unsigned) -> (f32, f32) {
+            (w.d, w.m)
+        }
+    };
+}
+
 pub struct Q4_0;
 pub struct Q5_0;
 pub struct Q8_0;
@@ -101,23 +138,44 @@ pub struct Q6K;
 
 impl Block for Q4_0 {
     const W_BYTES: usize = 18;
-    signed_against_q8_0!();
+    unsigned_against!(34, 2);
 
+    /// The quants stay unsigned (0..16); the offset of 8 goes as a min of -8·d.
     #[inline(always)]
-    unsafe fn unpack(w: *const u8) -> Signed {
-        Signed::new(_mm256_sub_epi8(nibbles32(w.add(2)), _mm256_set1_epi8(8)), f16_at(w))
+    unsafe fn unpack(w: *const u8) -> Unsigned {
+        let d = f16_at(w);
+        Unsigned { q: nibbles32(w.add(2)), d, m: -8.0 * d }
     }
 }
 
 impl Block for Q5_0 {
     const W_BYTES: usize = 22;
-    signed_against_q8_0!();
+    unsigned_against!(34, 2);
+
+    /// The quants stay unsigned (0..32), the fifth bit as 16; the offset as -16·d.
+    #[inline(always)]
+    unsafe fn unpack(w: *const u8) -> Unsigned {
+        let high = _mm256_and_si256(bits32(w.add(2)), _mm256_set1_epi8(0x10));
+        let d = f16_at(w);
+        Unsigned { q: _mm256_or_si256(nibbles32(w.add(6)), high), d, m: -16.0 * d }
+    }
+}
+
+/// Q8_0 weights for VNNI only: the quants biased to unsigned (`q + 128`, one XOR per
+/// block) and the bias taken off as a min of -128·d, so that each activation row costs
+/// one `vpdpbusd` and no sign trick. With AVX2's `maddubs` the pair sums of such bytes
+/// would saturate i16: the AVX2 kernel uses [`Q8_0`].
+pub struct Q8_0Vnni;
+
+impl Block for Q8_0Vnni {
+    const W_BYTES: usize = 34;
+    unsigned_against!(34, 2);
 
     #[inline(always)]
-    unsafe fn unpack(w: *const u8) -> Signed {
-        // q - 16: a clear fifth bit leaves q | 0xF0, i.e. q - 16 as a signed byte.
-        let high = _mm256_andnot_si256(bits32(w.add(2)), _mm256_set1_epi8(0xF0u8 as i8));
-        Signed::new(_mm256_or_si256(nibbles32(w.add(6)), high), f16_at(w))
+    unsafe fn unpack(w: *const u8) -> Unsigned {
+        let d = f16_at(w);
+        let q = _mm256_xor_si256(load32(w.add(2)), _mm256_set1_epi8(0x80u8 as i8));
+        Unsigned { q, d, m: -128.0 * d }
     }
 }
 
@@ -131,41 +189,13 @@ impl Block for Q8_0 {
     }
 }
 
-/// A Q4_1 block: unsigned quants, scale and min; against Q8_1 (whose block sum carries
-/// the min term).
-#[derive(Clone, Copy)]
-pub struct Unsigned {
-    q: __m256i,
-    d: f32,
-    m: f32,
-}
-
 impl Block for Q4_1 {
     const W_BYTES: usize = 20;
-    const X_BYTES: usize = 36;
-    type Unpacked = Unsigned;
+    unsigned_against!(36, 4);
 
     #[inline(always)]
     unsafe fn unpack(w: *const u8) -> Unsigned {
         Unsigned { q: nibbles32(w.add(4)), d: f16_at(w), m: f16_at(w.add(2)) }
-    }
-
-    #[inline(always)]
-    unsafe fn dot<I: Isa>(w: &Unsigned, x: *const u8, m: XMeta, acc: &mut Acc) {
-        acc.fma(w.d * m.d, _mm256_cvtepi32_ps(Self::int_sum::<I>(w, x)));
-        acc.add(w.m * m.s);
-    }
-
-    const GROUPED: bool = true;
-    const HAS_MIN: bool = true;
-
-    #[inline(always)]
-    unsafe fn int_sum<I: Isa>(w: &Unsigned, x: *const u8) -> __m256i {
-        I::dot_u8i8(_mm256_setzero_si256(), w.q, load32(x.add(4)))
-    }
-
-    fn scale_min(w: &Unsigned) -> (f32, f32) {
-        (w.d, w.m)
     }
 }
 

@@ -3,7 +3,9 @@
 //! activation rows. Two instruction sets share the code: AVX2 (+FMA, F16C), and
 //! AVX-512 VNNI (`vpdpbusd` on 256-bit vectors, AVX-512VL), which sums four u8·i8
 //! products per lane in one instruction where AVX2 needs `maddubs` + `madd`. Both give
-//! the same integer sums, so the two paths agree exactly.
+//! the same integer sums, so the two paths agree exactly — except for Q8_0, whose VNNI
+//! kernel biases the weights to unsigned bytes (`Q8_0Vnni`, no sign trick per row) and
+//! adds the same exact sums in another float order.
 //!
 //! The per-type unpacking is in `blocks.rs` ([`Block`]); this file holds the loop over
 //! blocks and columns, and the safe entry points that check lengths and the CPU.
@@ -15,7 +17,7 @@ mod grouped;
 use std::arch::x86_64::*;
 
 pub use activations::quantize_block32;
-pub use blocks::{Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
+pub use blocks::{Q8_0Vnni, Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
 use super::XMeta;
 
