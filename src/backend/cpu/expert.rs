@@ -20,7 +20,7 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     // Each expert's activation rows, contiguous for the kernels, with their scales.
     let gathered: Vec<Vec<u8>> = groups
         .iter()
-        .map(|(_, rows)| rows.iter().flat_map(|&r| &xq[r * xb..(r + 1) * xb]).copied().collect())
+        .map(|(_, rows)| gather(&xq, xb, rows))
         .collect();
     let metas: Vec<_> = gathered.iter().map(|g| activation_meta(ty, g)).collect();
     let per = matmul::rows_per_task(m, groups.len());
@@ -49,12 +49,21 @@ fn group_by_expert(ids: &[u32]) -> Vec<(u32, Vec<usize>)> {
     experts.into_iter().map(|e| (e, (0..ids.len()).filter(|&r| ids[r] == e).collect())).collect()
 }
 
+/// Rows `rows` of `x` (rows of `width` items), one after another.
+fn gather<T: Copy>(x: &[T], width: usize, rows: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.len() * width);
+    for &r in rows {
+        out.extend_from_slice(&x[r * width..(r + 1) * width]);
+    }
+    out
+}
+
 /// Weight types without an integer dot: one matmul per expert.
 fn mul_mat_id_each(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     let k = w.k;
     let mut out = vec![0f32; ids.len() * m];
     for (e, rows) in group_by_expert(ids) {
-        let xe: Vec<f32> = rows.iter().flat_map(|&r| &x[r * k..(r + 1) * k]).copied().collect();
+        let xe = gather(x, k, &rows);
         let ye = matmul(w.slice(e as usize * m, m), &xe, rows.len());
         for (i, &r) in rows.iter().enumerate() {
             out[r * m..(r + 1) * m].copy_from_slice(&ye[i * m..(i + 1) * m]);
