@@ -18,10 +18,7 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     let xq = quantize_rows(ty, x, k, xb);
     let groups = group_by_expert(ids);
     // Each expert's activation rows, contiguous for the kernels, with their scales.
-    let gathered: Vec<Vec<u8>> = groups
-        .iter()
-        .map(|(_, rows)| gather(&xq, xb, rows))
-        .collect();
+    let gathered: Vec<Vec<u8>> = groups.iter().map(|(_, rows)| gather(&xq, xb, rows)).collect();
     let metas: Vec<_> = gathered.iter().map(|g| activation_meta(ty, g)).collect();
     let per = matmul::rows_per_task(m, groups.len());
     let chunks = m.div_ceil(per);
