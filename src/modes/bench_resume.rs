@@ -8,12 +8,10 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::bench::{random_tokens, Measure};
-use super::{load, output};
-use crate::backend::cpu::CpuBackend;
+use super::{conversation, load, output};
 use crate::cli::BenchArgs;
-use crate::engine::session::Session;
 use crate::error::{Error, Result};
-use crate::store::snapshots::{self, Binding};
+use crate::store::snapshots;
 use crate::store::{Store, Turn, DB_FILE};
 
 /// Tokens of the new message that follows the restored history.
@@ -44,16 +42,6 @@ fn argmax(logits: &[f32]) -> usize {
     logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
 }
 
-fn binding(session: &Session<CpuBackend>) -> Binding {
-    let (arch, n_ctx, dtype) = session.kv_binding();
-    Binding {
-        model_sha256: crate::store::hex(&session.model().sha256()),
-        arch,
-        n_ctx,
-        kv_dtype: format!("{}/{}", dtype.k.name(), dtype.v.name()),
-    }
-}
-
 /// What one resume benchmark measured.
 struct Figures {
     reprefill: Measure,
@@ -81,9 +69,10 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     session.prefill(&history)?;
     let raw_bytes = session.export_kv_data().len() as u64;
     let t = Instant::now();
-    let prepared = snapshots::prepare(None, binding(&session), history.clone(), |a, b| {
-        session.export_kv_range(a..b)
-    })?;
+    let sha = crate::store::hex(&session.model().sha256());
+    let bound = conversation::binding(sha, &session);
+    let prepared =
+        snapshots::prepare(None, bound, history.clone(), |a, b| session.export_kv_range(a..b))?;
     store.commit_turn(row.id, &Turn::default(), Some(&prepared))?;
     let save_secs = t.elapsed().as_secs_f64();
     drop(store);
@@ -115,9 +104,7 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
         let snap = store
             .load_snapshot(row.id)?
             .ok_or_else(|| Error::failed("the snapshot was not saved"))?;
-        let pieces: Vec<(usize, usize, &[u8])> =
-            snap.segments.iter().map(|(s, n, d)| (*s, *n, d.as_slice())).collect();
-        resumed.import_kv_ranges(&snap.tokens, &pieces)?;
+        conversation::import(&mut resumed, &snap)?;
         let b = argmax(&resumed.prefill(&question)?);
         f.resume.samples.push(t.elapsed().as_secs_f64());
         f.same_token &= a == b;

@@ -12,7 +12,7 @@ use crate::engine::session::Session;
 use crate::error::Result;
 use crate::model::Model;
 use crate::store::snapshots::{self, Binding};
-use crate::store::{ModelRow, SessionRow, Store, Turn};
+use crate::store::{ModelRow, SavedSnapshot, SessionRow, Store, Turn};
 
 /// What restoring a snapshot did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,13 +78,7 @@ impl Conversation {
     }
 
     fn binding<B: Backend>(&self, session: &Session<B>) -> Option<Binding> {
-        let (arch, n_ctx, dtype) = session.kv_binding();
-        Some(Binding {
-            model_sha256: self.model.as_ref()?.sha256.clone(),
-            arch,
-            n_ctx,
-            kv_dtype: format!("{}/{}", dtype.k.name(), dtype.v.name()),
-        })
+        Some(binding(self.model.as_ref()?.sha256.clone(), session))
     }
 
     /// Restores the stored snapshot into `session` when it was made for the same model
@@ -116,9 +110,7 @@ impl Conversation {
             Ok(None) => return Restore::None,
             Err(e) => return Restore::Ignored(e.message().to_string()),
         };
-        let pieces: Vec<(usize, usize, &[u8])> =
-            snap.segments.iter().map(|(s, n, d)| (*s, *n, d.as_slice())).collect();
-        match session.import_kv_ranges(&snap.tokens, &pieces) {
+        match import(session, &snap) {
             Ok(()) => Restore::Restored(snap.tokens.len()),
             Err(e) => Restore::Ignored(e.message().to_string()),
         }
@@ -159,6 +151,25 @@ impl Conversation {
         self.restored = true;
         Ok(())
     }
+}
+
+/// The binding of a snapshot of `session` made from the model file with SHA-256
+/// `model_sha256` (hex).
+pub fn binding<B: Backend>(model_sha256: String, session: &Session<B>) -> Binding {
+    let (arch, n_ctx, dtype) = session.kv_binding();
+    Binding {
+        model_sha256,
+        arch,
+        n_ctx,
+        kv_dtype: format!("{}/{}", dtype.k.name(), dtype.v.name()),
+    }
+}
+
+/// Restores a verified snapshot's segments into `session`.
+pub fn import<B: Backend>(session: &mut Session<B>, snap: &SavedSnapshot) -> Result<()> {
+    let pieces: Vec<(usize, usize, &[u8])> =
+        snap.segments.iter().map(|(s, n, d)| (*s, *n, d.as_slice())).collect();
+    session.import_kv_ranges(&snap.tokens, &pieces)
 }
 
 /// What differs between a snapshot's binding and the session's, in words.
