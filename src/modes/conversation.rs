@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::backend::Backend;
 use crate::chat::Message;
 use crate::engine::session::Session;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::store::snapshots::{self, Binding};
 use crate::store::{ModelRow, SavedSnapshot, SessionRow, Store, Turn};
@@ -96,7 +96,9 @@ impl Conversation {
 
     fn try_restore<B: Backend>(&self, session: &mut Session<B>) -> Restore {
         let Some(row) = &self.row else { return Restore::None };
-        let want = self.binding(session).expect("bind_model before restore");
+        let Some(want) = self.binding(session) else {
+            return Restore::Ignored("the model file was not identified".into());
+        };
         let info = match self.store.snapshot_info(row.id) {
             Ok(Some(info)) => info,
             Ok(None) => return Restore::None,
@@ -135,7 +137,9 @@ impl Conversation {
             Some(row) => row.clone(),
             None => self.store.create_session(Some(&self.name), model_id, &settings)?,
         };
-        let binding = self.binding(session).expect("bind_model before commit");
+        let binding = self
+            .binding(session)
+            .ok_or_else(|| Error::failed("the model file was not identified before saving"))?;
         // Segments that were not verified by a restore are never kept.
         let info = match self.restored {
             true => self.store.snapshot_info(row.id)?,
