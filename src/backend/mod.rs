@@ -2,7 +2,10 @@
 //! these ops. The CPU backend is the fallback and the oracle; `naive` holds plain scalar
 //! versions of every op for tests.
 
+pub mod any;
 pub mod cpu;
+#[cfg(feature = "vulkan")]
+pub mod vulkan;
 pub mod naive;
 
 use std::ops::Range;

@@ -1,0 +1,95 @@
+// Matrix products y = x · Wᵀ of a quantized weight (DATA_A_<TYPE>) and f32 activations;
+// with MUL_MAT_ID, each activation row goes through the expert a tile table names.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+// Activation rows per workgroup (a tile): each dequantized group is used NT times.
+#define NT 8
+
+layout(std430, binding = 0) readonly buffer BufA { uint a_data[]; };
+layout(std430, binding = 1) readonly buffer BufX { float x_data[]; };
+layout(std430, binding = 2) buffer BufY { float y_data[]; };
+#ifdef MUL_MAT_ID
+// Per tile: expert, row count, then NT activation rows (also the output rows).
+layout(std430, binding = 3) readonly buffer BufT { uint tiles[]; };
+#define TILE_WORDS (2 + NT)
+#endif
+
+#include "dequant.glsl"
+
+layout(push_constant) uniform Push {
+    uint k;          // values per weight row
+    uint m_rows;     // weight rows in this binding (per expert with MUL_MAT_ID)
+    uint row0;       // output column of the binding's first row
+    uint m;          // output row stride
+    uint n;          // activation rows (tiles with MUL_MAT_ID)
+    uint x_off;      // first element of x in its binding
+    uint y_off;      // first element of y in its binding
+    uint row_bytes;  // bytes per weight row
+    uint expert0;    // MUL_MAT_ID: first expert in this binding
+} p;
+
+shared float red[NT][WG];
+
+void main() {
+    const uint r = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    const uint tid = gl_LocalInvocationID.x;
+    if (r >= p.m_rows) {
+        return;
+    }
+#ifdef MUL_MAT_ID
+    const uint tile = gl_WorkGroupID.z * TILE_WORDS;
+    const uint expert = tiles[tile] - p.expert0;
+    const uint nt = tiles[tile + 1];
+    const uint row_off = (expert * p.m_rows + r) * p.row_bytes;
+#else
+    const uint t0 = gl_WorkGroupID.z * NT;
+    const uint nt = min(NT, p.n - t0);
+    const uint row_off = r * p.row_bytes;
+#endif
+    uint xrow[NT];
+    for (uint t = 0; t < NT; t++) {
+#ifdef MUL_MAT_ID
+        xrow[t] = t < nt ? tiles[tile + 2 + t] : 0;
+#else
+        xrow[t] = t0 + min(t, nt - 1);
+#endif
+    }
+    float acc[NT];
+    for (uint t = 0; t < NT; t++) {
+        acc[t] = 0.0;
+    }
+    const uint n_groups = (p.k + 31) / 32;
+    for (uint g = tid; g < n_groups; g += WG) {
+        float v[32];
+        dequant32_n(row_off, g, p.k, v);
+        const uint n_here = min(32, p.k - g * 32);
+        for (uint t = 0; t < NT; t++) {
+            if (t < nt) {
+                const uint xo = p.x_off + xrow[t] * p.k + g * 32;
+                float s = 0.0;
+                for (uint i = 0; i < n_here; i++) {
+                    s += v[i] * x_data[xo + i];
+                }
+                acc[t] += s;
+            }
+        }
+    }
+    for (uint t = 0; t < NT; t++) {
+        red[t][tid] = acc[t];
+    }
+    barrier();
+    for (uint s = WG / 2; s > 0; s >>= 1) {
+        if (tid < s) {
+            for (uint t = 0; t < NT; t++) {
+                red[t][tid] += red[t][tid + s];
+            }
+        }
+        barrier();
+    }
+    if (tid < nt) {
+        y_data[p.y_off + xrow[tid] * p.m + p.row0 + r] = red[tid][0];
+    }
+}

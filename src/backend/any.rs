@@ -1,0 +1,238 @@
+//! The backend chosen at run time (`--backend`): one type over the CPU and Vulkan
+//! backends, so that models, sessions and modes are built once for either.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::cpu::{kv::CpuKv, CpuBackend, CpuTensor, CpuWeight};
+#[cfg(feature = "vulkan")]
+use super::vulkan::{VkKv, VkTensor, VkWeight, VulkanBackend};
+use super::{AttnParams, Backend, KvShape, RopeParams};
+use crate::error::Result;
+use crate::gguf::{GgufFile, TensorInfo};
+
+pub enum AnyBackend {
+    Cpu(CpuBackend),
+    #[cfg(feature = "vulkan")]
+    Vulkan(VulkanBackend),
+}
+
+pub enum AnyTensor {
+    Cpu(CpuTensor),
+    #[cfg(feature = "vulkan")]
+    Vulkan(VkTensor),
+}
+
+pub enum AnyWeight {
+    Cpu(CpuWeight),
+    #[cfg(feature = "vulkan")]
+    Vulkan(VkWeight),
+}
+
+pub enum AnyKv {
+    Cpu(CpuKv),
+    #[cfg(feature = "vulkan")]
+    Vulkan(VkKv),
+}
+
+/// One backend's view of the `Any*` values: a model holds values of its own backend
+/// only, so the other variants cannot occur.
+trait Side: Backend {
+    fn t(x: &AnyTensor) -> &Self::Tensor;
+    fn wrap(t: Self::Tensor) -> AnyTensor;
+    fn w(x: &AnyWeight) -> &Self::Weight;
+    fn wrap_w(w: Self::Weight) -> AnyWeight;
+    fn kv(x: &AnyKv) -> &Self::Kv;
+    fn kv_mut(x: &mut AnyKv) -> &mut Self::Kv;
+    fn wrap_kv(k: Self::Kv) -> AnyKv;
+}
+
+macro_rules! side {
+    ($backend:ty, $variant:ident) => {
+        impl Side for $backend {
+            fn t(x: &AnyTensor) -> &Self::Tensor {
+                match x {
+                    AnyTensor::$variant(t) => t,
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a tensor of another backend"),
+                }
+            }
+            fn wrap(t: Self::Tensor) -> AnyTensor {
+                AnyTensor::$variant(t)
+            }
+            fn w(x: &AnyWeight) -> &Self::Weight {
+                match x {
+                    AnyWeight::$variant(w) => w,
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a weight of another backend"),
+                }
+            }
+            fn wrap_w(w: Self::Weight) -> AnyWeight {
+                AnyWeight::$variant(w)
+            }
+            fn kv(x: &AnyKv) -> &Self::Kv {
+                match x {
+                    AnyKv::$variant(k) => k,
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a KV cache of another backend"),
+                }
+            }
+            fn kv_mut(x: &mut AnyKv) -> &mut Self::Kv {
+                match x {
+                    AnyKv::$variant(k) => k,
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("a KV cache of another backend"),
+                }
+            }
+            fn wrap_kv(k: Self::Kv) -> AnyKv {
+                AnyKv::$variant(k)
+            }
+        }
+    };
+}
+
+side!(CpuBackend, Cpu);
+#[cfg(feature = "vulkan")]
+side!(VulkanBackend, Vulkan);
+
+/// Runs `$body` with `$b` the inner backend and `$S` its type.
+macro_rules! each {
+    ($self:expr, |$b:ident, $S:ident| $body:expr) => {
+        match $self {
+            AnyBackend::Cpu($b) => {
+                #[allow(dead_code)]
+                type $S = CpuBackend;
+                $body
+            }
+            #[cfg(feature = "vulkan")]
+            AnyBackend::Vulkan($b) => {
+                #[allow(dead_code)]
+                type $S = VulkanBackend;
+                $body
+            }
+        }
+    };
+}
+
+impl AnyBackend {
+    #[cfg(feature = "vulkan")]
+    pub fn vulkan(&self) -> Option<&VulkanBackend> {
+        match self {
+            AnyBackend::Vulkan(b) => Some(b),
+            AnyBackend::Cpu(_) => None,
+        }
+    }
+}
+
+impl Backend for AnyBackend {
+    type Tensor = AnyTensor;
+    type Weight = AnyWeight;
+    type Kv = AnyKv;
+
+    fn name(&self) -> &'static str {
+        each!(self, |b, S| b.name())
+    }
+
+    fn load_weight(&self, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<AnyWeight> {
+        each!(self, |b, S| b.load_weight(file, info).map(S::wrap_w))
+    }
+
+    fn weight_dims<'a>(&self, w: &'a AnyWeight) -> &'a [u64] {
+        each!(self, |b, S| b.weight_dims(S::w(w)))
+    }
+
+    fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.tensor(data, n_rows, n_cols)))
+    }
+
+    fn to_host(&self, t: &AnyTensor) -> Vec<f32> {
+        each!(self, |b, S| b.to_host(S::t(t)))
+    }
+
+    fn shape(&self, t: &AnyTensor) -> (usize, usize) {
+        each!(self, |b, S| b.shape(S::t(t)))
+    }
+
+    fn select_rows(&self, t: &AnyTensor, rows: &[usize]) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.select_rows(S::t(t), rows)))
+    }
+
+    fn get_rows(&self, w: &AnyWeight, ids: &[u32]) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.get_rows(S::w(w), ids)))
+    }
+
+    fn matmul(&self, w: &AnyWeight, x: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.matmul(S::w(w), S::t(x))))
+    }
+
+    fn mul_mat_id(&self, w: &AnyWeight, x: &AnyTensor, ids: &[u32]) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.mul_mat_id(S::w(w), S::t(x), ids)))
+    }
+
+    fn rms_norm(&self, x: &AnyTensor, w: &AnyWeight, eps: f32) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.rms_norm(S::t(x), S::w(w), eps)))
+    }
+
+    fn add(&self, a: &AnyTensor, c: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.add(S::t(a), S::t(c))))
+    }
+
+    fn add_row(&self, x: &AnyTensor, bias: &AnyWeight) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.add_row(S::t(x), S::w(bias))))
+    }
+
+    fn scale(&self, x: &AnyTensor, s: f32) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.scale(S::t(x), s)))
+    }
+
+    fn scale_rows(&self, x: &AnyTensor, s: &[f32]) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.scale_rows(S::t(x), s)))
+    }
+
+    fn sum_groups(&self, x: &AnyTensor, g: usize) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.sum_groups(S::t(x), g)))
+    }
+
+    fn repeat_rows(&self, x: &AnyTensor, g: usize) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.repeat_rows(S::t(x), g)))
+    }
+
+    fn swiglu(&self, gate: &AnyTensor, up: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.swiglu(S::t(gate), S::t(up))))
+    }
+
+    fn geglu(&self, gate: &AnyTensor, up: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.geglu(S::t(gate), S::t(up))))
+    }
+
+    fn rope(&self, x: &AnyTensor, positions: &[u32], p: &RopeParams) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.rope(S::t(x), positions, p)))
+    }
+
+    fn new_kv(&self, shape: KvShape) -> AnyKv {
+        each!(self, |b, S| S::wrap_kv(b.new_kv(shape)))
+    }
+
+    fn kv_store(&self, kv: &mut AnyKv, il: usize, start: usize, k: &AnyTensor, v: &AnyTensor) {
+        each!(self, |b, S| b.kv_store(S::kv_mut(kv), il, start, S::t(k), S::t(v)))
+    }
+
+    fn attention(
+        &self,
+        q: &AnyTensor,
+        kv: &AnyKv,
+        il: usize,
+        positions: &[u32],
+        p: &AttnParams,
+    ) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.attention(S::t(q), S::kv(kv), il, positions, p)))
+    }
+
+    fn kv_export(&self, kv: &AnyKv, rows: Range<usize>) -> Vec<u8> {
+        each!(self, |b, S| b.kv_export(S::kv(kv), rows))
+    }
+
+    fn kv_import(&self, kv: &mut AnyKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
+        each!(self, |b, S| b.kv_import(S::kv_mut(kv), rows, bytes))
+    }
+}

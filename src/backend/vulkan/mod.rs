@@ -1,0 +1,250 @@
+//! The Vulkan compute backend: weights and KV cache resident on the device, every op a
+//! kernel of `kernels/` recorded into one command buffer that is submitted when the
+//! host reads a result back.
+
+mod device;
+mod kv;
+mod ops;
+mod pipelines;
+mod queue;
+mod weights;
+
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use vulkano::buffer::Subbuffer;
+
+pub use self::device::{list as list_devices, DeviceInfo};
+pub use self::kv::VkKv;
+pub use self::weights::VkWeight;
+use self::device::Gpu;
+use self::ops::BinaryOp;
+use self::pipelines::Pipelines;
+use self::queue::{fatal, readback_buffer, Queue};
+use super::{AttnParams, Backend, KvShape, RopeParams};
+use crate::error::{Error, Result};
+use crate::gguf::{GgufFile, TensorInfo};
+
+/// Activations on the device: `(n_rows, n_cols)` f32, row-major.
+pub struct VkTensor {
+    buf: Subbuffer<[f32]>,
+    n_rows: usize,
+    n_cols: usize,
+}
+
+pub struct VulkanBackend {
+    gpu: Gpu,
+    pipelines: Pipelines,
+    queue: Queue,
+}
+
+impl VulkanBackend {
+    /// Opens device `index` (see [`list_devices`]), or the best one.
+    pub fn new(index: Option<usize>) -> Result<VulkanBackend> {
+        let gpu = Gpu::open(index)?;
+        let pipelines = Pipelines::new(Arc::clone(&gpu.device));
+        Ok(VulkanBackend { gpu, pipelines, queue: Queue::default() })
+    }
+
+    pub fn device(&self) -> &DeviceInfo {
+        &self.gpu.info
+    }
+
+    /// Kernel dispatches submitted so far.
+    pub fn dispatches(&self) -> u64 {
+        self.queue.dispatched()
+    }
+
+    /// Bytes a weight holds on the device.
+    pub fn weight_bytes(w: &VkWeight) -> u64 {
+        w.bytes()
+    }
+
+    fn flush(&self) {
+        self.queue.flush(&self.gpu).unwrap_or_else(|e| fatal("submit", e.message()));
+    }
+
+    /// Reads `len` bytes at `offset` of each `(buffer, offset, len)` in order.
+    fn read_ranges(&self, ranges: &[(&Subbuffer<[u32]>, u64, u64)]) -> Vec<u8> {
+        let total: u64 = ranges.iter().map(|r| r.2).sum();
+        let out = readback_buffer::<u8>(&self.gpu, total as usize)
+            .unwrap_or_else(|e| fatal("read-back", e.message()));
+        let mut at = 0;
+        for &(buf, off, len) in ranges.iter().filter(|r| r.2 > 0) {
+            let src = buf.as_bytes().clone().slice(off..off + len);
+            self.queue.copy(src, out.clone().slice(at..at + len));
+            at += len;
+        }
+        self.flush();
+        let data = out.read().unwrap_or_else(|e| fatal("read-back", e));
+        data[..total as usize].to_vec()
+    }
+}
+
+impl Backend for VulkanBackend {
+    type Tensor = VkTensor;
+    type Weight = VkWeight;
+    type Kv = VkKv;
+
+    fn name(&self) -> &'static str {
+        "vulkan"
+    }
+
+    fn load_weight(&self, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<VkWeight> {
+        let kernel = format!("mul_mat_{}", info.ty.name().to_lowercase());
+        if info.dims.len() > 1 && !Pipelines::has(&kernel) {
+            return Err(Error::unsupported(format!(
+                "tensor type {} has no Vulkan kernel",
+                info.ty
+            ))
+            .with_tensor(&info.name)
+            .with_file(file.path()));
+        }
+        weights::load(&self.gpu, &self.queue, file, info)
+    }
+
+    fn weight_dims<'a>(&self, w: &'a VkWeight) -> &'a [u64] {
+        w.dims()
+    }
+
+    fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> VkTensor {
+        debug_assert_eq!(data.len(), n_rows * n_cols);
+        VkTensor { buf: self.upload(&data), n_rows, n_cols }
+    }
+
+    fn to_host(&self, t: &VkTensor) -> Vec<f32> {
+        let n = t.n_rows * t.n_cols;
+        let out = readback_buffer::<f32>(&self.gpu, n)
+            .unwrap_or_else(|e| fatal("read-back", e.message()));
+        if n > 0 {
+            self.queue.copy(t.buf.as_bytes().clone(), out.as_bytes().clone());
+        }
+        self.flush();
+        let data = out.read().unwrap_or_else(|e| fatal("read-back", e));
+        data[..n].to_vec()
+    }
+
+    fn shape(&self, t: &VkTensor) -> (usize, usize) {
+        (t.n_rows, t.n_cols)
+    }
+
+    fn select_rows(&self, t: &VkTensor, rows: &[usize]) -> VkTensor {
+        let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        self.gather(t, &rows)
+    }
+
+    fn get_rows(&self, w: &VkWeight, ids: &[u32]) -> VkTensor {
+        self.get_rows_op(w, ids)
+    }
+
+    fn matmul(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
+        self.matmul_op(w, x)
+    }
+
+    fn mul_mat_id(&self, w: &VkWeight, x: &VkTensor, ids: &[u32]) -> VkTensor {
+        self.mul_mat_id_op(w, x, ids)
+    }
+
+    fn rms_norm(&self, x: &VkTensor, w: &VkWeight, eps: f32) -> VkTensor {
+        self.rms_norm_op(x, w, eps)
+    }
+
+    fn add(&self, a: &VkTensor, b: &VkTensor) -> VkTensor {
+        assert_eq!((a.n_rows, a.n_cols), (b.n_rows, b.n_cols), "add shapes");
+        self.binary(BinaryOp::Add, a, &b.buf, 0.0)
+    }
+
+    fn add_row(&self, x: &VkTensor, bias: &VkWeight) -> VkTensor {
+        let VkWeight::Vector { data, .. } = bias else { fatal("add_row", "a matrix bias") };
+        self.binary(BinaryOp::AddRow, x, data, 0.0)
+    }
+
+    fn scale(&self, x: &VkTensor, s: f32) -> VkTensor {
+        self.binary(BinaryOp::Scale, x, &x.buf, s)
+    }
+
+    fn scale_rows(&self, x: &VkTensor, s: &[f32]) -> VkTensor {
+        let s = self.upload(s);
+        self.binary(BinaryOp::ScaleRows, x, &s, 0.0)
+    }
+
+    fn sum_groups(&self, x: &VkTensor, g: usize) -> VkTensor {
+        self.sum_groups_op(x, g)
+    }
+
+    fn repeat_rows(&self, x: &VkTensor, g: usize) -> VkTensor {
+        let rows: Vec<u32> = (0..x.n_rows * g).map(|r| (r / g) as u32).collect();
+        self.gather(x, &rows)
+    }
+
+    fn swiglu(&self, gate: &VkTensor, up: &VkTensor) -> VkTensor {
+        self.binary(BinaryOp::Swiglu, gate, &up.buf, 0.0)
+    }
+
+    fn geglu(&self, gate: &VkTensor, up: &VkTensor) -> VkTensor {
+        self.binary(BinaryOp::Geglu, gate, &up.buf, 0.0)
+    }
+
+    fn rope(&self, x: &VkTensor, positions: &[u32], p: &RopeParams) -> VkTensor {
+        self.rope_op(x, positions, p)
+    }
+
+    fn new_kv(&self, shape: KvShape) -> VkKv {
+        VkKv::new(&self.gpu, &self.queue, shape).unwrap_or_else(|e| fatal("KV cache", e.message()))
+    }
+
+    fn kv_store(&self, kv: &mut VkKv, il: usize, start: usize, k: &VkTensor, v: &VkTensor) {
+        self.kv_store_op(kv, il, start, k, v);
+    }
+
+    fn attention(
+        &self,
+        q: &VkTensor,
+        kv: &VkKv,
+        il: usize,
+        positions: &[u32],
+        p: &AttnParams,
+    ) -> VkTensor {
+        self.attention_op(q, kv, il, positions, p)
+    }
+
+    fn kv_export(&self, kv: &VkKv, rows: Range<usize>) -> Vec<u8> {
+        let s = &kv.shape;
+        let (kb, vb) = (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
+        let (lo, n) = (rows.start as u64, rows.len() as u64);
+        let ranges: Vec<_> = (kv.k.iter().zip(&kv.v))
+            .flat_map(|(k, v)| [(k, lo * kb, n * kb), (v, lo * vb, n * vb)])
+            .collect();
+        self.read_ranges(&ranges)
+    }
+
+    fn kv_import(&self, kv: &mut VkKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
+        if rows.end > kv.shape.n_ctx || bytes.len() != kv.export_len(rows.len()) {
+            return Err(Error::bad_input(format!(
+                "KV data of {} bytes does not hold positions {}..{} of this cache",
+                bytes.len(),
+                rows.start,
+                rows.end
+            )));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let s = kv.shape;
+        let (kb, vb) = (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
+        let (lo, n) = (rows.start as u64, rows.len() as u64);
+        let src = self.upload(bytes);
+        let mut at = 0;
+        for (k, v) in kv.k.iter().zip(&kv.v) {
+            for (buf, rb) in [(k, kb), (v, vb)] {
+                let dst = buf.as_bytes().clone().slice(lo * rb..(lo + n) * rb);
+                self.queue.copy(src.clone().slice(at..at + n * rb), dst);
+                at += n * rb;
+            }
+        }
+        self.queue.flush(&self.gpu)
+    }
+}

@@ -1,0 +1,313 @@
+//! The backend ops as kernel dispatches: push-constant structs mirrored from the
+//! kernels, workgroup grids, and the splitting of large operands across bindings.
+
+use vulkano::buffer::Subbuffer;
+
+use super::kv::VkKv;
+use super::pipelines::{Push, WG, WG_ELEMS};
+use super::queue::{device_buffer, fatal, host_buffer};
+use super::weights::{Chunk, VkWeight};
+use super::{VkTensor, VulkanBackend};
+use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
+
+/// Activation rows of one `mul_mat` workgroup (`NT` in mul_mat.comp).
+const TILE_ROWS: usize = 8;
+
+macro_rules! push_struct {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? } = $size:expr) => {
+        #[derive(Clone, Copy)]
+        #[repr(C)]
+        pub struct $name { $(pub $field: $ty),* }
+        const _: () = assert!(size_of::<$name>() == $size);
+        // SAFETY: only u32/f32 fields, so no padding.
+        unsafe impl Push for $name {}
+    };
+}
+
+push_struct!(MulMatPush { k: u32, m_rows: u32, row0: u32, m: u32, n: u32, x_off: u32, y_off: u32, row_bytes: u32, expert0: u32 } = 36);
+push_struct!(GetRowsPush { k: u32, row_bytes: u32, n: u32 } = 12);
+push_struct!(RmsNormPush { chunk: u32, n_chunks: u32, eps: f32 } = 12);
+push_struct!(BinaryPush { op: u32, n: u32, n_cols: u32, s: f32 } = 16);
+push_struct!(GatherPush { n_cols: u32, n: u32 } = 8);
+push_struct!(SumGroupsPush { n_cols: u32, n: u32, g: u32 } = 12);
+push_struct!(RopePush { n_head: u32, head_dim: u32, n_rot: u32, neox: u32, theta_scale: f32, freq_scale: f32, n_tokens: u32 } = 28);
+push_struct!(KvStorePush { width: u32, start: u32, n: u32 } = 12);
+push_struct!(AttentionPush { n_head: u32, n_head_kv: u32, head_dim_k: u32, head_dim_v: u32, scale: f32, window: u32 } = 24);
+
+/// Operation codes of binary.comp.
+#[derive(Clone, Copy)]
+pub enum BinaryOp {
+    Add = 0,
+    AddRow = 1,
+    Scale = 2,
+    ScaleRows = 3,
+    Swiglu = 4,
+    Geglu = 5,
+}
+
+fn bytes<T>(b: &Subbuffer<[T]>) -> Subbuffer<[u8]> {
+    b.as_bytes().clone()
+}
+
+impl VulkanBackend {
+    /// A 2-D grid of `n` workgroups within the per-dimension limit.
+    fn grid(&self, n: usize, z: usize) -> [u32; 3] {
+        let max = self.gpu.max_groups[0] as usize;
+        let x = n.clamp(1, max);
+        [x as u32, n.div_ceil(x).max(1) as u32, z.max(1) as u32]
+    }
+
+    fn run(&self, kernel: &str, buffers: &[Subbuffer<[u8]>], push: &impl Push, groups: [u32; 3]) {
+        let pipeline = self.pipelines.get(kernel).unwrap_or_else(|e| fatal(kernel, e.message()));
+        self.queue.dispatch(&self.gpu, &pipeline, buffers, push.block(), groups);
+    }
+
+    pub(super) fn alloc(&self, n_rows: usize, n_cols: usize) -> VkTensor {
+        let buf = device_buffer::<f32>(&self.gpu, n_rows * n_cols)
+            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
+        VkTensor { buf, n_rows, n_cols }
+    }
+
+    pub(super) fn upload<T: vulkano::buffer::BufferContents + Copy + Default>(
+        &self,
+        data: &[T],
+    ) -> Subbuffer<[T]> {
+        host_buffer(&self.gpu, data).unwrap_or_else(|e| fatal("upload", e.message()))
+    }
+
+    /// A binding of elements `start..start + len` of `b`: the range starts at an aligned
+    /// offset at or below `start`; returns it and `start`'s index within it.
+    fn window(&self, b: &Subbuffer<[f32]>, start: usize, len: usize) -> (Subbuffer<[u8]>, u32) {
+        let align = (self.gpu.offset_align as usize).max(4);
+        let byte = start * 4;
+        let lo = byte / align * align;
+        let hi = (byte + len * 4).min(b.size() as usize).max(lo + 4);
+        (b.as_bytes().clone().slice(lo as u64..hi as u64), ((byte - lo) / 4) as u32)
+    }
+
+    pub(super) fn binary(&self, op: BinaryOp, a: &VkTensor, b: &Subbuffer<[f32]>, s: f32) -> VkTensor {
+        let y = self.alloc(a.n_rows, a.n_cols);
+        let n = a.n_rows * a.n_cols;
+        let push = BinaryPush { op: op as u32, n: n as u32, n_cols: a.n_cols as u32, s };
+        let groups = n.div_ceil(WG_ELEMS).clamp(1, self.gpu.max_groups[0] as usize);
+        self.run("binary", &[bytes(&a.buf), bytes(b), bytes(&y.buf)], &push, [groups as u32, 1, 1]);
+        y
+    }
+
+    pub(super) fn gather(&self, x: &VkTensor, rows: &[u32]) -> VkTensor {
+        let y = self.alloc(rows.len(), x.n_cols);
+        if rows.is_empty() {
+            return y;
+        }
+        let ids = self.upload(rows);
+        let push = GatherPush { n_cols: x.n_cols as u32, n: rows.len() as u32 };
+        let groups = self.grid(rows.len(), 1);
+        self.run("gather_rows", &[bytes(&x.buf), bytes(&ids), bytes(&y.buf)], &push, groups);
+        y
+    }
+
+    pub(super) fn sum_groups_op(&self, x: &VkTensor, g: usize) -> VkTensor {
+        let y = self.alloc(x.n_rows / g, x.n_cols);
+        let n = y.n_rows * y.n_cols;
+        let push = SumGroupsPush { n_cols: x.n_cols as u32, n: n as u32, g: g as u32 };
+        let groups = n.div_ceil(WG_ELEMS).clamp(1, self.gpu.max_groups[0] as usize);
+        self.run("sum_groups", &[bytes(&x.buf), bytes(&y.buf)], &push, [groups as u32, 1, 1]);
+        y
+    }
+
+    pub(super) fn get_rows_op(&self, w: &VkWeight, ids: &[u32]) -> VkTensor {
+        let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
+            fatal("get_rows", "a vector weight is not an embedding matrix")
+        };
+        let k = dims[0] as usize;
+        let y = self.alloc(ids.len(), k);
+        let kernel = format!("get_rows_{}", ty.name().to_lowercase());
+        for c in chunks {
+            let pairs: Vec<u32> = (ids.iter().enumerate())
+                .filter(|(_, &id)| (c.first..c.first + c.count).contains(&(id as usize)))
+                .flat_map(|(i, &id)| [id - c.first as u32, i as u32])
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let n = pairs.len() / 2;
+            let pairs = self.upload(&pairs);
+            let push = GetRowsPush { k: k as u32, row_bytes: *row_bytes as u32, n: n as u32 };
+            let bufs = [bytes(&c.buf), bytes(&pairs), bytes(&y.buf)];
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(n, 1));
+        }
+        y
+    }
+
+    /// [`Self::run`] for a kernel chosen by weight type: a type without one is fatal,
+    /// naming the tensor (models are checked at load, so this is a bug if reached).
+    fn run_typed(&self, kernel: &str, tensor: &str, b: &[Subbuffer<[u8]>], p: &impl Push, g: [u32; 3]) {
+        if !super::pipelines::Pipelines::has(kernel) {
+            fatal(kernel, format!("no kernel for tensor {tensor}"));
+        }
+        self.run(kernel, b, p, g);
+    }
+
+    pub(super) fn matmul_op(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
+        let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
+            fatal("matmul", "a vector weight")
+        };
+        let (k, m, n) = (dims[0] as usize, dims[1] as usize, x.n_rows);
+        assert_eq!(x.n_cols, k, "matmul {name}: activation width vs weight rows");
+        let y = self.alloc(n, m);
+        let kernel = format!("mul_mat_{}", ty.name().to_lowercase());
+        let room = self.gpu.max_binding as usize - self.gpu.offset_align as usize - 4;
+        let block = (room / (4 * k.max(m))).min(self.gpu.max_groups[2] as usize * TILE_ROWS);
+        let block = block / TILE_ROWS * TILE_ROWS;
+        for t0 in (0..n).step_by(block.max(TILE_ROWS)) {
+            let nb = block.min(n - t0);
+            let (xw, x_off) = self.window(&x.buf, t0 * k, nb * k);
+            let (yw, y_off) = self.window(&y.buf, t0 * m, nb * m);
+            for c in chunks {
+                let push = MulMatPush {
+                    k: k as u32,
+                    m_rows: c.count as u32,
+                    row0: c.first as u32,
+                    m: m as u32,
+                    n: nb as u32,
+                    x_off,
+                    y_off,
+                    row_bytes: *row_bytes as u32,
+                    expert0: 0,
+                };
+                let groups = self.grid(c.count, nb.div_ceil(TILE_ROWS));
+                self.run_typed(&kernel, name, &[bytes(&c.buf), xw.clone(), yw.clone()], &push, groups);
+            }
+        }
+        y
+    }
+
+    pub(super) fn mul_mat_id_op(&self, w: &VkWeight, x: &VkTensor, ids: &[u32]) -> VkTensor {
+        let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
+            fatal("mul_mat_id", "a vector weight")
+        };
+        let (k, m) = (dims[0] as usize, dims[1] as usize);
+        assert_eq!((x.n_cols, x.n_rows), (k, ids.len()), "mul_mat_id {name} shapes");
+        let y = self.alloc(ids.len(), m);
+        let kernel = format!("mul_mat_id_{}", ty.name().to_lowercase());
+        for c in chunks {
+            let tiles = expert_tiles(c, ids);
+            if tiles.is_empty() {
+                continue;
+            }
+            let n_tiles = tiles.len() / (2 + TILE_ROWS);
+            let tiles = self.upload(&tiles);
+            let push = MulMatPush {
+                k: k as u32,
+                m_rows: m as u32,
+                row0: 0,
+                m: m as u32,
+                n: n_tiles as u32,
+                x_off: 0,
+                y_off: 0,
+                row_bytes: *row_bytes as u32,
+                expert0: c.first as u32,
+            };
+            let bufs = [bytes(&c.buf), bytes(&x.buf), bytes(&y.buf), bytes(&tiles)];
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(m, n_tiles));
+        }
+        y
+    }
+
+    pub(super) fn rms_norm_op(&self, x: &VkTensor, w: &VkWeight, eps: f32) -> VkTensor {
+        let VkWeight::Vector { data, .. } = w else { fatal("rms_norm", "a matrix weight") };
+        let chunk = data.len() as usize;
+        let n_chunks = x.n_rows * x.n_cols / chunk;
+        let y = self.alloc(x.n_rows, x.n_cols);
+        let push = RmsNormPush { chunk: chunk as u32, n_chunks: n_chunks as u32, eps };
+        let bufs = [bytes(&x.buf), bytes(data), bytes(&y.buf)];
+        self.run("rms_norm", &bufs, &push, self.grid(n_chunks, 1));
+        y
+    }
+
+    pub(super) fn rope_op(&self, x: &VkTensor, positions: &[u32], p: &RopeParams) -> VkTensor {
+        let y = self.alloc(x.n_rows, x.n_cols);
+        let pos = self.upload(positions);
+        let push = RopePush {
+            n_head: p.n_head as u32,
+            head_dim: p.head_dim as u32,
+            n_rot: p.n_rot as u32,
+            neox: u32::from(p.mode == RopeMode::Neox),
+            theta_scale: p.freq_base.powf(-2.0 / p.n_rot as f32),
+            freq_scale: p.freq_scale,
+            n_tokens: x.n_rows as u32,
+        };
+        let pairs = x.n_rows * p.n_head * p.head_dim / 2;
+        let bufs = [bytes(&x.buf), bytes(&pos), bytes(&y.buf)];
+        self.run("rope", &bufs, &push, self.grid(pairs.div_ceil(WG), 1));
+        y
+    }
+
+    fn store_rows(&self, ty: KvType, cache: &Subbuffer<[u32]>, x: &VkTensor, start: usize) {
+        let (width, n) = (x.n_cols, x.n_rows);
+        let invocations = match ty {
+            KvType::F32 => n * width,
+            KvType::F16 => n * width / 2,
+            KvType::Q8_0 => {
+                let (lo, hi) = (start * width / 32, (start + n) * width / 32);
+                (hi - 1) / 2 - lo / 2 + 1
+            }
+        };
+        let push = KvStorePush { width: width as u32, start: start as u32, n: n as u32 };
+        let kernel = format!("kv_store_{}", ty.name());
+        let groups = self.grid(invocations.div_ceil(WG), 1);
+        self.run(&kernel, &[bytes(&x.buf), bytes(cache)], &push, groups);
+    }
+
+    pub(super) fn kv_store_op(&self, kv: &VkKv, il: usize, start: usize, k: &VkTensor, v: &VkTensor) {
+        if k.n_rows == 0 {
+            return;
+        }
+        self.store_rows(kv.shape.type_k, &kv.k[il], k, start);
+        self.store_rows(kv.shape.type_v, &kv.v[il], v, start);
+    }
+
+    pub(super) fn attention_op(
+        &self,
+        q: &VkTensor,
+        kv: &VkKv,
+        il: usize,
+        positions: &[u32],
+        p: &AttnParams,
+    ) -> VkTensor {
+        let (tk, tv) = (kv.shape.type_k, kv.shape.type_v);
+        if tk != tv {
+            fatal("attention", "different K and V cache types are not supported by this backend");
+        }
+        let y = self.alloc(q.n_rows, p.n_head * p.head_dim_v);
+        let pos = self.upload(positions);
+        let push = AttentionPush {
+            n_head: p.n_head as u32,
+            n_head_kv: p.n_head_kv as u32,
+            head_dim_k: p.head_dim_k as u32,
+            head_dim_v: p.head_dim_v as u32,
+            scale: p.scale,
+            window: p.window.unwrap_or(0) as u32,
+        };
+        let kernel = format!("attention_{}", tk.name());
+        let bufs = [bytes(&q.buf), bytes(&kv.k[il]), bytes(&kv.v[il]), bytes(&pos), bytes(&y.buf)];
+        self.run(&kernel, &bufs, &push, [p.n_head as u32, q.n_rows as u32, 1]);
+        y
+    }
+}
+
+/// The tile table of mul_mat.comp's MUL_MAT_ID variant for the experts of chunk `c`:
+/// per tile the expert, the row count, and up to `TILE_ROWS` rows routed to it.
+fn expert_tiles(c: &Chunk, ids: &[u32]) -> Vec<u32> {
+    let mut tiles = Vec::new();
+    for e in c.first..c.first + c.count {
+        let rows: Vec<u32> =
+            (ids.iter().enumerate()).filter(|(_, &id)| id as usize == e).map(|(r, _)| r as u32).collect();
+        for part in rows.chunks(TILE_ROWS) {
+            tiles.push(e as u32);
+            tiles.push(part.len() as u32);
+            tiles.extend(part.iter().copied().chain(std::iter::repeat(0)).take(TILE_ROWS));
+        }
+    }
+    tiles
+}

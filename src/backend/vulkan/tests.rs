@@ -1,0 +1,280 @@
+//! Every Vulkan kernel against the CPU backend or the naive oracle, by normalized mean
+//! squared error. Without a Vulkan device the tests say so and pass, except under
+//! `CI=true`, where a missing device fails them.
+
+use std::sync::{Arc, OnceLock};
+
+use super::*;
+use crate::backend::cpu::{CpuBackend, CpuWeight};
+use crate::backend::{naive, KvType, RopeMode};
+use crate::gguf::GgufWriter;
+use crate::quant::GgmlType;
+use crate::testutil::{random_blocks, Rng};
+
+/// A small binding limit, so that tests split weights and activations across bindings.
+const SMALL_BINDING: u64 = 64 << 10;
+
+fn open(limit: Option<u64>) -> Option<VulkanBackend> {
+    match VulkanBackend::new(None) {
+        Ok(mut b) => {
+            if let Some(l) = limit {
+                b.gpu.max_binding = l;
+            }
+            Some(b)
+        }
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true but no Vulkan device: {}", e.message())
+        }
+        Err(e) => {
+            eprintln!("skipped: no Vulkan device ({})", e.message());
+            None
+        }
+    }
+}
+
+fn vk() -> Option<&'static VulkanBackend> {
+    static B: OnceLock<Option<VulkanBackend>> = OnceLock::new();
+    B.get_or_init(|| open(None)).as_ref()
+}
+
+fn vk_small() -> Option<&'static VulkanBackend> {
+    static B: OnceLock<Option<VulkanBackend>> = OnceLock::new();
+    B.get_or_init(|| open(Some(SMALL_BINDING))).as_ref()
+}
+
+fn nmse(got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let err: f64 = got.iter().zip(want).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
+    let norm: f64 = want.iter().map(|&b| (b as f64).powi(2)).sum();
+    err / norm.max(1e-30)
+}
+
+fn assert_close(got: &[f32], want: &[f32], bound: f64, what: &str) {
+    let e = nmse(got, want);
+    assert!(e < bound, "{what}: nmse {e} (bound {bound})");
+}
+
+fn file(dims: &[u64], ty: GgmlType, data: Vec<u8>) -> Arc<GgufFile> {
+    let mut w = GgufWriter::new();
+    w.add_tensor("w", dims, ty, data).unwrap();
+    Arc::new(GgufFile::from_bytes("w.gguf", w.to_bytes().unwrap()).unwrap())
+}
+
+fn weights(b: &VulkanBackend, f: &Arc<GgufFile>) -> (VkWeight, CpuWeight) {
+    let info = &f.tensors()[0];
+    (b.load_weight(f, info).unwrap(), CpuBackend.load_weight(f, info).unwrap())
+}
+
+/// Types with a Vulkan kernel.
+fn kernel_types() -> Vec<GgmlType> {
+    use GgmlType::*;
+    vec![F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS]
+}
+
+#[test]
+fn matmul_matches_naive_for_every_kernel_type() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(0x5eed_0001);
+    let (k, m) = (512, 37);
+    for ty in kernel_types() {
+        let bytes = random_blocks(&mut rng, ty, k * m);
+        let wf = naive::dequantize(ty, &bytes, k * m);
+        let f = file(&[k as u64, m as u64], ty, bytes);
+        let (w, _) = weights(b, &f);
+        for n in [1, 13] {
+            let x = rng.vec(n * k);
+            let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
+            assert_close(&got, &naive::matmul(&wf, m, k, &x, n), 1e-10, ty.name());
+        }
+    }
+}
+
+#[test]
+fn float_rows_of_any_length_and_split_bindings() {
+    let Some(b) = vk_small() else { return };
+    let mut rng = Rng(7);
+    // 70-value f32/f16 rows (not a multiple of 32); 600 rows of f32 are 168 KiB, more
+    // than one binding of SMALL_BINDING, and 300 tokens of x split too.
+    for (ty, k, m, n) in [(GgmlType::F32, 70, 600, 300), (GgmlType::F16, 70, 9, 2)] {
+        let wf = rng.vec(k * m);
+        let bytes: Vec<u8> = match ty {
+            GgmlType::F32 => wf.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            _ => wf.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
+        };
+        let wf = naive::dequantize(ty, &bytes, k * m);
+        let (w, _) = weights(b, &file(&[k as u64, m as u64], ty, bytes));
+        if ty == GgmlType::F32 {
+            let VkWeight::Matrix { chunks, .. } = &w else { panic!("a matrix") };
+            assert!(chunks.len() > 1, "the weight is split across bindings");
+        }
+        let x = rng.vec(n * k);
+        let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
+        assert_close(&got, &naive::matmul(&wf, m, k, &x, n), 1e-10, ty.name());
+    }
+}
+
+#[test]
+fn mul_mat_id_matches_naive() {
+    let Some(b) = vk_small() else { return };
+    let mut rng = Rng(11);
+    let (k, m, e) = (256, 40, 6);
+    for ty in [GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::F16] {
+        let bytes = random_blocks(&mut rng, ty, k * m * e);
+        let wf = naive::dequantize(ty, &bytes, k * m * e);
+        let (w, _) = weights(b, &file(&[k as u64, m as u64, e as u64], ty, bytes));
+        let ids: Vec<u32> = (0..21).map(|i| (i * 7 % e) as u32).collect();
+        let x = rng.vec(ids.len() * k);
+        let got = b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &ids));
+        assert_close(&got, &naive::mul_mat_id(&wf, m, k, &x, &ids), 1e-10, ty.name());
+    }
+}
+
+#[test]
+fn get_rows_dequantizes_the_named_rows_of_every_type() {
+    let Some(b) = vk_small() else { return };
+    let mut rng = Rng(3);
+    let (k, m) = (256, 300);
+    for ty in kernel_types() {
+        let bytes = random_blocks(&mut rng, ty, k * m);
+        let wf = naive::dequantize(ty, &bytes, k * m);
+        let (w, _) = weights(b, &file(&[k as u64, m as u64], ty, bytes));
+        let ids = [299u32, 0, 7, 7, 150];
+        let got = b.to_host(&b.get_rows(&w, &ids));
+        let want: Vec<f32> = ids.iter().flat_map(|&i| &wf[i as usize * k..][..k]).copied().collect();
+        assert_close(&got, &want, 1e-12, ty.name());
+    }
+}
+
+#[test]
+fn row_ops_match_the_cpu() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(5);
+    let (n, c) = (6, 96);
+    let (xa, xb) = (rng.vec(n * c), rng.vec(n * c));
+    let cpu = CpuBackend;
+    let (ca, cb) = (cpu.tensor(xa.clone(), n, c), cpu.tensor(xb.clone(), n, c));
+    let (va, vb) = (b.tensor(xa, n, c), b.tensor(xb, n, c));
+    let f = file(&[c as u64], GgmlType::F32, rng.vec(c).iter().flat_map(|v| v.to_le_bytes()).collect());
+    let (vw, cw) = weights(b, &f);
+    let s: Vec<f32> = rng.vec(n);
+    let cases: Vec<(&str, Vec<f32>, Vec<f32>)> = vec![
+        ("add", b.to_host(&b.add(&va, &vb)), cpu.add(&ca, &cb).data),
+        ("add_row", b.to_host(&b.add_row(&va, &vw)), cpu.add_row(&ca, &cw).data),
+        ("scale", b.to_host(&b.scale(&va, 0.3)), cpu.scale(&ca, 0.3).data),
+        ("scale_rows", b.to_host(&b.scale_rows(&va, &s)), cpu.scale_rows(&ca, &s).data),
+        ("swiglu", b.to_host(&b.swiglu(&va, &vb)), cpu.swiglu(&ca, &cb).data),
+        ("rms_norm", b.to_host(&b.rms_norm(&va, &vw, 1e-6)), cpu.rms_norm(&ca, &cw, 1e-6).data),
+        ("sum_groups", b.to_host(&b.sum_groups(&va, 3)), cpu.sum_groups(&ca, 3).data),
+        ("repeat_rows", b.to_host(&b.repeat_rows(&va, 2)), cpu.repeat_rows(&ca, 2).data),
+        ("select_rows", b.to_host(&b.select_rows(&va, &[5, 0, 2])), cpu.select_rows(&ca, &[5, 0, 2]).data),
+    ];
+    for (what, got, want) in cases {
+        assert_close(&got, &want, 1e-12, what);
+    }
+    // GeGLU: the CPU looks gelu up in an f16 table; the kernel computes it in f32.
+    assert_close(&b.to_host(&b.geglu(&va, &vb)), &cpu.geglu(&ca, &cb).data, 1e-6, "geglu");
+}
+
+#[test]
+fn per_head_rms_norm_matches_the_cpu() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(6);
+    let (n, heads, d) = (3, 4, 64);
+    let x = rng.vec(n * heads * d);
+    let f = file(&[d as u64], GgmlType::F32, rng.vec(d).iter().flat_map(|v| v.to_le_bytes()).collect());
+    let (vw, cw) = weights(b, &f);
+    let got = b.to_host(&b.rms_norm(&b.tensor(x.clone(), n, heads * d), &vw, 1e-6));
+    let want = CpuBackend.rms_norm(&CpuBackend.tensor(x, n, heads * d), &cw, 1e-6).data;
+    assert_close(&got, &want, 1e-12, "per-head rms_norm");
+}
+
+#[test]
+fn rope_matches_the_cpu_in_both_modes_with_partial_rotation() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(8);
+    let positions = [0u32, 1, 17, 900, 4095];
+    for (mode, n_rot) in [(RopeMode::Normal, 64), (RopeMode::Neox, 64), (RopeMode::Neox, 32)] {
+        let p = RopeParams {
+            mode,
+            n_head: 3,
+            head_dim: 64,
+            n_rot,
+            freq_base: 10000.0,
+            freq_scale: 1.0,
+        };
+        let x = rng.vec(positions.len() * 3 * 64);
+        let got = b.to_host(&b.rope(&b.tensor(x.clone(), 5, 192), &positions, &p));
+        let want = CpuBackend.rope(&CpuBackend.tensor(x, 5, 192), &positions, &p).data;
+        assert_close(&got, &want, 1e-9, &format!("rope {mode:?} n_rot {n_rot}"));
+    }
+}
+
+fn attention_case(b: &VulkanBackend, ty: KvType, window: Option<usize>) -> f64 {
+    let mut rng = Rng(9);
+    let (n_head, n_head_kv, dk, dv) = (4, 2, 64, 64);
+    let shape = KvShape {
+        n_layer: 2,
+        n_ctx: 150,
+        n_embd_k: n_head_kv * dk,
+        n_embd_v: n_head_kv * dv,
+        type_k: ty,
+        type_v: ty,
+    };
+    let p = AttnParams { n_head, n_head_kv, head_dim_k: dk, head_dim_v: dv, scale: 0.125, window };
+    let cpu = CpuBackend;
+    let (mut ckv, mut vkv) = (cpu.new_kv(shape), b.new_kv(shape));
+    let mut err: f64 = 0.0;
+    // Two batches: a prompt of 130 tokens, then 7 more (an odd start for q8_0 pairs).
+    for (start, n) in [(0, 130), (130, 7)] {
+        let (k, v) = (rng.vec(n * shape.n_embd_k), rng.vec(n * shape.n_embd_v));
+        let q = rng.vec(n * n_head * dk);
+        let positions: Vec<u32> = (start as u32..(start + n) as u32).collect();
+        cpu.kv_store(&mut ckv, 1, start, &cpu.tensor(k.clone(), n, shape.n_embd_k), &cpu.tensor(v.clone(), n, shape.n_embd_v));
+        b.kv_store(&mut vkv, 1, start, &b.tensor(k, n, shape.n_embd_k), &b.tensor(v, n, shape.n_embd_v));
+        let want = cpu.attention(&cpu.tensor(q.clone(), n, n_head * dk), &ckv, 1, &positions, &p).data;
+        let got = b.to_host(&b.attention(&b.tensor(q, n, n_head * dk), &vkv, 1, &positions, &p));
+        err = err.max(nmse(&got, &want));
+    }
+    // The caches hold the same bytes (q8_0: up to a rounding tie now and then).
+    let (ce, ve) = (cpu.kv_export(&ckv, 0..137), b.kv_export(&vkv, 0..137));
+    let differ = ce.iter().zip(&ve).filter(|(a, b)| a != b).count();
+    assert_eq!(ce.len(), ve.len());
+    assert!(differ * 1000 <= ce.len(), "{ty:?}: {differ} of {} bytes differ", ce.len());
+    err
+}
+
+#[test]
+fn attention_matches_the_cpu_for_every_cache_type_with_gqa_and_window() {
+    let Some(b) = vk() else { return };
+    for ty in KvType::ALL {
+        // With an f16 or q8_0 cache the CPU sums values in f16, as the reference engine
+        // does (an f16 rounding, 2^-11 relative, per step); the kernel sums in f32.
+        let bound = if ty == KvType::F32 { 1e-9 } else { 1e-5 };
+        for window in [None, Some(40)] {
+            let e = attention_case(b, ty, window);
+            assert!(e < bound, "{ty:?} window {window:?}: nmse {e}");
+        }
+    }
+}
+
+#[test]
+fn kv_export_import_round_trip() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(10);
+    for ty in KvType::ALL {
+        let shape =
+            KvShape { n_layer: 3, n_ctx: 8, n_embd_k: 32, n_embd_v: 64, type_k: ty, type_v: ty };
+        let mut kv = b.new_kv(shape);
+        let k = rng.vec(8 * 32);
+        let v = rng.vec(8 * 64);
+        for il in 0..3 {
+            b.kv_store(&mut kv, il, 0, &b.tensor(k.clone(), 8, 32), &b.tensor(v.clone(), 8, 64));
+        }
+        let bytes = b.kv_export(&kv, 2..7);
+        let mut other = b.new_kv(shape);
+        b.kv_import(&mut other, 2..7, &bytes).unwrap();
+        assert_eq!(b.kv_export(&other, 2..7), bytes, "{ty:?}");
+        assert!(b.kv_import(&mut other, 2..9, &bytes).is_err(), "a wrong range is refused");
+    }
+}
+
