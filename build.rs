@@ -49,6 +49,14 @@ mod kernels {
             v.push((format!("attention_{lower}"), "attention.comp".into(), vec![kv.clone()]));
             v.push((format!("kv_store_{lower}"), "kv_store.comp".into(), vec![kv]));
         }
+        for ty in ["F16", "Q8_0", "Q8_K"] {
+            let lower = ty.to_lowercase();
+            v.push((
+                format!("round_acts_{lower}"),
+                "round_acts.comp".into(),
+                vec![format!("ACT_{ty}")],
+            ));
+        }
         for name in ["rms_norm", "rope", "binary", "gather_rows", "sum_groups"] {
             v.push((name.to_string(), format!("{name}.comp"), vec![]));
         }
@@ -109,7 +117,9 @@ mod kernels {
             println!("cargo:rerun-if-changed={}", entry.path().display());
         }
         let compiler = Compiler::acquire().expect("glslang initializes");
-        let mut out = String::from("/// (kernel variant, SPIR-V words)\npub const KERNELS: &[(&str, &[u32])] = &[\n");
+        let mut out = String::from(
+            "/// (kernel variant, SPIR-V words)\npub const KERNELS: &[(&str, &[u32])] = &[\n",
+        );
         let mut seen = BTreeMap::new();
         for (name, file, defines) in variants() {
             let words = compile(compiler, &dir, &file, &defines);

@@ -31,11 +31,10 @@ layout(push_constant) uniform Push {
     uint expert0;    // MUL_MAT_ID: first expert in this binding
 } p;
 
-shared float red[NT][WG];
-
+// One invocation per weight row and tile of activation rows: no shared memory and no
+// barriers (CPU drivers such as lavapipe pay dearly for those).
 void main() {
-    const uint r = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
-    const uint tid = gl_LocalInvocationID.x;
+    const uint r = gl_WorkGroupID.y * gl_NumWorkGroups.x * WG + gl_GlobalInvocationID.x;
     if (r >= p.m_rows) {
         return;
     }
@@ -50,46 +49,30 @@ void main() {
     const uint row_off = r * p.row_bytes;
 #endif
     uint xrow[NT];
+    float acc[NT];
     for (uint t = 0; t < NT; t++) {
 #ifdef MUL_MAT_ID
         xrow[t] = t < nt ? tiles[tile + 2 + t] : 0;
 #else
         xrow[t] = t0 + min(t, nt - 1);
 #endif
-    }
-    float acc[NT];
-    for (uint t = 0; t < NT; t++) {
         acc[t] = 0.0;
     }
     const uint n_groups = (p.k + 31) / 32;
-    for (uint g = tid; g < n_groups; g += WG) {
+    for (uint g = 0; g < n_groups; g++) {
         float v[32];
         dequant32_n(row_off, g, p.k, v);
         const uint n_here = min(32, p.k - g * 32);
-        for (uint t = 0; t < NT; t++) {
-            if (t < nt) {
-                const uint xo = p.x_off + xrow[t] * p.k + g * 32;
-                float s = 0.0;
-                for (uint i = 0; i < n_here; i++) {
-                    s += v[i] * x_data[xo + i];
-                }
-                acc[t] += s;
+        for (uint t = 0; t < nt; t++) {
+            const uint xo = p.x_off + xrow[t] * p.k + g * 32;
+            float s = 0.0;
+            for (uint i = 0; i < n_here; i++) {
+                s += v[i] * x_data[xo + i];
             }
+            acc[t] += s;
         }
     }
-    for (uint t = 0; t < NT; t++) {
-        red[t][tid] = acc[t];
-    }
-    barrier();
-    for (uint s = WG / 2; s > 0; s >>= 1) {
-        if (tid < s) {
-            for (uint t = 0; t < NT; t++) {
-                red[t][tid] += red[t][tid + s];
-            }
-        }
-        barrier();
-    }
-    if (tid < nt) {
-        y_data[p.y_off + xrow[tid] * p.m + p.row0 + r] = red[tid][0];
+    for (uint t = 0; t < nt; t++) {
+        y_data[p.y_off + xrow[t] * p.m + p.row0 + r] = acc[t];
     }
 }

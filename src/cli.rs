@@ -31,6 +31,26 @@ pub enum Command {
     Bench(BenchArgs),
     /// List, show, export, rename, fork or remove stored sessions; gc old snapshots.
     Sessions(SessionsArgs),
+    /// List the Vulkan devices hearth can run on.
+    Devices(DevicesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the forward pass runs (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// A Vulkan GPU when there is one, else the CPU.
+    #[default]
+    Auto,
+    /// Vulkan on the chosen device (any kind, CPU drivers included); an error if none.
+    Vulkan,
+    Cpu,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +160,41 @@ pub struct ModelArgs {
     /// KV cache type of values (-ctv): f32, f16 (default) or q8_0.
     #[arg(long = "cache-type-v", value_name = "TYPE", value_parser = parse_kv_type)]
     pub cache_type_v: Option<KvType>,
+    /// Where to run: auto (a Vulkan GPU if there is one, else the CPU), vulkan, or cpu.
+    #[arg(long, value_enum, env = "HEARTH_BACKEND", default_value = "auto")]
+    pub backend: BackendChoice,
+    /// The Vulkan device to use (an index from `hearth devices`).
+    #[arg(long, value_name = "N", env = "HEARTH_DEVICE")]
+    pub device: Option<usize>,
+    /// Keep every MoE expert tensor in host memory and run the experts on the CPU;
+    /// attention and the shared weights stay on the GPU.
+    #[arg(long = "cpu-moe")]
+    pub cpu_moe: bool,
+    /// Keep the expert tensors of the first N layers on the CPU.
+    #[arg(long = "n-cpu-moe", value_name = "N", conflicts_with = "cpu_moe")]
+    pub n_cpu_moe: Option<usize>,
+    /// Layers whose experts go on the GPU (-ngl): `auto` (default) fills the device's
+    /// memory, experts of the last layers first; N keeps the experts of all but the
+    /// last N layers on the CPU. Attention and shared weights always go on the GPU.
+    #[arg(long = "n-gpu-layers", value_name = "auto|N", default_value = "auto",
+          value_parser = parse_gpu_layers, conflicts_with_all = ["cpu_moe", "n_cpu_moe"])]
+    pub n_gpu_layers: GpuLayers,
+}
+
+/// `-ngl`: how many layers' experts go on the GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuLayers {
+    Auto,
+    N(usize),
+}
+
+fn parse_gpu_layers(s: &str) -> std::result::Result<GpuLayers, String> {
+    match s {
+        "auto" => Ok(GpuLayers::Auto),
+        n => {
+            n.parse().map(GpuLayers::N).map_err(|_| format!("expected auto or a number, got {n:?}"))
+        }
+    }
 }
 
 /// How the next token is chosen.
@@ -192,6 +247,9 @@ pub struct RunArgs {
     /// Keep generating past the model's end-of-text tokens.
     #[arg(long)]
     pub ignore_eos: bool,
+    /// Also say where the forward passes ran: weights and ops on the device vs the CPU.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -241,8 +299,12 @@ fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {
 pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 
 /// llama.cpp's multi-letter single-dash flags, mapped to the long flags clap knows.
-const LLAMA_STYLE_FLAGS: &[(&str, &str)] =
-    &[("-sys", "--system-prompt"), ("-ctk", "--cache-type-k"), ("-ctv", "--cache-type-v")];
+const LLAMA_STYLE_FLAGS: &[(&str, &str)] = &[
+    ("-sys", "--system-prompt"),
+    ("-ctk", "--cache-type-k"),
+    ("-ctv", "--cache-type-v"),
+    ("-ngl", "--n-gpu-layers"),
+];
 
 /// Rewrites llama.cpp-style flags (`-sys`) so clap can parse them.
 pub fn normalize_args(

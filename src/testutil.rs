@@ -53,3 +53,19 @@ pub fn random_blocks(rng: &mut Rng, ty: GgmlType, n_elems: usize) -> Vec<u8> {
     }
     out
 }
+
+/// Activations rounded through the type the reference engine pairs with weights of type
+/// `w` (rows of `k` values): what an exact product with its quantized activations sees.
+pub fn rounded(w: GgmlType, x: &[f32], k: usize) -> Vec<f32> {
+    let ty = quant::dot::activation_type(w);
+    if ty == GgmlType::F32 {
+        return x.to_vec();
+    }
+    x.chunks(k)
+        .flat_map(|row| {
+            let mut q = Vec::new();
+            quant::quantize(ty, row, &mut q).unwrap();
+            crate::backend::naive::dequantize(ty, &q, k)
+        })
+        .collect()
+}

@@ -11,6 +11,8 @@ use super::{AttnParams, Backend, KvShape, RopeParams};
 use crate::error::Result;
 use crate::gguf::{GgufFile, TensorInfo};
 
+// One per process, so the size of the Vulkan variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyBackend {
     Cpu(CpuBackend),
     #[cfg(feature = "vulkan")]
@@ -114,12 +116,51 @@ macro_rules! each {
     };
 }
 
+/// Where a forward pass ran (`run -v`, `bench --json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Placement {
+    pub backend: &'static str,
+    /// The Vulkan device's name; none on the CPU backend.
+    pub device: Option<String>,
+    /// Bytes of weights resident on the device and in host memory.
+    pub weight_bytes_device: u64,
+    pub weight_bytes_host: u64,
+    /// Kernel dispatches run on the device, and ops run on the CPU (on the CPU backend:
+    /// every op, not counted).
+    pub device_ops: u64,
+    pub host_ops: Option<u64>,
+}
+
 impl AnyBackend {
     #[cfg(feature = "vulkan")]
     pub fn vulkan(&self) -> Option<&VulkanBackend> {
         match self {
             AnyBackend::Vulkan(b) => Some(b),
             AnyBackend::Cpu(_) => None,
+        }
+    }
+
+    /// Where the weights went at load and the work so far.
+    pub fn placement(&self) -> Placement {
+        let base = Placement {
+            backend: self.name(),
+            device: None,
+            weight_bytes_device: 0,
+            weight_bytes_host: 0,
+            device_ops: 0,
+            host_ops: None,
+        };
+        match self {
+            AnyBackend::Cpu(_) => base,
+            #[cfg(feature = "vulkan")]
+            AnyBackend::Vulkan(b) => Placement {
+                device: Some(b.device().name.clone()),
+                weight_bytes_device: b.loaded_bytes().0,
+                weight_bytes_host: b.loaded_bytes().1,
+                device_ops: b.dispatches(),
+                host_ops: Some(b.host_ops()),
+                ..base
+            },
         }
     }
 }

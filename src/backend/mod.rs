@@ -4,9 +4,9 @@
 
 pub mod any;
 pub mod cpu;
+pub mod naive;
 #[cfg(feature = "vulkan")]
 pub mod vulkan;
-pub mod naive;
 
 use std::ops::Range;
 use std::sync::Arc;

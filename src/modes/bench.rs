@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{load, output, roofline};
-use crate::backend::cpu::CpuBackend;
+use crate::backend::any::AnyBackend;
 use crate::cli::BenchArgs;
 use crate::engine::session::Session;
 use crate::error::{Error, Result};
@@ -108,7 +108,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
 /// One short untimed pass of each test, as llama-bench does, so that page faults of the
 /// mapping and first-touch allocations are not measured.
-fn warm_up(session: &mut Session<CpuBackend>, n_vocab: usize, args: &BenchArgs) -> Result<()> {
+fn warm_up(session: &mut Session<AnyBackend>, n_vocab: usize, args: &BenchArgs) -> Result<()> {
     let tokens = random_tokens(args.n_prompt.clamp(1, 16), n_vocab, 999);
     session.truncate(0);
     session.prefill(&tokens)?;
@@ -120,7 +120,7 @@ fn warm_up(session: &mut Session<CpuBackend>, n_vocab: usize, args: &BenchArgs) 
 
 /// Runs one test `args.reps` times: a prefill of `-p` tokens, or `-n` single decodes.
 fn measure(
-    session: &mut Session<CpuBackend>,
+    session: &mut Session<AnyBackend>,
     args: &BenchArgs,
     name: String,
     prompt: bool,
@@ -148,7 +148,7 @@ fn measure(
 /// What `hearth bench` prints.
 struct Report<'a> {
     args: &'a BenchArgs,
-    model: &'a Model<CpuBackend>,
+    model: &'a Model<AnyBackend>,
     tests: &'a [Measure],
     roofline: Option<&'a Roofline>,
     /// Peak resident memory after the tests, in bytes.
@@ -174,6 +174,11 @@ impl Report<'_> {
                 "repetitions": m.samples.len(), "tokens_per_second": m.mean(),
                 "stddev": m.stddev(), "samples": m.samples, "peak_rss": self.rss,
             });
+            let placement = model.backend.placement();
+            if let Some(device) = &placement.device {
+                row["device"] = json!(device);
+            }
+            row["placement"] = json!(placement);
             if let Some(r) = self.roofline {
                 row["bytes_per_token"] = json!(r.bytes_per_token);
                 row["read_bandwidth"] = json!(r.bandwidth);

@@ -1,10 +1,11 @@
-//! Loading what the generating modes share: thread pool, model file, tokenizer, model
-//! on the CPU backend.
+//! Loading what the generating modes share: thread pool, backend (`--backend`, with the
+//! CPU as the fallback), model file, tokenizer, model.
 
 use std::sync::Arc;
 
+use crate::backend::any::AnyBackend;
 use crate::backend::cpu::{self, CpuBackend};
-use crate::cli::{ModelArgs, SamplingArgs};
+use crate::cli::{BackendChoice, ModelArgs, SamplingArgs};
 use crate::engine::sampler::{Sampler, SamplerParams};
 use crate::engine::session::Session;
 use crate::error::Result;
@@ -13,7 +14,7 @@ use crate::model::Model;
 use crate::tokenizer::Tokenizer;
 
 pub struct Loaded {
-    pub model: Arc<Model<CpuBackend>>,
+    pub model: Arc<Model<AnyBackend>>,
     pub tokenizer: Tokenizer,
 }
 
@@ -21,17 +22,118 @@ pub fn load(args: &ModelArgs) -> Result<Loaded> {
     cpu::set_threads(args.threads())?;
     let path = args.model_path()?;
     let file = Arc::new(GgufFile::open(&path)?);
-    let model = Arc::new(Model::load(Arc::clone(&file), CpuBackend)?);
-    let tokenizer = Tokenizer::from_gguf(file.metadata()).map_err(|e| e.with_file(&path))?;
-    Ok(Loaded { model, tokenizer })
+    let model = match open_backend(args)? {
+        AnyBackend::Cpu(b) => Model::load(file, AnyBackend::Cpu(b))?,
+        #[cfg(feature = "vulkan")]
+        AnyBackend::Vulkan(b) => {
+            match b.self_test(&file).and_then(|()| place_experts(b, &file, args)) {
+                Ok(b) => load_on_gpu(file, b, args)?,
+                Err(e) if args.backend == BackendChoice::Auto => {
+                    warn_cpu(e.message());
+                    Model::load(file, AnyBackend::Cpu(CpuBackend))?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let tokenizer = Tokenizer::from_gguf(model.file.metadata()).map_err(|e| e.with_file(&path))?;
+    Ok(Loaded { model: Arc::new(model), tokenizer })
+}
+
+#[cfg(feature = "vulkan")]
+fn load_on_gpu(
+    file: Arc<GgufFile>,
+    b: crate::backend::vulkan::VulkanBackend,
+    args: &ModelArgs,
+) -> Result<Model<AnyBackend>> {
+    let model = match Model::load(Arc::clone(&file), AnyBackend::Vulkan(b)) {
+        Ok(m) => m,
+        Err(e) if args.backend == BackendChoice::Auto => {
+            warn_cpu(&format!("the model does not load on the GPU: {}", e.message()));
+            Model::load(file, AnyBackend::Cpu(CpuBackend))?
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(model)
+}
+
+/// Which layers' experts stay on the CPU: `--cpu-moe`, `--n-cpu-moe N`, `-ngl N`, or
+/// (auto) as few as let the model fit in 90% of the device's memory.
+#[cfg(feature = "vulkan")]
+fn place_experts(
+    b: crate::backend::vulkan::VulkanBackend,
+    file: &GgufFile,
+    args: &ModelArgs,
+) -> Result<crate::backend::vulkan::VulkanBackend> {
+    use crate::backend::vulkan::VulkanBackend;
+    use crate::cli::GpuLayers;
+    let n_layer =
+        file.tensors().iter().filter_map(|t| layer_of(&t.name)).max().map_or(0, |l| l + 1);
+    let n = match (args.cpu_moe, args.n_cpu_moe, args.n_gpu_layers) {
+        (true, _, _) => usize::MAX,
+        (_, Some(n), _) => n,
+        (_, _, GpuLayers::N(n)) => n_layer.saturating_sub(n),
+        (_, _, GpuLayers::Auto) => {
+            let budget = b.device().memory / 10 * 9;
+            VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
+                crate::error::Error::unsupported(format!(
+                    "the model does not fit in the {} of device memory of {}",
+                    super::output::human_bytes(b.device().memory),
+                    b.device().name
+                ))
+            })?
+        }
+    };
+    let total = file.tensors().iter().map(|t| t.n_bytes).sum();
+    Ok(b.with_cpu_moe(n).with_progress(total))
+}
+
+/// The layer index of a `blk.N.` tensor.
+#[cfg(feature = "vulkan")]
+fn layer_of(name: &str) -> Option<usize> {
+    name.strip_prefix("blk.")?.split_once('.')?.0.parse().ok()
+}
+
+fn warn_cpu(why: &str) {
+    eprintln!("hearth: warning: {why}; running on the CPU");
+}
+
+/// The backend `--backend` asks for. Auto takes a Vulkan GPU when there is one; with no
+/// Vulkan at all it says so in one line, and a CPU Vulkan driver (lavapipe) alone is
+/// not used unless `--device` names it: the CPU backend is faster.
+fn open_backend(args: &ModelArgs) -> Result<AnyBackend> {
+    match args.backend {
+        BackendChoice::Cpu => Ok(AnyBackend::Cpu(CpuBackend)),
+        #[cfg(feature = "vulkan")]
+        BackendChoice::Vulkan => {
+            crate::backend::vulkan::VulkanBackend::new(args.device).map(AnyBackend::Vulkan)
+        }
+        #[cfg(feature = "vulkan")]
+        BackendChoice::Auto => match crate::backend::vulkan::VulkanBackend::new(args.device) {
+            Ok(b) if b.device().kind == "cpu" && args.device.is_none() => {
+                Ok(AnyBackend::Cpu(CpuBackend))
+            }
+            Ok(b) => Ok(AnyBackend::Vulkan(b)),
+            Err(e) => {
+                warn_cpu(e.message());
+                Ok(AnyBackend::Cpu(CpuBackend))
+            }
+        },
+        #[cfg(not(feature = "vulkan"))]
+        BackendChoice::Vulkan => Err(crate::error::Error::unsupported(
+            "this hearth was built without the vulkan feature",
+        )),
+        #[cfg(not(feature = "vulkan"))]
+        BackendChoice::Auto => Ok(AnyBackend::Cpu(CpuBackend)),
+    }
 }
 
 /// A session of `n_ctx` tokens with the batch size and KV cache types of `args`.
 pub fn session(
-    model: &Arc<Model<CpuBackend>>,
+    model: &Arc<Model<AnyBackend>>,
     n_ctx: usize,
     args: &ModelArgs,
-) -> Result<Session<CpuBackend>> {
+) -> Result<Session<AnyBackend>> {
     Session::with_cache_types(Arc::clone(model), n_ctx, args.batch_size, args.cache_types())
 }
 

@@ -5,6 +5,7 @@ pub mod ask;
 pub mod bench;
 mod bench_resume;
 mod conversation;
+pub mod devices;
 mod input;
 pub mod inspect;
 mod load;
@@ -28,5 +29,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Ask(args) => ask::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Sessions(args) => sessions::run(&args),
+        Command::Devices(args) => devices::run(&args),
     }
 }

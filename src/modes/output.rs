@@ -32,3 +32,19 @@ pub fn human_bytes(n: u64) -> String {
         n => format!("{n} B"),
     }
 }
+
+/// One line saying where the forward passes ran (`run -v`).
+pub fn placement_line(p: &crate::backend::any::Placement) -> String {
+    match &p.device {
+        None => "placement: every op on the CPU".to_string(),
+        Some(d) => format!(
+            "placement: {} on {d}: weights {} on the device, {} on the CPU; \
+             {} kernel dispatches on the device, {} ops on the CPU",
+            p.backend,
+            human_bytes(p.weight_bytes_device),
+            human_bytes(p.weight_bytes_host),
+            p.device_ops,
+            p.host_ops.unwrap_or(0)
+        ),
+    }
+}

@@ -40,5 +40,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| output::print(t))?;
     output::print("\n")?;
     eprintln!("{}", stats.summary());
+    if args.verbose {
+        eprintln!("{}", output::placement_line(&loaded.model.backend.placement()));
+    }
     Ok(())
 }

@@ -11,3 +11,4 @@ mod session;
 mod sessions;
 mod testmodels;
 mod tokenize;
+mod vulkan;

@@ -49,6 +49,14 @@ impl CpuWeight {
         }
     }
 
+    /// Bytes of the weight in host memory (mapped or converted).
+    pub fn host_bytes(&self) -> u64 {
+        match self {
+            CpuWeight::Mapped { info, .. } => info.n_bytes,
+            CpuWeight::Vector { data, .. } => 4 * data.len() as u64,
+        }
+    }
+
     fn vector(&self) -> &[f32] {
         match self {
             CpuWeight::Vector { data, .. } => data,

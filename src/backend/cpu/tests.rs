@@ -6,7 +6,7 @@ use super::*;
 use crate::backend::{naive, AttnParams, Backend, KvShape, KvType, RopeMode, RopeParams};
 use crate::gguf::{GgufFile, GgufWriter};
 use crate::quant::TYPE_TABLE;
-use crate::testutil::{random_blocks, Rng};
+use crate::testutil::{random_blocks, rounded, Rng};
 
 fn nmse(got: &[f32], want: &[f32]) -> f64 {
     assert_eq!(got.len(), want.len());
@@ -28,21 +28,6 @@ fn weight(dims: &[u64], ty: GgmlType, data: Vec<u8>) -> (Arc<GgufFile>, CpuWeigh
     let info = file.tensors()[0].clone();
     let cw = CpuBackend.load_weight(&file, &info).unwrap();
     (file, cw)
-}
-
-/// Activations rounded through the type the reference engine pairs with `w`.
-fn rounded(w: GgmlType, x: &[f32], k: usize) -> Vec<f32> {
-    let ty = quant::dot::activation_type(w);
-    if ty == GgmlType::F32 {
-        return x.to_vec();
-    }
-    x.chunks(k)
-        .flat_map(|row| {
-            let mut q = Vec::new();
-            quant::quantize(ty, row, &mut q).unwrap();
-            naive::dequantize(ty, &q, k)
-        })
-        .collect()
 }
 
 fn dequantizable_types() -> impl Iterator<Item = GgmlType> {

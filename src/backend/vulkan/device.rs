@@ -47,11 +47,12 @@ pub struct Gpu {
 }
 
 fn vk_err(what: &str, e: impl std::fmt::Debug) -> Error {
-    Error::unsupported(format!("vulkan: {what}: {e:?}"))
+    Error::failed(format!("vulkan: {what}: {e:?}"))
 }
 
 fn instance() -> Result<Arc<Instance>> {
-    let library = VulkanLibrary::new().map_err(|e| vk_err("no Vulkan loader", e))?;
+    let library = VulkanLibrary::new()
+        .map_err(|_| Error::failed("vulkan: no Vulkan loader (libvulkan.so.1) is installed"))?;
     let portability = library.supported_extensions().khr_portability_enumeration;
     let info = InstanceCreateInfo {
         flags: if portability {
@@ -65,7 +66,12 @@ fn instance() -> Result<Arc<Instance>> {
         },
         ..Default::default()
     };
-    Instance::new(library, info).map_err(|e| vk_err("no Vulkan driver", e))
+    Instance::new(library, info).map_err(|e| match e {
+        vulkano::Validated::Error(vulkano::VulkanError::IncompatibleDriver) => {
+            Error::failed("vulkan: no Vulkan driver is installed (or none is compatible)")
+        }
+        e => vk_err("creating the instance", e),
+    })
 }
 
 /// Physical devices that have a compute queue, in the driver's order.
@@ -145,7 +151,8 @@ impl Gpu {
             }
             None => {
                 let best = devices.iter().enumerate().min_by_key(|(_, p)| rank(p));
-                let (i, p) = best.ok_or_else(|| Error::unsupported("vulkan: no device"))?;
+                let (i, p) =
+                    best.ok_or_else(|| Error::failed("vulkan: no device with a compute queue"))?;
                 (i, Arc::clone(p))
             }
         };

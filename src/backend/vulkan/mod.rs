@@ -7,23 +7,26 @@ mod kv;
 mod ops;
 mod pipelines;
 mod queue;
+mod selftest;
 mod weights;
 
 #[cfg(test)]
 mod tests;
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use vulkano::buffer::Subbuffer;
 
+use self::device::Gpu;
 pub use self::device::{list as list_devices, DeviceInfo};
 pub use self::kv::VkKv;
-pub use self::weights::VkWeight;
-use self::device::Gpu;
 use self::ops::BinaryOp;
 use self::pipelines::Pipelines;
 use self::queue::{fatal, readback_buffer, Queue};
+pub use self::weights::VkWeight;
+use super::cpu::CpuBackend;
 use super::{AttnParams, Backend, KvShape, RopeParams};
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, TensorInfo};
@@ -39,6 +42,15 @@ pub struct VulkanBackend {
     gpu: Gpu,
     pipelines: Pipelines,
     queue: Queue,
+    /// The experts of layers below this stay on the CPU (0: none; `usize::MAX`: all).
+    n_cpu_moe: usize,
+    /// Expert products computed on the CPU so far.
+    host_ops: AtomicU64,
+    /// Bytes of weights loaded onto the device and kept in host memory.
+    device_bytes: AtomicU64,
+    host_bytes: AtomicU64,
+    /// Bytes of the whole model, for the upload progress line (0: no progress line).
+    progress_total: u64,
 }
 
 impl VulkanBackend {
@@ -46,7 +58,92 @@ impl VulkanBackend {
     pub fn new(index: Option<usize>) -> Result<VulkanBackend> {
         let gpu = Gpu::open(index)?;
         let pipelines = Pipelines::new(Arc::clone(&gpu.device));
-        Ok(VulkanBackend { gpu, pipelines, queue: Queue::default() })
+        Ok(VulkanBackend {
+            gpu,
+            pipelines,
+            queue: Queue::default(),
+            n_cpu_moe: 0,
+            host_ops: Default::default(),
+            device_bytes: Default::default(),
+            host_bytes: Default::default(),
+            progress_total: 0,
+        })
+    }
+
+    /// Keeps the expert tensors of layers `0..n` in host memory and runs their products
+    /// on the CPU (`--n-cpu-moe N`; `usize::MAX` for `--cpu-moe`).
+    pub fn with_cpu_moe(mut self, n: usize) -> VulkanBackend {
+        self.n_cpu_moe = n;
+        self
+    }
+
+    /// Shows a progress line on stderr (a terminal only) while weights of `total` bytes
+    /// in all are uploaded.
+    pub fn with_progress(mut self, total: u64) -> VulkanBackend {
+        use std::io::IsTerminal;
+        self.progress_total = if std::io::stderr().is_terminal() { total } else { 0 };
+        self
+    }
+
+    fn report_progress(&self) {
+        if self.progress_total == 0 {
+            return;
+        }
+        let (d, h) = self.loaded_bytes();
+        let done = (d + h).min(self.progress_total);
+        let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        let end = if done == self.progress_total { "\r\x1b[2K" } else { "" };
+        eprint!(
+            "\rhearth: uploading weights to {}: {:3.0}% ({:.0}/{:.0} MiB){end}",
+            self.gpu.info.name,
+            100.0 * done as f64 / self.progress_total as f64,
+            mib(done),
+            mib(self.progress_total)
+        );
+    }
+
+    /// Checks the kernels a model in `file` needs against the CPU on a small batch; an
+    /// error names the first kernel that disagrees.
+    pub fn self_test(&self, file: &GgufFile) -> Result<()> {
+        selftest::run(self, file)
+    }
+
+    /// Expert products run on the CPU so far.
+    pub fn host_ops(&self) -> u64 {
+        self.host_ops.load(Relaxed)
+    }
+
+    /// Bytes of the weights loaded so far: (on the device, in host memory).
+    pub fn loaded_bytes(&self) -> (u64, u64) {
+        (self.device_bytes.load(Relaxed), self.host_bytes.load(Relaxed))
+    }
+
+    /// The layers whose experts must stay on the CPU for `file` to fit in `budget`
+    /// bytes of device memory, experts of the last layers placed on the device first;
+    /// `None` if even the tensors other than experts do not fit.
+    pub fn experts_to_host(file: &GgufFile, budget: u64) -> Option<usize> {
+        let mut shared = 0u64;
+        let mut per_layer: Vec<u64> = Vec::new();
+        for t in file.tensors() {
+            match weights::expert_layer(&t.name) {
+                Some(il) => {
+                    per_layer.resize(per_layer.len().max(il + 1), 0);
+                    per_layer[il] += t.n_bytes;
+                }
+                None => shared += t.n_bytes,
+            }
+        }
+        let mut used = shared;
+        if used > budget {
+            return None;
+        }
+        for (il, bytes) in per_layer.iter().enumerate().rev() {
+            if used + bytes > budget {
+                return Some(il + 1);
+            }
+            used += bytes;
+        }
+        Some(0)
     }
 
     pub fn device(&self) -> &DeviceInfo {
@@ -94,6 +191,12 @@ impl Backend for VulkanBackend {
     }
 
     fn load_weight(&self, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<VkWeight> {
+        if weights::expert_layer(&info.name).is_some_and(|il| il < self.n_cpu_moe) {
+            let w = CpuBackend.load_weight(file, info)?;
+            self.host_bytes.fetch_add(w.host_bytes(), Relaxed);
+            self.report_progress();
+            return Ok(VkWeight::Host(w));
+        }
         let kernel = format!("mul_mat_{}", info.ty.name().to_lowercase());
         if info.dims.len() > 1 && !Pipelines::has(&kernel) {
             return Err(Error::unsupported(format!(
@@ -103,7 +206,10 @@ impl Backend for VulkanBackend {
             .with_tensor(&info.name)
             .with_file(file.path()));
         }
-        weights::load(&self.gpu, &self.queue, file, info)
+        let w = weights::load(&self.gpu, &self.queue, file, info)?;
+        self.device_bytes.fetch_add(info.n_bytes, Relaxed);
+        self.report_progress();
+        Ok(w)
     }
 
     fn weight_dims<'a>(&self, w: &'a VkWeight) -> &'a [u64] {
@@ -145,6 +251,12 @@ impl Backend for VulkanBackend {
     }
 
     fn mul_mat_id(&self, w: &VkWeight, x: &VkTensor, ids: &[u32]) -> VkTensor {
+        if let VkWeight::Host(w) = w {
+            self.host_ops.fetch_add(1, Relaxed);
+            let xh = CpuBackend.tensor(self.to_host(x), x.n_rows, x.n_cols);
+            let y = CpuBackend.mul_mat_id(w, &xh, ids);
+            return self.tensor(y.data, y.n_rows, y.n_cols);
+        }
         self.mul_mat_id_op(w, x, ids)
     }
 
@@ -213,7 +325,8 @@ impl Backend for VulkanBackend {
 
     fn kv_export(&self, kv: &VkKv, rows: Range<usize>) -> Vec<u8> {
         let s = &kv.shape;
-        let (kb, vb) = (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
+        let (kb, vb) =
+            (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
         let (lo, n) = (rows.start as u64, rows.len() as u64);
         let ranges: Vec<_> = (kv.k.iter().zip(&kv.v))
             .flat_map(|(k, v)| [(k, lo * kb, n * kb), (v, lo * vb, n * vb)])
@@ -234,7 +347,8 @@ impl Backend for VulkanBackend {
             return Ok(());
         }
         let s = kv.shape;
-        let (kb, vb) = (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
+        let (kb, vb) =
+            (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
         let (lo, n) = (rows.start as u64, rows.len() as u64);
         let src = self.upload(bytes);
         let mut at = 0;

@@ -9,6 +9,7 @@ use super::queue::{device_buffer, fatal, host_buffer};
 use super::weights::{Chunk, VkWeight};
 use super::{VkTensor, VulkanBackend};
 use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
+use crate::quant::{self, GgmlType};
 
 /// Activation rows of one `mul_mat` workgroup (`NT` in mul_mat.comp).
 const TILE_ROWS: usize = 8;
@@ -24,15 +25,47 @@ macro_rules! push_struct {
     };
 }
 
-push_struct!(MulMatPush { k: u32, m_rows: u32, row0: u32, m: u32, n: u32, x_off: u32, y_off: u32, row_bytes: u32, expert0: u32 } = 36);
+push_struct!(
+    MulMatPush {
+        k: u32,
+        m_rows: u32,
+        row0: u32,
+        m: u32,
+        n: u32,
+        x_off: u32,
+        y_off: u32,
+        row_bytes: u32,
+        expert0: u32
+    } = 36
+);
+push_struct!(RoundPush { n_blocks: u32, n_elems: u32 } = 8);
 push_struct!(GetRowsPush { k: u32, row_bytes: u32, n: u32 } = 12);
 push_struct!(RmsNormPush { chunk: u32, n_chunks: u32, eps: f32 } = 12);
 push_struct!(BinaryPush { op: u32, n: u32, n_cols: u32, s: f32 } = 16);
 push_struct!(GatherPush { n_cols: u32, n: u32 } = 8);
 push_struct!(SumGroupsPush { n_cols: u32, n: u32, g: u32 } = 12);
-push_struct!(RopePush { n_head: u32, head_dim: u32, n_rot: u32, neox: u32, theta_scale: f32, freq_scale: f32, n_tokens: u32 } = 28);
+push_struct!(
+    RopePush {
+        n_head: u32,
+        head_dim: u32,
+        n_rot: u32,
+        neox: u32,
+        theta_scale: f32,
+        freq_scale: f32,
+        n_tokens: u32
+    } = 28
+);
 push_struct!(KvStorePush { width: u32, start: u32, n: u32 } = 12);
-push_struct!(AttentionPush { n_head: u32, n_head_kv: u32, head_dim_k: u32, head_dim_v: u32, scale: f32, window: u32 } = 24);
+push_struct!(
+    AttentionPush {
+        n_head: u32,
+        n_head_kv: u32,
+        head_dim_k: u32,
+        head_dim_v: u32,
+        scale: f32,
+        window: u32
+    } = 24
+);
 
 /// Operation codes of binary.comp.
 #[derive(Clone, Copy)]
@@ -85,7 +118,13 @@ impl VulkanBackend {
         (b.as_bytes().clone().slice(lo as u64..hi as u64), ((byte - lo) / 4) as u32)
     }
 
-    pub(super) fn binary(&self, op: BinaryOp, a: &VkTensor, b: &Subbuffer<[f32]>, s: f32) -> VkTensor {
+    pub(super) fn binary(
+        &self,
+        op: BinaryOp,
+        a: &VkTensor,
+        b: &Subbuffer<[f32]>,
+        s: f32,
+    ) -> VkTensor {
         let y = self.alloc(a.n_rows, a.n_cols);
         let n = a.n_rows * a.n_cols;
         let push = BinaryPush { op: op as u32, n: n as u32, n_cols: a.n_cols as u32, s };
@@ -141,17 +180,45 @@ impl VulkanBackend {
 
     /// [`Self::run`] for a kernel chosen by weight type: a type without one is fatal,
     /// naming the tensor (models are checked at load, so this is a bug if reached).
-    fn run_typed(&self, kernel: &str, tensor: &str, b: &[Subbuffer<[u8]>], p: &impl Push, g: [u32; 3]) {
+    fn run_typed(
+        &self,
+        kernel: &str,
+        tensor: &str,
+        b: &[Subbuffer<[u8]>],
+        p: &impl Push,
+        g: [u32; 3],
+    ) {
         if !super::pipelines::Pipelines::has(kernel) {
             fatal(kernel, format!("no kernel for tensor {tensor}"));
         }
         self.run(kernel, b, p, g);
     }
 
+    /// `x` rounded through the activation type the CPU pairs with weights of type `ty`
+    /// (q8_0, q8_K or f16 and back), so both backends multiply the same numbers; `None`
+    /// when the CPU multiplies f32 as it is.
+    fn round_activations(&self, ty: GgmlType, x: &VkTensor) -> Option<VkTensor> {
+        let act = quant::dot::activation_type(ty);
+        let (kernel, block) = match act {
+            GgmlType::Q8_0 | GgmlType::Q8_1 => ("round_acts_q8_0", 32),
+            GgmlType::Q8_K => ("round_acts_q8_k", 256),
+            GgmlType::F16 => ("round_acts_f16", 32),
+            _ => return None,
+        };
+        let n = x.n_rows * x.n_cols;
+        let y = self.alloc(x.n_rows, x.n_cols);
+        let push = RoundPush { n_blocks: n.div_ceil(block) as u32, n_elems: n as u32 };
+        let groups = self.grid(n.div_ceil(block).div_ceil(WG), 1);
+        self.run(kernel, &[bytes(&x.buf), bytes(&y.buf)], &push, groups);
+        Some(y)
+    }
+
     pub(super) fn matmul_op(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
         let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
             fatal("matmul", "a vector weight")
         };
+        let rounded = self.round_activations(*ty, x);
+        let x = rounded.as_ref().unwrap_or(x);
         let (k, m, n) = (dims[0] as usize, dims[1] as usize, x.n_rows);
         assert_eq!(x.n_cols, k, "matmul {name}: activation width vs weight rows");
         let y = self.alloc(n, m);
@@ -175,8 +242,14 @@ impl VulkanBackend {
                     row_bytes: *row_bytes as u32,
                     expert0: 0,
                 };
-                let groups = self.grid(c.count, nb.div_ceil(TILE_ROWS));
-                self.run_typed(&kernel, name, &[bytes(&c.buf), xw.clone(), yw.clone()], &push, groups);
+                let groups = self.grid(c.count.div_ceil(WG), nb.div_ceil(TILE_ROWS));
+                self.run_typed(
+                    &kernel,
+                    name,
+                    &[bytes(&c.buf), xw.clone(), yw.clone()],
+                    &push,
+                    groups,
+                );
             }
         }
         y
@@ -188,6 +261,8 @@ impl VulkanBackend {
         };
         let (k, m) = (dims[0] as usize, dims[1] as usize);
         assert_eq!((x.n_cols, x.n_rows), (k, ids.len()), "mul_mat_id {name} shapes");
+        let rounded = self.round_activations(*ty, x);
+        let x = rounded.as_ref().unwrap_or(x);
         let y = self.alloc(ids.len(), m);
         let kernel = format!("mul_mat_id_{}", ty.name().to_lowercase());
         for c in chunks {
@@ -209,7 +284,7 @@ impl VulkanBackend {
                 expert0: c.first as u32,
             };
             let bufs = [bytes(&c.buf), bytes(&x.buf), bytes(&y.buf), bytes(&tiles)];
-            self.run_typed(&kernel, name, &bufs, &push, self.grid(m, n_tiles));
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(m.div_ceil(WG), n_tiles));
         }
         y
     }
@@ -259,7 +334,14 @@ impl VulkanBackend {
         self.run(&kernel, &[bytes(&x.buf), bytes(cache)], &push, groups);
     }
 
-    pub(super) fn kv_store_op(&self, kv: &VkKv, il: usize, start: usize, k: &VkTensor, v: &VkTensor) {
+    pub(super) fn kv_store_op(
+        &self,
+        kv: &VkKv,
+        il: usize,
+        start: usize,
+        k: &VkTensor,
+        v: &VkTensor,
+    ) {
         if k.n_rows == 0 {
             return;
         }
@@ -301,8 +383,10 @@ impl VulkanBackend {
 fn expert_tiles(c: &Chunk, ids: &[u32]) -> Vec<u32> {
     let mut tiles = Vec::new();
     for e in c.first..c.first + c.count {
-        let rows: Vec<u32> =
-            (ids.iter().enumerate()).filter(|(_, &id)| id as usize == e).map(|(r, _)| r as u32).collect();
+        let rows: Vec<u32> = (ids.iter().enumerate())
+            .filter(|(_, &id)| id as usize == e)
+            .map(|(r, _)| r as u32)
+            .collect();
         for part in rows.chunks(TILE_ROWS) {
             tiles.push(e as u32);
             tiles.push(part.len() as u32);

@@ -64,8 +64,10 @@ impl Queue {
         groups: [u32; 3],
     ) {
         let layout = Arc::clone(&pipeline.layout().set_layouts()[0]);
-        let writes =
-            buffers.iter().enumerate().map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone()));
+        let writes = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone()));
         let set = DescriptorSet::new(Arc::clone(&gpu.descriptors) as _, layout, writes, [])
             .unwrap_or_else(|e| fatal("descriptor set", e));
         self.push(Cmd::Dispatch { pipeline: Arc::clone(pipeline), set, push, groups });
@@ -89,7 +91,8 @@ impl Queue {
         if cmds.is_empty() {
             return Ok(());
         }
-        let err = |what: &str, e: &dyn std::fmt::Debug| Error::failed(format!("vulkan: {what}: {e:?}"));
+        let err =
+            |what: &str, e: &dyn std::fmt::Debug| Error::failed(format!("vulkan: {what}: {e:?}"));
         let mut b = AutoCommandBufferBuilder::primary(
             Arc::clone(&gpu.commands) as _,
             gpu.queue.queue_family_index(),
@@ -138,9 +141,8 @@ impl Queue {
     }
 }
 
-const USAGE: BufferUsage = BufferUsage::STORAGE_BUFFER
-    .union(BufferUsage::TRANSFER_SRC)
-    .union(BufferUsage::TRANSFER_DST);
+const USAGE: BufferUsage =
+    BufferUsage::STORAGE_BUFFER.union(BufferUsage::TRANSFER_SRC).union(BufferUsage::TRANSFER_DST);
 
 /// An uninitialized device-local buffer of `len` elements (at least one).
 pub fn device_buffer<T: BufferContents>(gpu: &Gpu, len: usize) -> Result<Subbuffer<[T]>> {
@@ -158,7 +160,10 @@ pub fn device_buffer<T: BufferContents>(gpu: &Gpu, len: usize) -> Result<Subbuff
 
 /// A host-visible buffer holding `data` (at least one element), usable as a storage
 /// buffer or a copy source.
-pub fn host_buffer<T: BufferContents + Copy + Default>(gpu: &Gpu, data: &[T]) -> Result<Subbuffer<[T]>> {
+pub fn host_buffer<T: BufferContents + Copy + Default>(
+    gpu: &Gpu,
+    data: &[T],
+) -> Result<Subbuffer<[T]>> {
     let one = [T::default()];
     let data = if data.is_empty() { &one[..] } else { data };
     Buffer::from_iter(

@@ -9,7 +9,7 @@ use crate::backend::cpu::{CpuBackend, CpuWeight};
 use crate::backend::{naive, KvType, RopeMode};
 use crate::gguf::GgufWriter;
 use crate::quant::GgmlType;
-use crate::testutil::{random_blocks, Rng};
+use crate::testutil::{random_blocks, rounded, Rng};
 
 /// A small binding limit, so that tests split weights and activations across bindings.
 const SMALL_BINDING: u64 = 64 << 10;
@@ -84,7 +84,8 @@ fn matmul_matches_naive_for_every_kernel_type() {
         for n in [1, 13] {
             let x = rng.vec(n * k);
             let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
-            assert_close(&got, &naive::matmul(&wf, m, k, &x, n), 1e-10, ty.name());
+            let want = naive::matmul(&wf, m, k, &rounded(ty, &x, k), n);
+            assert_close(&got, &want, 1e-10, ty.name());
         }
     }
 }
@@ -109,7 +110,7 @@ fn float_rows_of_any_length_and_split_bindings() {
         }
         let x = rng.vec(n * k);
         let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
-        assert_close(&got, &naive::matmul(&wf, m, k, &x, n), 1e-10, ty.name());
+        assert_close(&got, &naive::matmul(&wf, m, k, &rounded(ty, &x, k), n), 1e-10, ty.name());
     }
 }
 
@@ -125,7 +126,8 @@ fn mul_mat_id_matches_naive() {
         let ids: Vec<u32> = (0..21).map(|i| (i * 7 % e) as u32).collect();
         let x = rng.vec(ids.len() * k);
         let got = b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &ids));
-        assert_close(&got, &naive::mul_mat_id(&wf, m, k, &x, &ids), 1e-10, ty.name());
+        let want = naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids);
+        assert_close(&got, &want, 1e-10, ty.name());
     }
 }
 
@@ -140,7 +142,8 @@ fn get_rows_dequantizes_the_named_rows_of_every_type() {
         let (w, _) = weights(b, &file(&[k as u64, m as u64], ty, bytes));
         let ids = [299u32, 0, 7, 7, 150];
         let got = b.to_host(&b.get_rows(&w, &ids));
-        let want: Vec<f32> = ids.iter().flat_map(|&i| &wf[i as usize * k..][..k]).copied().collect();
+        let want: Vec<f32> =
+            ids.iter().flat_map(|&i| &wf[i as usize * k..][..k]).copied().collect();
         assert_close(&got, &want, 1e-12, ty.name());
     }
 }
@@ -154,7 +157,8 @@ fn row_ops_match_the_cpu() {
     let cpu = CpuBackend;
     let (ca, cb) = (cpu.tensor(xa.clone(), n, c), cpu.tensor(xb.clone(), n, c));
     let (va, vb) = (b.tensor(xa, n, c), b.tensor(xb, n, c));
-    let f = file(&[c as u64], GgmlType::F32, rng.vec(c).iter().flat_map(|v| v.to_le_bytes()).collect());
+    let f =
+        file(&[c as u64], GgmlType::F32, rng.vec(c).iter().flat_map(|v| v.to_le_bytes()).collect());
     let (vw, cw) = weights(b, &f);
     let s: Vec<f32> = rng.vec(n);
     let cases: Vec<(&str, Vec<f32>, Vec<f32>)> = vec![
@@ -166,7 +170,11 @@ fn row_ops_match_the_cpu() {
         ("rms_norm", b.to_host(&b.rms_norm(&va, &vw, 1e-6)), cpu.rms_norm(&ca, &cw, 1e-6).data),
         ("sum_groups", b.to_host(&b.sum_groups(&va, 3)), cpu.sum_groups(&ca, 3).data),
         ("repeat_rows", b.to_host(&b.repeat_rows(&va, 2)), cpu.repeat_rows(&ca, 2).data),
-        ("select_rows", b.to_host(&b.select_rows(&va, &[5, 0, 2])), cpu.select_rows(&ca, &[5, 0, 2]).data),
+        (
+            "select_rows",
+            b.to_host(&b.select_rows(&va, &[5, 0, 2])),
+            cpu.select_rows(&ca, &[5, 0, 2]).data,
+        ),
     ];
     for (what, got, want) in cases {
         assert_close(&got, &want, 1e-12, what);
@@ -181,7 +189,8 @@ fn per_head_rms_norm_matches_the_cpu() {
     let mut rng = Rng(6);
     let (n, heads, d) = (3, 4, 64);
     let x = rng.vec(n * heads * d);
-    let f = file(&[d as u64], GgmlType::F32, rng.vec(d).iter().flat_map(|v| v.to_le_bytes()).collect());
+    let f =
+        file(&[d as u64], GgmlType::F32, rng.vec(d).iter().flat_map(|v| v.to_le_bytes()).collect());
     let (vw, cw) = weights(b, &f);
     let got = b.to_host(&b.rms_norm(&b.tensor(x.clone(), n, heads * d), &vw, 1e-6));
     let want = CpuBackend.rms_norm(&CpuBackend.tensor(x, n, heads * d), &cw, 1e-6).data;
@@ -229,9 +238,22 @@ fn attention_case(b: &VulkanBackend, ty: KvType, window: Option<usize>) -> f64 {
         let (k, v) = (rng.vec(n * shape.n_embd_k), rng.vec(n * shape.n_embd_v));
         let q = rng.vec(n * n_head * dk);
         let positions: Vec<u32> = (start as u32..(start + n) as u32).collect();
-        cpu.kv_store(&mut ckv, 1, start, &cpu.tensor(k.clone(), n, shape.n_embd_k), &cpu.tensor(v.clone(), n, shape.n_embd_v));
-        b.kv_store(&mut vkv, 1, start, &b.tensor(k, n, shape.n_embd_k), &b.tensor(v, n, shape.n_embd_v));
-        let want = cpu.attention(&cpu.tensor(q.clone(), n, n_head * dk), &ckv, 1, &positions, &p).data;
+        cpu.kv_store(
+            &mut ckv,
+            1,
+            start,
+            &cpu.tensor(k.clone(), n, shape.n_embd_k),
+            &cpu.tensor(v.clone(), n, shape.n_embd_v),
+        );
+        b.kv_store(
+            &mut vkv,
+            1,
+            start,
+            &b.tensor(k, n, shape.n_embd_k),
+            &b.tensor(v, n, shape.n_embd_v),
+        );
+        let want =
+            cpu.attention(&cpu.tensor(q.clone(), n, n_head * dk), &ckv, 1, &positions, &p).data;
         let got = b.to_host(&b.attention(&b.tensor(q, n, n_head * dk), &vkv, 1, &positions, &p));
         err = err.max(nmse(&got, &want));
     }
@@ -277,4 +299,3 @@ fn kv_export_import_round_trip() {
         assert!(b.kv_import(&mut other, 2..9, &bytes).is_err(), "a wrong range is refused");
     }
 }
-

@@ -8,6 +8,8 @@ use vulkano::buffer::Subbuffer;
 
 use super::device::Gpu;
 use super::queue::{device_buffer, host_buffer, Queue};
+use crate::backend::cpu::{CpuBackend, CpuWeight};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::quant::{self, GgmlType};
@@ -40,12 +42,15 @@ pub enum VkWeight {
         data: Subbuffer<[f32]>,
         dims: Vec<u64>,
     },
+    /// Kept in host memory, its ops run on the CPU (`--cpu-moe`, `--n-cpu-moe`).
+    Host(CpuWeight),
 }
 
 impl VkWeight {
     pub fn dims(&self) -> &[u64] {
         match self {
             VkWeight::Matrix { dims, .. } | VkWeight::Vector { dims, .. } => dims,
+            VkWeight::Host(w) => CpuBackend.weight_dims(w),
         }
     }
 
@@ -54,8 +59,25 @@ impl VkWeight {
         match self {
             VkWeight::Matrix { chunks, .. } => chunks.iter().map(|c| c.buf.size()).sum(),
             VkWeight::Vector { data, .. } => data.size(),
+            VkWeight::Host(_) => 0,
         }
     }
+
+    /// Bytes kept in host memory.
+    pub fn host_bytes(&self) -> u64 {
+        match self {
+            VkWeight::Host(w) => w.host_bytes(),
+            _ => 0,
+        }
+    }
+}
+
+/// The layer of an expert tensor (`blk.N.ffn_{gate,up,down}_exps.weight`).
+pub fn expert_layer(name: &str) -> Option<usize> {
+    let rest = name.strip_prefix("blk.")?;
+    let (il, tail) = rest.split_once('.')?;
+    let expert = ["ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"];
+    expert.contains(&tail).then(|| il.parse().ok()).flatten()
 }
 
 pub fn load(gpu: &Gpu, queue: &Queue, file: &Arc<GgufFile>, info: &TensorInfo) -> Result<VkWeight> {
