@@ -26,7 +26,8 @@ mod kernels {
         "Q6_K", "IQ4_NL", "IQ4_XS",
     ];
 
-    /// Cache types with a `KV_<TYPE>` variant of the attention kernels.
+    /// Cache types: `KV_<TYPE>` variants of the store kernel, `K_<TYPE>` × `V_<TYPE>`
+    /// variants of attention.
     const KV_TYPES: &[&str] = &["F32", "F16", "Q8_0"];
 
     /// (variant name, source file, defines)
@@ -46,8 +47,12 @@ mod kernels {
         for ty in KV_TYPES {
             let lower = ty.to_lowercase();
             let kv = format!("KV_{ty}");
-            v.push((format!("attention_{lower}"), "attention.comp".into(), vec![kv.clone()]));
             v.push((format!("kv_store_{lower}"), "kv_store.comp".into(), vec![kv]));
+            for tv in KV_TYPES {
+                let defines = vec![format!("K_{ty}"), format!("V_{tv}")];
+                let name = format!("attention_{lower}_{}", tv.to_lowercase());
+                v.push((name, "attention.comp".into(), defines));
+            }
         }
         for ty in ["F16", "Q8_0", "Q8_K"] {
             let lower = ty.to_lowercase();

@@ -1,6 +1,6 @@
 // Causal attention of one query row and head over the cached keys and values of a
 // layer, a block of WG keys at a time with a running max and sum (flash-style), GQA
-// and an optional sliding window. KV_<TYPE> selects the cache type.
+// and an optional sliding window. K_<TYPE> and V_<TYPE> select the cache types.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 
@@ -15,6 +15,25 @@ layout(std430, binding = 3) readonly buffer BufP { uint positions[]; };
 layout(std430, binding = 4) writeonly buffer BufY { float y_data[]; };
 
 #include "kv.glsl"
+
+#if defined(K_F32)
+#define K_READ(i) KV_READ_F32(k_data, i)
+#elif defined(K_F16)
+#define K_READ(i) KV_READ_F16(k_data, i)
+#elif defined(K_Q8_0)
+#define K_READ(i) KV_READ_Q8_0(k_data, i)
+#else
+#error "one of K_F32, K_F16, K_Q8_0 is required"
+#endif
+#if defined(V_F32)
+#define V_READ(i) KV_READ_F32(v_data, i)
+#elif defined(V_F16)
+#define V_READ(i) KV_READ_F16(v_data, i)
+#elif defined(V_Q8_0)
+#define V_READ(i) KV_READ_Q8_0(v_data, i)
+#else
+#error "one of V_F32, V_F16, V_Q8_0 is required"
+#endif
 
 layout(push_constant) uniform Push {
     uint n_head;
@@ -90,7 +109,7 @@ void main() {
             const uint kb = j * n_embd_k + kvh * p.head_dim_k;
             float dot_qk = 0.0;
             for (uint d = 0; d < p.head_dim_k; d++) {
-                dot_qk += q[d] * KV_READ(k_data, kb + d);
+                dot_qk += q[d] * K_READ(kb + d);
             }
             s = dot_qk * p.scale;
         }
@@ -106,7 +125,7 @@ void main() {
             if (d < p.head_dim_v) {
                 float a = acc[i] * rescale;
                 for (uint jj = 0; jj < n_here; jj++) {
-                    a += prob[jj] * KV_READ(v_data, (j0 + jj) * n_embd_v + kvh * p.head_dim_v + d);
+                    a += prob[jj] * V_READ((j0 + jj) * n_embd_v + kvh * p.head_dim_v + d);
                 }
                 acc[i] = a;
             }

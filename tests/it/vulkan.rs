@@ -43,9 +43,9 @@ fn greedy(model: &str, prompt: &str, flags: &[&str]) -> (String, String) {
 // SmolLM2-135M in Q4_1 is chaotic: a 1e-7 change in one activation (an exp rounded
 // differently) flips a q8_1 activation quant now and then, and its top logits are often
 // within 0.3 of each other; the CPU's own f16 and f32 caches differ by 1e-3 in logits
-// (nmse). These prompts have a clear lead at every step of their first 16 tokens; on
-// others ("The capital of France is") the backends part ways at a near tie, as the CPU
-// and the reference engine do on "def is_prime" after 6 tokens.
+// (nmse). With the default f16 cache, the first 16 greedy tokens of these prompts agree
+// on both backends; on others ("The capital of France is") the backends part ways at a
+// near tie, as the CPU and the reference engine do on "def is_prime" after 6 tokens.
 const STABLE_PROMPTS: [&str; 2] =
     ["def is_prime(n):\n", "# Bash: find all .log files older than 7 days and delete them\n"];
 

@@ -358,9 +358,6 @@ impl VulkanBackend {
         p: &AttnParams,
     ) -> VkTensor {
         let (tk, tv) = (kv.shape.type_k, kv.shape.type_v);
-        if tk != tv {
-            fatal("attention", "different K and V cache types are not supported by this backend");
-        }
         let y = self.alloc(q.n_rows, p.n_head * p.head_dim_v);
         let pos = self.upload(positions);
         let push = AttentionPush {
@@ -371,7 +368,7 @@ impl VulkanBackend {
             scale: p.scale,
             window: p.window.unwrap_or(0) as u32,
         };
-        let kernel = format!("attention_{}", tk.name());
+        let kernel = format!("attention_{}_{}", tk.name(), tv.name());
         let bufs = [bytes(&q.buf), bytes(&kv.k[il]), bytes(&kv.v[il]), bytes(&pos), bytes(&y.buf)];
         self.run(&kernel, &bufs, &push, [p.n_head as u32, q.n_rows as u32, 1]);
         y

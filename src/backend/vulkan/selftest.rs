@@ -129,5 +129,5 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
         window: None,
     };
     let got = vk.to_host(&vk.attention(&qv, &kvv, 0, &positions, &p));
-    check("attention_f16", &got, &cpu.attention(&qc, &kvc, 0, &positions, &p).data)
+    check("attention_f16_f16", &got, &cpu.attention(&qc, &kvc, 0, &positions, &p).data)
 }
