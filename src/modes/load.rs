@@ -94,6 +94,7 @@ fn layer_of(name: &str) -> Option<usize> {
     name.strip_prefix("blk.")?.split_once('.')?.0.parse().ok()
 }
 
+#[cfg(feature = "vulkan")]
 fn warn_cpu(why: &str) {
     eprintln!("hearth: warning: {why}; running on the CPU");
 }

@@ -225,8 +225,9 @@ impl VulkanBackend {
         let kernel = format!("mul_mat_{}", ty.name().to_lowercase());
         let room = self.gpu.max_binding as usize - self.gpu.offset_align as usize - 4;
         let block = (room / (4 * k.max(m))).min(self.gpu.max_groups[2] as usize * TILE_ROWS);
-        let block = block / TILE_ROWS * TILE_ROWS;
-        for t0 in (0..n).step_by(block.max(TILE_ROWS)) {
+        // Whole tiles per window where they fit; a single row at worst.
+        let block = if block >= TILE_ROWS { block / TILE_ROWS * TILE_ROWS } else { block.max(1) };
+        for t0 in (0..n).step_by(block) {
             let nb = block.min(n - t0);
             let (xw, x_off) = self.window(&x.buf, t0 * k, nb * k);
             let (yw, y_off) = self.window(&y.buf, t0 * m, nb * m);
