@@ -62,7 +62,9 @@ mod kernels {
                 vec![format!("ACT_{ty}")],
             ));
         }
-        for name in ["rms_norm", "rope", "binary", "gather_rows", "sum_groups"] {
+        for name in
+            ["rms_norm", "rope", "binary", "gather_rows", "sum_groups", "topk", "build_tiles"]
+        {
             v.push((name.to_string(), format!("{name}.comp"), vec![]));
         }
         v

@@ -14,6 +14,7 @@ layout(std430, binding = 2) writeonly buffer BufY { float y_data[]; };
 #define OP_SCALE_ROWS 3 // a · b[row]
 #define OP_SWIGLU 4     // silu(a) · b
 #define OP_GEGLU 5      // gelu(a) · b, tanh approximation
+#define OP_SCALE_ROWS_SIGMOID 6 // a · sigmoid(b[row])
 
 layout(push_constant) uniform Push {
     uint op;
@@ -45,6 +46,7 @@ void main() {
         case OP_SCALE: y = a * p.s; break;
         case OP_SCALE_ROWS: y = a * b_data[i / p.n_cols]; break;
         case OP_SWIGLU: y = a / (1.0 + exp(-a)) * b_data[i]; break;
+        case OP_SCALE_ROWS_SIGMOID: y = a * (1.0 / (1.0 + exp(-b_data[i / p.n_cols]))); break;
         default: y = gelu(a) * b_data[i]; break;
         }
         y_data[i] = y;

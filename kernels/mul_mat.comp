@@ -12,7 +12,8 @@ layout(std430, binding = 0) readonly buffer BufA { uint a_data[]; };
 layout(std430, binding = 1) readonly buffer BufX { float x_data[]; };
 layout(std430, binding = 2) buffer BufY { float y_data[]; };
 #ifdef MUL_MAT_ID
-// Per tile: expert, row count, then NT activation rows (also the output rows).
+// Word 0: the tile count; then per tile: expert, row count, NT activation rows (also the
+// output rows). Built on the device by build_tiles.comp.
 layout(std430, binding = 3) readonly buffer BufT { uint tiles[]; };
 #define TILE_WORDS (2 + NT)
 #endif
@@ -24,7 +25,7 @@ layout(push_constant) uniform Push {
     uint m_rows;     // weight rows in this binding (per expert with MUL_MAT_ID)
     uint row0;       // output column of the binding's first row
     uint m;          // output row stride
-    uint n;          // activation rows (tiles with MUL_MAT_ID)
+    uint n;          // activation rows (MUL_MAT_ID: experts in this binding)
     uint x_off;      // first element of x in its binding
     uint y_off;      // first element of y in its binding
     uint row_bytes;  // bytes per weight row
@@ -39,7 +40,13 @@ void main() {
         return;
     }
 #ifdef MUL_MAT_ID
-    const uint tile = gl_WorkGroupID.z * TILE_WORDS;
+    if (gl_WorkGroupID.z >= tiles[0]) {
+        return;
+    }
+    const uint tile = 1 + gl_WorkGroupID.z * TILE_WORDS;
+    if (tiles[tile] < p.expert0 || tiles[tile] >= p.expert0 + p.n) {
+        return;
+    }
     const uint expert = tiles[tile] - p.expert0;
     const uint nt = tiles[tile + 1];
     const uint row_off = (expert * p.m_rows + r) * p.row_bytes;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::cpu::{kv::CpuKv, CpuBackend, CpuTensor, CpuWeight};
 #[cfg(feature = "vulkan")]
-use super::vulkan::{VkKv, VkTensor, VkWeight, VulkanBackend};
+use super::vulkan::{VkIds, VkKv, VkTensor, VkWeight, VulkanBackend};
 use super::{AttnParams, Backend, KvShape, RopeParams};
 use crate::error::Result;
 use crate::gguf::{GgufFile, TensorInfo};
@@ -37,6 +37,12 @@ pub enum AnyKv {
     Vulkan(VkKv),
 }
 
+pub enum AnyIds {
+    Cpu(Vec<u32>),
+    #[cfg(feature = "vulkan")]
+    Vulkan(VkIds),
+}
+
 /// One backend's view of the `Any*` values: a model holds values of its own backend
 /// only, so the other variants cannot occur.
 trait Side: Backend {
@@ -47,6 +53,8 @@ trait Side: Backend {
     fn kv(x: &AnyKv) -> &Self::Kv;
     fn kv_mut(x: &mut AnyKv) -> &mut Self::Kv;
     fn wrap_kv(k: Self::Kv) -> AnyKv;
+    fn pick_ids(x: &AnyIds) -> &Self::Ids;
+    fn wrap_ids(i: Self::Ids) -> AnyIds;
 }
 
 macro_rules! side {
@@ -88,6 +96,16 @@ macro_rules! side {
             }
             fn wrap_kv(k: Self::Kv) -> AnyKv {
                 AnyKv::$variant(k)
+            }
+            fn pick_ids(x: &AnyIds) -> &Self::Ids {
+                match x {
+                    AnyIds::$variant(i) => i,
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("expert ids of another backend"),
+                }
+            }
+            fn wrap_ids(i: Self::Ids) -> AnyIds {
+                AnyIds::$variant(i)
             }
         }
     };
@@ -169,6 +187,7 @@ impl Backend for AnyBackend {
     type Tensor = AnyTensor;
     type Weight = AnyWeight;
     type Kv = AnyKv;
+    type Ids = AnyIds;
 
     fn name(&self) -> &'static str {
         each!(self, |b, S| b.name())
@@ -206,8 +225,23 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap(b.matmul(S::w(w), S::t(x))))
     }
 
-    fn mul_mat_id(&self, w: &AnyWeight, x: &AnyTensor, ids: &[u32]) -> AnyTensor {
-        each!(self, |b, S| S::wrap(b.mul_mat_id(S::w(w), S::t(x), ids)))
+    fn ids(&self, ids: &[u32]) -> AnyIds {
+        each!(self, |b, S| S::wrap_ids(b.ids(ids)))
+    }
+
+    fn ids_to_host(&self, ids: &AnyIds) -> Vec<u32> {
+        each!(self, |b, S| b.ids_to_host(S::pick_ids(ids)))
+    }
+
+    fn top_k_experts(&self, logits: &AnyTensor, k: usize, norm: bool) -> (AnyIds, AnyTensor) {
+        each!(self, |b, S| {
+            let (ids, w) = b.top_k_experts(S::t(logits), k, norm);
+            (S::wrap_ids(ids), S::wrap(w))
+        })
+    }
+
+    fn mul_mat_id(&self, w: &AnyWeight, x: &AnyTensor, ids: &AnyIds) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.mul_mat_id(S::w(w), S::t(x), S::pick_ids(ids))))
     }
 
     fn rms_norm(&self, x: &AnyTensor, w: &AnyWeight, eps: f32) -> AnyTensor {
@@ -228,6 +262,10 @@ impl Backend for AnyBackend {
 
     fn scale_rows(&self, x: &AnyTensor, s: &[f32]) -> AnyTensor {
         each!(self, |b, S| S::wrap(b.scale_rows(S::t(x), s)))
+    }
+
+    fn scale_rows_by(&self, x: &AnyTensor, s: &AnyTensor, sigmoid: bool) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.scale_rows_by(S::t(x), S::t(s), sigmoid)))
     }
 
     fn sum_groups(&self, x: &AnyTensor, g: usize) -> AnyTensor {

@@ -109,6 +109,8 @@ pub trait Backend: Send + Sync + Sized {
     type Weight: Send + Sync;
     /// The KV cache of one sequence.
     type Kv: Send;
+    /// Expert choices of MoE tokens, one expert id per (token, slot), token-major.
+    type Ids: Send;
 
     fn name(&self) -> &'static str;
 
@@ -127,8 +129,20 @@ pub trait Backend: Send + Sync + Sized {
     fn get_rows(&self, w: &Self::Weight, ids: &[u32]) -> Self::Tensor;
     /// `x · Wᵀ`: x `(n, k)`, W dims `[k, m]` → `(n, m)`.
     fn matmul(&self, w: &Self::Weight, x: &Self::Tensor) -> Self::Tensor;
+    /// Expert ids from host values.
+    fn ids(&self, ids: &[u32]) -> Self::Ids;
+    fn ids_to_host(&self, ids: &Self::Ids) -> Vec<u32>;
+    /// The router's choice: a softmax over each row of `logits` `(n, n_expert)`, the `k`
+    /// most likely experts of each row (ties to the lower id), and their probabilities as
+    /// weights `(n·k, 1)`, renormalized to sum to 1 if `norm`.
+    fn top_k_experts(
+        &self,
+        logits: &Self::Tensor,
+        k: usize,
+        norm: bool,
+    ) -> (Self::Ids, Self::Tensor);
     /// Expert matmul: W dims `[k, m, n_expert]`; row r of x goes through expert `ids[r]`.
-    fn mul_mat_id(&self, w: &Self::Weight, x: &Self::Tensor, ids: &[u32]) -> Self::Tensor;
+    fn mul_mat_id(&self, w: &Self::Weight, x: &Self::Tensor, ids: &Self::Ids) -> Self::Tensor;
 
     /// RMS norm over each chunk of `w.len()` values of every row, times `w`.
     fn rms_norm(&self, x: &Self::Tensor, w: &Self::Weight, eps: f32) -> Self::Tensor;
@@ -138,6 +152,8 @@ pub trait Backend: Send + Sync + Sized {
     fn scale(&self, x: &Self::Tensor, s: f32) -> Self::Tensor;
     /// Multiplies row r by `s[r]`.
     fn scale_rows(&self, x: &Self::Tensor, s: &[f32]) -> Self::Tensor;
+    /// Multiplies row r by `s[r]` of an `(n_rows, 1)` tensor, or by `sigmoid(s[r])`.
+    fn scale_rows_by(&self, x: &Self::Tensor, s: &Self::Tensor, sigmoid: bool) -> Self::Tensor;
     /// `(n·g, m)` → `(n, m)`: sums each group of `g` consecutive rows.
     fn sum_groups(&self, x: &Self::Tensor, g: usize) -> Self::Tensor;
     /// `(n, m)` → `(n·g, m)`: each row repeated `g` times.

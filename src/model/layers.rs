@@ -115,7 +115,7 @@ pub fn ffn<B: Backend>(
                 &b.mul_mat_id(gate_exps, &xr, &ids),
                 &b.mul_mat_id(up_exps, &xr, &ids),
             );
-            let y = b.scale_rows(&b.mul_mat_id(down_exps, &a, &ids), &weights);
+            let y = b.scale_rows_by(&b.mul_mat_id(down_exps, &a, &ids), &weights, false);
             let moe = b.sum_groups(&y, k);
             match shared {
                 Some(s) => b.add(&moe, &shared_expert(b, s, h, act)),
@@ -134,45 +134,22 @@ fn shared_expert<B: Backend>(
     let a = gated(b, act, &b.matmul(&s.gate, h), &b.matmul(&s.up, h));
     let out = b.matmul(&s.down, &a);
     match &s.gate_inp {
-        Some(g) => {
-            let gate: Vec<f32> = b.to_host(&b.matmul(g, h)).iter().map(|&x| sigmoid(x)).collect();
-            b.scale_rows(&out, &gate)
-        }
+        Some(g) => b.scale_rows_by(&out, &b.matmul(g, h), true),
         None => out,
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 /// The router: softmax over experts, the top `n_expert_used` per token (ties to the
 /// lower id), their probabilities as weights — renormalized if `routing` says so.
-/// Returns (expert id, weight) per (token, slot), token-major.
+/// Returns the expert ids per (token, slot), token-major, and their weights `(n·k, 1)`.
 pub fn route<B: Backend>(
     b: &B,
     hp: &HParams,
     router: &B::Weight,
     h: &B::Tensor,
     routing: Routing,
-) -> (Vec<u32>, Vec<f32>) {
-    let logits = b.to_host(&b.matmul(router, h));
-    let (e, k) = (hp.n_expert, hp.n_expert_used);
-    let mut ids = Vec::with_capacity(logits.len() / e * k);
-    let mut weights = Vec::with_capacity(ids.capacity());
-    for row in logits.chunks(e) {
-        let mut probs = row.to_vec();
-        crate::backend::cpu::ops::softmax(&mut probs);
-        let mut order: Vec<usize> = (0..e).collect();
-        order.sort_by(|&a, &c| probs[c].total_cmp(&probs[a]).then(a.cmp(&c)));
-        let top = &order[..k];
-        let sum: f32 = top.iter().map(|&i| probs[i]).sum();
-        for &i in top {
-            ids.push(i as u32);
-            weights.push(if routing.norm_topk { probs[i] / sum } else { probs[i] });
-        }
-    }
-    (ids, weights)
+) -> (B::Ids, B::Tensor) {
+    b.top_k_experts(&b.matmul(router, h), hp.n_expert_used, routing.norm_topk)
 }
 
 /// Final norm and the output head, for the rows (tokens) in `rows`.

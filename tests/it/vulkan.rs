@@ -165,7 +165,7 @@ fn top2_routing_picks_the_same_experts_and_outputs_in_every_layer() {
             panic!("layer {il} is not MoE")
         };
         assert_eq!(
-            route(&gpu.backend, &gpu.hp, rg, &hg, r).0,
+            gpu.backend.ids_to_host(&route(&gpu.backend, &gpu.hp, rg, &hg, r).0),
             route(&cpu.backend, &cpu.hp, rc, &hc, r).0,
             "layer {il}"
         );
@@ -285,6 +285,7 @@ mod hybrid {
         type Tensor = CpuTensor;
         type Weight = (CpuWeight, VkWeight);
         type Kv = (CpuKv, VkKv);
+        type Ids = Vec<u32>;
         fn name(&self) -> &'static str {
             "hybrid"
         }
@@ -322,11 +323,23 @@ mod hybrid {
             }
             CpuBackend.matmul(&w.0, x)
         }
-        fn mul_mat_id(&self, w: &Self::Weight, x: &CpuTensor, ids: &[u32]) -> CpuTensor {
+        fn ids(&self, ids: &[u32]) -> Vec<u32> {
+            ids.to_vec()
+        }
+        fn ids_to_host(&self, ids: &Vec<u32>) -> Vec<u32> {
+            ids.clone()
+        }
+        fn top_k_experts(&self, l: &CpuTensor, k: usize, norm: bool) -> (Vec<u32>, CpuTensor) {
+            CpuBackend.top_k_experts(l, k, norm)
+        }
+        fn mul_mat_id(&self, w: &Self::Weight, x: &CpuTensor, ids: &Vec<u32>) -> CpuTensor {
             if self.gpu("mul_mat_id") {
-                return self.down(&self.vk.mul_mat_id(&w.1, &self.up(x), ids));
+                return self.down(&self.vk.mul_mat_id(&w.1, &self.up(x), &self.vk.ids(ids)));
             }
             CpuBackend.mul_mat_id(&w.0, x, ids)
+        }
+        fn scale_rows_by(&self, x: &CpuTensor, s: &CpuTensor, sigmoid: bool) -> CpuTensor {
+            CpuBackend.scale_rows_by(x, s, sigmoid)
         }
         fn rms_norm(&self, x: &CpuTensor, w: &Self::Weight, eps: f32) -> CpuTensor {
             if self.gpu("rms_norm") {

@@ -95,6 +95,7 @@ impl Backend for CpuBackend {
     type Tensor = CpuTensor;
     type Weight = CpuWeight;
     type Kv = CpuKv;
+    type Ids = Vec<u32>;
 
     fn name(&self) -> &'static str {
         "cpu"
@@ -151,7 +152,21 @@ impl Backend for CpuBackend {
         self.t(matmul::matmul(rows, &x.data, x.n_rows), x.n_rows, rows.n_rows)
     }
 
-    fn mul_mat_id(&self, w: &CpuWeight, x: &CpuTensor, ids: &[u32]) -> CpuTensor {
+    fn ids(&self, ids: &[u32]) -> Vec<u32> {
+        ids.to_vec()
+    }
+
+    fn ids_to_host(&self, ids: &Vec<u32>) -> Vec<u32> {
+        ids.clone()
+    }
+
+    fn top_k_experts(&self, logits: &CpuTensor, k: usize, norm: bool) -> (Vec<u32>, CpuTensor) {
+        let (ids, weights) = ops::top_k_experts(&logits.data, logits.n_cols, k, norm);
+        let n = weights.len();
+        (ids, self.t(weights, n, 1))
+    }
+
+    fn mul_mat_id(&self, w: &CpuWeight, x: &CpuTensor, ids: &Vec<u32>) -> CpuTensor {
         let dims = self.weight_dims(w);
         let m = dims[1] as usize;
         let rows = w.rows();
@@ -188,6 +203,12 @@ impl Backend for CpuBackend {
         let mut data = x.data.clone();
         data.chunks_mut(x.n_cols).zip(s).for_each(|(row, &f)| row.iter_mut().for_each(|v| *v *= f));
         self.t(data, x.n_rows, x.n_cols)
+    }
+
+    fn scale_rows_by(&self, x: &CpuTensor, s: &CpuTensor, sigmoid: bool) -> CpuTensor {
+        let f = |v: f32| if sigmoid { ops::sigmoid(v) } else { v };
+        let s: Vec<f32> = s.data.iter().map(|&v| f(v)).collect();
+        self.scale_rows(x, &s)
     }
 
     fn sum_groups(&self, x: &CpuTensor, g: usize) -> CpuTensor {

@@ -110,6 +110,37 @@ fn rotate_head(head: &mut [f32], angles: &[(f32, f32)], p: &RopeParams) {
     }
 }
 
+/// The logistic function.
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// For each row of `n_expert` router logits: softmax, the `k` most likely experts (ties
+/// to the lower id), their probabilities as weights, renormalized to sum 1 if `norm`.
+/// Returns (expert id, weight) per (row, slot), row-major.
+pub fn top_k_experts(
+    logits: &[f32],
+    n_expert: usize,
+    k: usize,
+    norm: bool,
+) -> (Vec<u32>, Vec<f32>) {
+    let mut ids = Vec::with_capacity(logits.len() / n_expert * k);
+    let mut weights = Vec::with_capacity(ids.capacity());
+    for row in logits.chunks(n_expert) {
+        let mut probs = row.to_vec();
+        softmax(&mut probs);
+        let mut order: Vec<usize> = (0..n_expert).collect();
+        order.sort_by(|&a, &c| probs[c].total_cmp(&probs[a]).then(a.cmp(&c)));
+        let top = &order[..k];
+        let sum: f32 = top.iter().map(|&i| probs[i]).sum();
+        for &i in top {
+            ids.push(i as u32);
+            weights.push(if norm { probs[i] / sum } else { probs[i] });
+        }
+    }
+    (ids, weights)
+}
+
 /// Numerically stable softmax in place.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);

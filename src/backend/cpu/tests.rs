@@ -80,7 +80,8 @@ fn mul_mat_id_matches_naive() {
         let (_f, w) = weight(&[k as u64, m as u64, e as u64], ty, bytes);
         let ids = [3u32, 0, 5, 3, 3, 1, 0];
         let x = rng.vec(ids.len() * k);
-        let got = CpuBackend.mul_mat_id(&w, &CpuBackend.tensor(x.clone(), ids.len(), k), &ids);
+        let got =
+            CpuBackend.mul_mat_id(&w, &CpuBackend.tensor(x.clone(), ids.len(), k), &ids.to_vec());
         assert_close(
             &got.data,
             &naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids),

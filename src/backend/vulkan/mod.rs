@@ -38,6 +38,12 @@ pub struct VkTensor {
     n_cols: usize,
 }
 
+/// Expert ids on the device, one per (token, slot).
+pub struct VkIds {
+    buf: Subbuffer<[u32]>,
+    n: usize,
+}
+
 pub struct VulkanBackend {
     gpu: Gpu,
     pipelines: Pipelines,
@@ -185,6 +191,7 @@ impl Backend for VulkanBackend {
     type Tensor = VkTensor;
     type Weight = VkWeight;
     type Kv = VkKv;
+    type Ids = VkIds;
 
     fn name(&self) -> &'static str {
         "vulkan"
@@ -250,11 +257,24 @@ impl Backend for VulkanBackend {
         self.matmul_op(w, x)
     }
 
-    fn mul_mat_id(&self, w: &VkWeight, x: &VkTensor, ids: &[u32]) -> VkTensor {
+    fn ids(&self, ids: &[u32]) -> VkIds {
+        VkIds { buf: self.upload(ids), n: ids.len() }
+    }
+
+    fn ids_to_host(&self, ids: &VkIds) -> Vec<u32> {
+        let bytes = self.read_ranges(&[(&ids.buf, 0, 4 * ids.n as u64)]);
+        bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+
+    fn top_k_experts(&self, logits: &VkTensor, k: usize, norm: bool) -> (VkIds, VkTensor) {
+        self.top_k_op(logits, k, norm)
+    }
+
+    fn mul_mat_id(&self, w: &VkWeight, x: &VkTensor, ids: &VkIds) -> VkTensor {
         if let VkWeight::Host(w) = w {
             self.host_ops.fetch_add(1, Relaxed);
             let xh = CpuBackend.tensor(self.to_host(x), x.n_rows, x.n_cols);
-            let y = CpuBackend.mul_mat_id(w, &xh, ids);
+            let y = CpuBackend.mul_mat_id(w, &xh, &self.ids_to_host(ids));
             return self.tensor(y.data, y.n_rows, y.n_cols);
         }
         self.mul_mat_id_op(w, x, ids)
@@ -281,6 +301,11 @@ impl Backend for VulkanBackend {
     fn scale_rows(&self, x: &VkTensor, s: &[f32]) -> VkTensor {
         let s = self.upload(s);
         self.binary(BinaryOp::ScaleRows, x, &s, 0.0)
+    }
+
+    fn scale_rows_by(&self, x: &VkTensor, s: &VkTensor, sigmoid: bool) -> VkTensor {
+        let op = if sigmoid { BinaryOp::ScaleRowsSigmoid } else { BinaryOp::ScaleRows };
+        self.binary(op, x, &s.buf, 0.0)
     }
 
     fn sum_groups(&self, x: &VkTensor, g: usize) -> VkTensor {

@@ -6,8 +6,8 @@ use vulkano::buffer::Subbuffer;
 use super::kv::VkKv;
 use super::pipelines::{Push, WG, WG_ELEMS};
 use super::queue::{device_buffer, fatal, host_buffer};
-use super::weights::{Chunk, VkWeight};
-use super::{VkTensor, VulkanBackend};
+use super::weights::VkWeight;
+use super::{VkIds, VkTensor, VulkanBackend};
 use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
 use crate::quant::{self, GgmlType};
 
@@ -42,6 +42,8 @@ push_struct!(RoundPush { n_blocks: u32, n_elems: u32 } = 8);
 push_struct!(GetRowsPush { k: u32, row_bytes: u32, n: u32 } = 12);
 push_struct!(RmsNormPush { chunk: u32, n_chunks: u32, eps: f32 } = 12);
 push_struct!(BinaryPush { op: u32, n: u32, n_cols: u32, s: f32 } = 16);
+push_struct!(TopKPush { n_expert: u32, k: u32, n_rows: u32, norm: u32 } = 16);
+push_struct!(TilesPush { n_rows: u32, n_expert: u32 } = 8);
 push_struct!(GatherPush { n_cols: u32, n: u32 } = 8);
 push_struct!(SumGroupsPush { n_cols: u32, n: u32, g: u32 } = 12);
 push_struct!(
@@ -76,6 +78,7 @@ pub enum BinaryOp {
     ScaleRows = 3,
     Swiglu = 4,
     Geglu = 5,
+    ScaleRowsSigmoid = 6,
 }
 
 fn bytes<T>(b: &Subbuffer<[T]>) -> Subbuffer<[u8]> {
@@ -256,36 +259,53 @@ impl VulkanBackend {
         y
     }
 
-    pub(super) fn mul_mat_id_op(&self, w: &VkWeight, x: &VkTensor, ids: &[u32]) -> VkTensor {
+    /// The router's top-k on the device: ids `(n·k)` and weights `(n·k, 1)`.
+    pub(super) fn top_k_op(&self, logits: &VkTensor, k: usize, norm: bool) -> (VkIds, VkTensor) {
+        let n = logits.n_rows;
+        let ids = device_buffer::<u32>(&self.gpu, n * k)
+            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
+        let w = self.alloc(n * k, 1);
+        let push = TopKPush {
+            n_expert: logits.n_cols as u32,
+            k: k as u32,
+            n_rows: n as u32,
+            norm: norm as u32,
+        };
+        let bufs = [bytes(&logits.buf), bytes(&ids), bytes(&w.buf)];
+        self.run("topk", &bufs, &push, self.grid(n.div_ceil(WG), 1));
+        (VkIds { buf: ids, n: n * k }, w)
+    }
+
+    pub(super) fn mul_mat_id_op(&self, w: &VkWeight, x: &VkTensor, ids: &VkIds) -> VkTensor {
         let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
             fatal("mul_mat_id", "a vector weight")
         };
-        let (k, m) = (dims[0] as usize, dims[1] as usize);
-        assert_eq!((x.n_cols, x.n_rows), (k, ids.len()), "mul_mat_id {name} shapes");
+        let (k, m, n_expert) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
+        assert_eq!((x.n_cols, x.n_rows), (k, ids.n), "mul_mat_id {name} shapes");
         let rounded = self.round_activations(*ty, x);
         let x = rounded.as_ref().unwrap_or(x);
-        let y = self.alloc(ids.len(), m);
+        let y = self.alloc(ids.n, m);
+        // At most one partial tile per expert beyond the full ones.
+        let max_tiles = ids.n / TILE_ROWS + n_expert.min(ids.n);
+        let tiles = device_buffer::<u32>(&self.gpu, 1 + max_tiles * (2 + TILE_ROWS))
+            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
+        let push = TilesPush { n_rows: ids.n as u32, n_expert: n_expert as u32 };
+        self.run("build_tiles", &[bytes(&ids.buf), bytes(&tiles)], &push, [1, 1, 1]);
         let kernel = format!("mul_mat_id_{}", ty.name().to_lowercase());
         for c in chunks {
-            let tiles = expert_tiles(c, ids);
-            if tiles.is_empty() {
-                continue;
-            }
-            let n_tiles = tiles.len() / (2 + TILE_ROWS);
-            let tiles = self.upload(&tiles);
             let push = MulMatPush {
                 k: k as u32,
                 m_rows: m as u32,
                 row0: 0,
                 m: m as u32,
-                n: n_tiles as u32,
+                n: c.count as u32,
                 x_off: 0,
                 y_off: 0,
                 row_bytes: *row_bytes as u32,
                 expert0: c.first as u32,
             };
             let bufs = [bytes(&c.buf), bytes(&x.buf), bytes(&y.buf), bytes(&tiles)];
-            self.run_typed(&kernel, name, &bufs, &push, self.grid(m.div_ceil(WG), n_tiles));
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(m.div_ceil(WG), max_tiles));
         }
         y
     }
@@ -374,22 +394,4 @@ impl VulkanBackend {
         self.run(&kernel, &bufs, &push, [p.n_head as u32, q.n_rows as u32, 1]);
         y
     }
-}
-
-/// The tile table of mul_mat.comp's MUL_MAT_ID variant for the experts of chunk `c`:
-/// per tile the expert, the row count, and up to `TILE_ROWS` rows routed to it.
-fn expert_tiles(c: &Chunk, ids: &[u32]) -> Vec<u32> {
-    let mut tiles = Vec::new();
-    for e in c.first..c.first + c.count {
-        let rows: Vec<u32> = (ids.iter().enumerate())
-            .filter(|(_, &id)| id as usize == e)
-            .map(|(r, _)| r as u32)
-            .collect();
-        for part in rows.chunks(TILE_ROWS) {
-            tiles.push(e as u32);
-            tiles.push(part.len() as u32);
-            tiles.extend(part.iter().copied().chain(std::iter::repeat(0)).take(TILE_ROWS));
-        }
-    }
-    tiles
 }

@@ -125,10 +125,35 @@ fn mul_mat_id_matches_naive() {
         let (w, _) = weights(b, &file(&[k as u64, m as u64, e as u64], ty, bytes));
         let ids: Vec<u32> = (0..21).map(|i| (i * 7 % e) as u32).collect();
         let x = rng.vec(ids.len() * k);
-        let got = b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &ids));
+        let got = b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &b.ids(&ids)));
         let want = naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids);
         assert_close(&got, &want, 1e-10, ty.name());
     }
+}
+
+#[test]
+fn top_k_experts_match_the_cpu_with_ties_to_the_lower_id() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(12);
+    let (n, e) = (9, 16);
+    let mut logits = rng.vec(n * e);
+    // Row 0: all equal; row 1: a tie for second place.
+    logits[..e].iter_mut().for_each(|v| *v = 0.5);
+    logits[e + 3] = 2.0;
+    logits[e + 7] = 1.5;
+    logits[e + 11] = 1.5;
+    for (k, norm) in [(1, false), (2, true), (4, false), (16, true)] {
+        let (vi, vw) = b.top_k_experts(&b.tensor(logits.clone(), n, e), k, norm);
+        let (ci, cw) = CpuBackend.top_k_experts(&CpuBackend.tensor(logits.clone(), n, e), k, norm);
+        assert_eq!(b.ids_to_host(&vi), ci, "k {k}");
+        assert_close(&b.to_host(&vw), &cw.data, 1e-12, &format!("weights k {k}"));
+    }
+    let s = rng.vec(n);
+    let (x, xs) = (rng.vec(n * 5), b.tensor(s.clone(), n, 1));
+    let got = b.to_host(&b.scale_rows_by(&b.tensor(x.clone(), n, 5), &xs, true));
+    let want =
+        CpuBackend.scale_rows_by(&CpuBackend.tensor(x, n, 5), &CpuBackend.tensor(s, n, 1), true);
+    assert_close(&got, &want.data, 1e-12, "scale_rows_by sigmoid");
 }
 
 #[test]
