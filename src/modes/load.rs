@@ -58,7 +58,7 @@ fn load_on_gpu(
 }
 
 /// Which layers' experts stay on the CPU: `--cpu-moe`, `--n-cpu-moe N`, `-ngl N`, or
-/// (auto) as few as let the model fit in 90% of the device's memory.
+/// (auto) as few as let the model and its KV cache fit in 90% of the device's memory.
 #[cfg(feature = "vulkan")]
 fn place_experts(
     b: crate::backend::vulkan::VulkanBackend,
@@ -74,7 +74,7 @@ fn place_experts(
         (_, Some(n), _) => n,
         (_, _, GpuLayers::N(n)) => n_layer.saturating_sub(n),
         (_, _, GpuLayers::Auto) => {
-            let budget = b.device().memory / 10 * 9;
+            let budget = (b.device().memory / 10 * 9).saturating_sub(kv_bytes(file, args));
             VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
                 crate::error::Error::unsupported(format!(
                     "the model does not fit in the {} of device memory of {}",
@@ -86,6 +86,16 @@ fn place_experts(
     };
     let total = file.tensors().iter().map(|t| t.n_bytes).sum();
     Ok(b.with_cpu_moe(n).with_progress(total))
+}
+
+/// Bytes of the KV cache `args` ask for (0 if the file's hyperparameters do not parse:
+/// loading the model then reports why).
+#[cfg(feature = "vulkan")]
+fn kv_bytes(file: &GgufFile, args: &ModelArgs) -> u64 {
+    let Ok(hp) = crate::model::HParams::from_metadata(file.metadata()) else { return 0 };
+    let (tk, tv) = args.cache_types();
+    let per_token = tk.row_bytes(hp.n_embd_k_gqa()) + tv.row_bytes(hp.n_embd_v_gqa());
+    (hp.n_layer * args.ctx_size(hp.n_ctx_train) * per_token) as u64
 }
 
 /// The layer index of a `blk.N.` tensor.

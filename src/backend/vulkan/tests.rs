@@ -325,3 +325,24 @@ fn kv_export_import_round_trip() {
         assert!(b.kv_import(&mut other, 2..9, &bytes).is_err(), "a wrong range is refused");
     }
 }
+
+#[test]
+fn experts_go_to_the_host_from_the_first_layers_until_the_rest_fits() {
+    // 3 layers of 3 expert tensors (2 KiB each as f32 [16, 4, 8]) and 1 KiB of others.
+    let mut w = GgufWriter::new();
+    w.add_f32("token_embd.weight", &[16, 16], &[0.0; 256]).unwrap();
+    for il in 0..3 {
+        for t in ["gate", "up", "down"] {
+            let name = format!("blk.{il}.ffn_{t}_exps.weight");
+            w.add_f32(name, &[16, 4, 8], &[0.0; 512]).unwrap();
+        }
+    }
+    let f = GgufFile::from_bytes("m.gguf", w.to_bytes().unwrap()).unwrap();
+    let layer = 3 * 2048;
+    let fit = |budget| VulkanBackend::experts_to_host(&f, budget);
+    assert_eq!(fit(1024 + 3 * layer), Some(0));
+    assert_eq!(fit(1024 + 3 * layer - 1), Some(1));
+    assert_eq!(fit(1024 + layer), Some(2));
+    assert_eq!(fit(1024), Some(3));
+    assert_eq!(fit(1023), None);
+}
