@@ -67,14 +67,16 @@ fn place_experts(
 ) -> Result<crate::backend::vulkan::VulkanBackend> {
     use crate::backend::vulkan::VulkanBackend;
     use crate::cli::GpuLayers;
-    let n_layer =
-        file.tensors().iter().filter_map(|t| layer_of(&t.name)).max().map_or(0, |l| l + 1);
+    // Hyperparameters that do not parse leave the error to the model load that follows.
+    let hp = crate::model::HParams::from_metadata(file.metadata()).ok();
+    let n_layer = hp.as_ref().map_or(0, |hp| hp.n_layer);
     let n = match (args.cpu_moe, args.n_cpu_moe, args.n_gpu_layers) {
         (true, _, _) => usize::MAX,
         (_, Some(n), _) => n,
         (_, _, GpuLayers::N(n)) => n_layer.saturating_sub(n),
         (_, _, GpuLayers::Auto) => {
-            let budget = (b.device().memory / 10 * 9).saturating_sub(kv_bytes(file, args));
+            let budget = (b.device().memory / 10 * 9)
+                .saturating_sub(hp.as_ref().map_or(0, |hp| kv_bytes(hp, args)));
             VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
                 crate::error::Error::unsupported(format!(
                     "the model does not fit in the {} of device memory of {}",
@@ -88,20 +90,12 @@ fn place_experts(
     Ok(b.with_cpu_moe(n).with_progress(total))
 }
 
-/// Bytes of the KV cache `args` ask for (0 if the file's hyperparameters do not parse:
-/// loading the model then reports why).
+/// Bytes of the KV cache `args` ask for.
 #[cfg(feature = "vulkan")]
-fn kv_bytes(file: &GgufFile, args: &ModelArgs) -> u64 {
-    let Ok(hp) = crate::model::HParams::from_metadata(file.metadata()) else { return 0 };
+fn kv_bytes(hp: &crate::model::HParams, args: &ModelArgs) -> u64 {
     let (tk, tv) = args.cache_types();
     let per_token = tk.row_bytes(hp.n_embd_k_gqa()) + tv.row_bytes(hp.n_embd_v_gqa());
     (hp.n_layer * args.ctx_size(hp.n_ctx_train) * per_token) as u64
-}
-
-/// The layer index of a `blk.N.` tensor.
-#[cfg(feature = "vulkan")]
-fn layer_of(name: &str) -> Option<usize> {
-    name.strip_prefix("blk.")?.split_once('.')?.0.parse().ok()
 }
 
 #[cfg(feature = "vulkan")]

@@ -30,7 +30,8 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-fn nmse(got: &[f32], want: &[f32]) -> f64 {
+/// Normalized mean squared error; infinite for a length mismatch or a non-finite value.
+pub(super) fn nmse(got: &[f32], want: &[f32]) -> f64 {
     let err: f64 = got.iter().zip(want).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
     let norm: f64 = want.iter().map(|&b| (b as f64).powi(2)).sum();
     if got.len() != want.len() || !err.is_finite() {

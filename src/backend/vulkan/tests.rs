@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use super::selftest::nmse;
 use super::*;
 use crate::backend::cpu::{CpuBackend, CpuWeight};
 use crate::backend::{naive, KvType, RopeMode};
@@ -40,13 +41,6 @@ fn vk() -> Option<&'static VulkanBackend> {
 fn vk_small() -> Option<&'static VulkanBackend> {
     static B: OnceLock<Option<VulkanBackend>> = OnceLock::new();
     B.get_or_init(|| open(Some(SMALL_BINDING))).as_ref()
-}
-
-fn nmse(got: &[f32], want: &[f32]) -> f64 {
-    assert_eq!(got.len(), want.len());
-    let err: f64 = got.iter().zip(want).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum();
-    let norm: f64 = want.iter().map(|&b| (b as f64).powi(2)).sum();
-    err / norm.max(1e-30)
 }
 
 fn assert_close(got: &[f32], want: &[f32], bound: f64, what: &str) {
