@@ -221,12 +221,10 @@ impl Backend for CpuBackend {
     }
 
     fn repeat_rows(&self, x: &CpuTensor, g: usize) -> CpuTensor {
-        let data = x
-            .data
-            .chunks(x.n_cols)
-            .flat_map(|row| std::iter::repeat_n(row, g).flatten())
-            .copied()
-            .collect();
+        let mut data = Vec::with_capacity(x.data.len() * g);
+        for row in x.data.chunks(x.n_cols) {
+            (0..g).for_each(|_| data.extend_from_slice(row));
+        }
         self.t(data, x.n_rows * g, x.n_cols)
     }
 

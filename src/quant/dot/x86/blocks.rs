@@ -215,16 +215,17 @@ pub struct Super {
 
 impl Super {
     #[inline(always)]
-    unsafe fn dot(&self, x: *const u8, m: XMeta, acc: &mut Acc) {
+    unsafe fn dot<I: Isa>(&self, x: *const u8, m: XMeta, acc: &mut Acc) {
         let mut sum = _mm256_setzero_si256();
         for (r, (&q, &sc)) in self.q.iter().zip(&self.scales).enumerate() {
             let p = _mm256_maddubs_epi16(q, load32(x.add(4 + 32 * r)));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, sc));
+            sum = I::dot_i16(sum, p, sc);
         }
         let yd = m.d;
         acc.fma(yd * self.d, _mm256_cvtepi32_ps(sum));
         let bsums = load32(x.add(260));
-        acc.fma(yd * self.dmin, _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, self.mins)));
+        let mins = I::dot_i16(_mm256_setzero_si256(), bsums, self.mins);
+        acc.fma(yd * self.dmin, _mm256_cvtepi32_ps(mins));
     }
 }
 
@@ -283,7 +284,7 @@ impl Block for Q4K {
 
     #[inline(always)]
     unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot(x, m, acc)
+        w.dot::<I>(x, m, acc)
     }
 }
 
@@ -312,7 +313,7 @@ impl Block for Q5K {
 
     #[inline(always)]
     unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot(x, m, acc)
+        w.dot::<I>(x, m, acc)
     }
 }
 
@@ -363,6 +364,6 @@ impl Block for Q6K {
 
     #[inline(always)]
     unsafe fn dot<I: Isa>(w: &Super, x: *const u8, m: XMeta, acc: &mut Acc) {
-        w.dot(x, m, acc)
+        w.dot::<I>(x, m, acc)
     }
 }

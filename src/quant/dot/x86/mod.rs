@@ -26,6 +26,8 @@ pub trait Isa {
     /// `acc + Σ u·s` over each group of four bytes (u unsigned, s signed), per i32 lane.
     /// With AVX2 the pair sums pass through i16: callers keep |u·s + u·s| < 2¹⁵.
     unsafe fn dot_u8i8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i;
+    /// `acc + a₀·b₀ + a₁·b₁` over each pair of i16 words, per i32 lane.
+    unsafe fn dot_i16(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
 }
 
 pub struct Avx2;
@@ -37,12 +39,22 @@ impl Isa for Avx2 {
         let pairs = _mm256_maddubs_epi16(u, s);
         _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
     }
+
+    #[inline(always)]
+    unsafe fn dot_i16(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+    }
 }
 
 impl Isa for Vnni {
     #[inline(always)]
     unsafe fn dot_u8i8(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, u, s)
+    }
+
+    #[inline(always)]
+    unsafe fn dot_i16(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_dpwssd_epi32(acc, a, b)
     }
 }
 

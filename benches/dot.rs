@@ -1,0 +1,102 @@
+//! Integer dot kernel throughput: one thread, one weight matrix of each type with an
+//! integer dot against 64 activation rows (the prompt case, 8 rows per kernel call) and
+//! against one row (the generation case), at every kernel level this CPU has. Reports
+//! multiply-accumulates per nanosecond, the best of several runs (the best run is the
+//! one least disturbed on a shared machine). Run with `cargo bench --bench dot`;
+//! arguments select types by name (`q4_k q8_0`).
+
+use std::time::Instant;
+
+use hearth::quant::dot::{self, activation_meta, activation_type, Level, MAX_COLS};
+use hearth::quant::{self, GgmlType};
+
+const TYPES: [GgmlType; 7] = [
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+];
+/// Weight rows and their length; activation rows of the prompt case.
+const M: usize = 512;
+const K: usize = 2048;
+const N: usize = 64;
+const RUNS: usize = 15;
+
+/// Deterministic values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// The best of `RUNS` timings of `f`, in seconds.
+fn best(mut f: impl FnMut()) -> f64 {
+    (0..RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64)> {
+    let kernel = dot::kernel_at(ty, level)?;
+    let mut w = Vec::new();
+    quant::quantize(ty, &values(M * K, 7), &mut w).ok()?;
+    let rb = w.len() / M;
+    let xt = activation_type(ty);
+    let mut xq = Vec::new();
+    for row in values(N * K, 11).chunks(K) {
+        dot::quantize_row(xt, row, &mut xq);
+    }
+    let xb = xq.len() / N;
+    let meta = activation_meta(xt, &xq);
+    let nb = meta.len() / N;
+    let mut out = [0f32; MAX_COLS];
+    let prompt = best(|| {
+        for r in 0..M {
+            for t0 in (0..N).step_by(MAX_COLS) {
+                let x = &xq[t0 * xb..];
+                kernel.dot_meta(&w[r * rb..(r + 1) * rb], x, xb, &meta[t0 * nb..], &mut out);
+            }
+        }
+        std::hint::black_box(&out);
+    });
+    let mut rows_out = vec![0f32; M];
+    let gen = best(|| {
+        kernel.dot_rows(&w, rb, &xq[..xb], &meta[..nb], &mut rows_out);
+        std::hint::black_box(&rows_out);
+    });
+    let macs = (M * K) as f64;
+    Some((macs * N as f64 / prompt / 1e9, macs / gen / 1e9))
+}
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .map(|a| a.to_lowercase())
+        .collect();
+    println!("| type | level | prompt ({N} rows) MAC/ns | generation (1 row) MAC/ns |");
+    println!("|---|---|---|---|");
+    for ty in TYPES {
+        if !filter.is_empty() && !filter.iter().any(|f| ty.name().to_lowercase() == *f) {
+            continue;
+        }
+        for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+            if let Some((p, g)) = bench(ty, level) {
+                println!("| {} | {} | {p:.1} | {g:.1} |", ty.name(), level.name());
+            }
+        }
+    }
+}
