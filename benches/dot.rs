@@ -1,13 +1,14 @@
 //! Integer dot kernel throughput: one thread, one weight matrix of each type with an
 //! integer dot against 64 activation rows (the prompt case, 8 rows per kernel call) and
-//! against one row (the generation case), at every kernel level this CPU has. Reports
+//! against one row (the generation case), at every kernel level this CPU has, and the
+//! panel kernels (`quant::dot::panel`) where the level has them. Reports
 //! multiply-accumulates per nanosecond, the best of several runs (the best run is the
 //! one least disturbed on a shared machine). Run with `cargo bench --bench dot`;
 //! arguments select types by name (`q4_k q8_0`).
 
 use std::time::Instant;
 
-use hearth::quant::dot::{self, activation_meta, activation_type, Level, MAX_COLS};
+use hearth::quant::dot::{self, activation_meta, activation_type, panel, Level, MAX_COLS};
 use hearth::quant::{self, GgmlType};
 
 const TYPES: [GgmlType; 7] = [
@@ -49,7 +50,7 @@ fn best(mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64)> {
+fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64, Option<f64>)> {
     let kernel = dot::kernel_at(ty, level)?;
     let mut w = Vec::new();
     quant::quantize(ty, &values(M * K, 7), &mut w).ok()?;
@@ -78,7 +79,25 @@ fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64)> {
         std::hint::black_box(&rows_out);
     });
     let macs = (M * K) as f64;
-    Some((macs * N as f64 / prompt / 1e9, macs / gen / 1e9))
+    Some((macs * N as f64 / prompt / 1e9, macs / gen / 1e9, panels(ty, level, &w, &xq, xb)))
+}
+
+/// The panel kernel's prompt throughput, where `level` has one for `ty`.
+fn panels(ty: GgmlType, level: Level, w: &[u8], xq: &[u8], xb: usize) -> Option<f64> {
+    let pk = panel::panel_kernel_at(ty, level)?;
+    let p = pk.panels(xq, xb, K);
+    let rb = w.len() / M;
+    let mut out = [0f32; 4 * panel::PANEL_ROWS];
+    let t = best(|| {
+        for p0 in (0..p.n_panels()).step_by(4) {
+            let np = (p.n_panels() - p0).min(4);
+            for r in 0..M {
+                (pk.f)(&w[r * rb..(r + 1) * rb], &p, p0, np, &mut out);
+            }
+        }
+        std::hint::black_box(&out);
+    });
+    Some((M * K * N) as f64 / t / 1e9)
 }
 
 fn main() {
@@ -87,15 +106,18 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .map(|a| a.to_lowercase())
         .collect();
-    println!("| type | level | prompt ({N} rows) MAC/ns | generation (1 row) MAC/ns |");
-    println!("|---|---|---|---|");
+    println!(
+        "| type | level | prompt ({N} rows) MAC/ns | panels ({N} rows) | generation (1 row) |"
+    );
+    println!("|---|---|---|---|---|");
     for ty in TYPES {
         if !filter.is_empty() && !filter.iter().any(|f| ty.name().to_lowercase() == *f) {
             continue;
         }
         for level in Level::ALL.into_iter().filter(|l| l.supported()) {
-            if let Some((p, g)) = bench(ty, level) {
-                println!("| {} | {} | {p:.1} | {g:.1} |", ty.name(), level.name());
+            if let Some((p, g, pan)) = bench(ty, level) {
+                let pan = pan.map_or("-".to_string(), |v| format!("{v:.1}"));
+                println!("| {} | {} | {p:.1} | {pan} | {g:.1} |", ty.name(), level.name());
             }
         }
     }

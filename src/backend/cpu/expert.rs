@@ -3,7 +3,7 @@
 //! splits (expert, run of rows) across the threads, so only the selected experts'
 //! weights are read, each once per call.
 
-use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, Activations, QRows};
+use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, Activations, PanelSet, QRows};
 use super::pool::{self, SendPtr};
 use crate::quant::dot::{self, activation_meta, activation_type};
 
@@ -20,6 +20,7 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     // Each expert's activation rows, contiguous for the kernels, with their scales.
     let gathered: Vec<Vec<u8>> = groups.iter().map(|(_, rows)| gather(&xq, xb, rows)).collect();
     let metas: Vec<_> = gathered.iter().map(|g| activation_meta(ty, g)).collect();
+    let panels: Vec<_> = gathered.iter().map(|g| PanelSet::new(w, g, xb)).collect();
     let per = matmul::rows_per_task(m, groups.len());
     let chunks = m.div_ceil(per);
     let mut out = vec![0f32; ids.len() * m];
@@ -29,7 +30,7 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
         let (e, rows) = &groups[g];
         let w_e = w.slice(*e as usize * m, m);
         let run = c * per..((c + 1) * per).min(m);
-        let x = Activations { xq: &gathered[g], xb, meta: &metas[g] };
+        let x = Activations { xq: &gathered[g], xb, meta: &metas[g], panels: panels[g].as_ref() };
         rows_by_tokens(w_e, kernel, run, x, |t, r, v| {
             // SAFETY: each row of x has one expert, so (rows[t], r) belongs to this task.
             unsafe { dst.write(rows[t] * m + r, v) }

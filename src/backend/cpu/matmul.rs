@@ -4,6 +4,7 @@
 //! call; the others are dequantized row by row into a per-task scratch row.
 
 use super::pool::{self, SendPtr};
+use crate::quant::dot::panel::{self, PanelKernel, Panels, PANEL_ROWS};
 use crate::quant::dot::{activation_meta, activation_type, DotKernel, XMeta, MAX_COLS};
 use crate::quant::{self, GgmlType};
 
@@ -160,13 +161,15 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     let xb = k / ty.block_elems() * ty.block_bytes();
     let xq = quantize_rows(ty, x, k, xb);
     let meta = activation_meta(ty, &xq);
+    let panels = PanelSet::new(w, &xq, xb);
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
     let per = rows_per_task(m, 1);
     pool::run(m.div_ceil(per), |task| {
         let rows = task * per..((task + 1) * per).min(m);
-        rows_by_tokens(w, dot, rows, Activations { xq: &xq, xb, meta: &meta }, |t, r, v| {
+        let x = Activations { xq: &xq, xb, meta: &meta, panels: panels.as_ref() };
+        rows_by_tokens(w, dot, rows, x, |t, r, v| {
             // SAFETY: (t, r) is in bounds and row r belongs to this task alone.
             unsafe { dst.write(t * m + r, v) }
         });
@@ -174,12 +177,56 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
-/// Quantized activation rows: `xb` bytes each, their blocks' scales in `meta`.
+/// Quantized activation rows: `xb` bytes each, their blocks' scales in `meta`, and the
+/// same rows as panels where the weight type has a panel kernel and there are enough.
 #[derive(Clone, Copy)]
 pub struct Activations<'a> {
     pub xq: &'a [u8],
     pub xb: usize,
     pub meta: &'a [XMeta],
+    pub panels: Option<&'a PanelSet>,
+}
+
+/// Activation rows from which panels pay off (fewer go one row at a time).
+const MIN_PANEL_ROWS: usize = 16;
+
+/// Activation panels with the kernel they were built for.
+pub struct PanelSet {
+    kernel: PanelKernel,
+    panels: Panels,
+}
+
+impl PanelSet {
+    /// The panels of `xq` (rows of `xb` bytes) for weights `w`, when `w`'s type has a
+    /// panel kernel at the running level and there are at least `MIN_PANEL_ROWS` rows.
+    pub fn new(w: QRows, xq: &[u8], xb: usize) -> Option<PanelSet> {
+        let kernel = panel::panel_kernel(w.ty)?;
+        (xq.len() / xb >= MIN_PANEL_ROWS)
+            .then(|| PanelSet { kernel, panels: kernel.panels(xq, xb, w.k) })
+    }
+}
+
+/// Panels a kernel call takes.
+const PANELS_PER_CALL: usize = 4;
+
+/// `rows_by_tokens` through panels: each weight row meets 32 activation rows per call.
+fn rows_by_panels(
+    w: QRows,
+    rows: std::ops::Range<usize>,
+    p: &PanelSet,
+    mut emit: impl FnMut(usize, usize, f32),
+) {
+    let (n, np) = (p.panels.n, p.panels.n_panels());
+    let mut buf = [0f32; PANELS_PER_CALL * PANEL_ROWS];
+    for p0 in (0..np).step_by(PANELS_PER_CALL) {
+        let calls = (np - p0).min(PANELS_PER_CALL);
+        let t0 = p0 * PANEL_ROWS;
+        let cols = (n - t0).min(calls * PANEL_ROWS);
+        for r in rows.clone() {
+            (p.kernel.f)(w.row(r), &p.panels, p0, calls, &mut buf);
+            buf[..cols].iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
+        }
+    }
 }
 
 /// `emit(t, r, w_r · x_t)` for weight rows `rows` and every activation row `t` of `x`,
@@ -198,6 +245,9 @@ pub fn rows_by_tokens(
     let rb = w.row_bytes();
     if n == 1 {
         return one_token(w, dot, rows, x, emit);
+    }
+    if let Some(p) = x.panels {
+        return rows_by_panels(w, rows, p, emit);
     }
     let mut buf = [0f32; MAX_COLS];
     for t_chunk in (0..n).step_by(TOKENS_PER_CHUNK) {

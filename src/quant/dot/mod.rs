@@ -7,6 +7,7 @@
 //! once and lowered on request by `HEARTH_CPU_KERNELS`. SIMD kernels take up to eight
 //! activation rows per call so each weight block is unpacked once per group.
 
+pub mod panel;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]

@@ -289,3 +289,47 @@ fn row_runs_match_one_row_at_a_time() {
         }
     }
 }
+
+/// The panel kernels against the scalar kernel, for 1 to 4 panels and a last panel with
+/// padding rows: the same integer sums, so within float rounding of each other.
+#[test]
+fn panel_kernels_match_scalar() {
+    let mut rng = Rng(23);
+    let mut checked = 0;
+    for ty in TYPES {
+        let Some(pk) = panel::panel_kernel_at(ty, Level::Avx512Vnni) else { continue };
+        let act = activation_type(ty);
+        let k = 512;
+        for raw in [false, true] {
+            let w = weights(&mut rng, ty, k, raw);
+            for n in [1, 8, 13, 32] {
+                let rows: Vec<Vec<u8>> = (0..n)
+                    .map(|_| {
+                        let mut x = Vec::new();
+                        quantize_row(act, &rng.vec_mixed(k), &mut x);
+                        x
+                    })
+                    .collect();
+                let xq = rows.concat();
+                let panels = pk.panels(&xq, rows[0].len(), k);
+                let np = panels.n_panels();
+                let mut out = vec![0f32; np * panel::PANEL_ROWS];
+                (pk.f)(&w, &panels, 0, np, &mut out);
+                for (r, x) in rows.iter().enumerate() {
+                    let want = vec_dot_scalar(ty, &w, x) as f64;
+                    let tol = 1e-6 * exact(ty, &w, x).1;
+                    let got = out[r] as f64;
+                    assert!(
+                        (got - want).abs() <= tol,
+                        "{} n={n} row {r}: {got} vs {want}",
+                        ty.name()
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    if checked == 0 {
+        eprintln!("no AVX-512 VNNI on this CPU: the panel kernels were not run");
+    }
+}

@@ -97,9 +97,9 @@ macro_rules! signed_against_q8_0 {
 /// 32 meet the signed activations directly, with no sign trick per activation row.
 #[derive(Clone, Copy)]
 pub struct Unsigned {
-    q: __m256i,
-    d: f32,
-    m: f32,
+    pub(super) q: __m256i,
+    pub(super) d: f32,
+    pub(super) m: f32,
 }
 
 /// The `Block` items of the unsigned formats against activation blocks of `$x_bytes`
@@ -203,7 +203,7 @@ impl Block for Q4_1 {
 /// 16 or 32 elements as i16 lanes, and the min (or offset) weights of the sums of 16.
 #[derive(Clone, Copy)]
 pub struct Super {
-    q: [__m256i; 8],
+    pub(super) q: [__m256i; 8],
     /// Per run: the i16 scale of its two halves (the same twice for K4/K5).
     scales: [__m256i; 8],
     /// i16 weights of the 16 Q8_K sums of 16 (`bsums`).

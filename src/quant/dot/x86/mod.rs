@@ -13,6 +13,7 @@
 mod activations;
 mod blocks;
 mod grouped;
+pub mod panel;
 
 use std::arch::x86_64::*;
 
