@@ -5,6 +5,7 @@
 //! A pure library: nothing here prints, and nothing is written to disk unless the caller
 //! calls `edits::EditLog::apply`.
 
+pub mod edits;
 mod files;
 mod ignore;
 mod mentions;
