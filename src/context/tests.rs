@@ -65,6 +65,15 @@ fn globs_expand_in_name_order() {
 }
 
 #[test]
+fn an_existing_name_with_glob_characters_is_taken_literally() {
+    let (dir, mut files) = project(TREE);
+    write(dir.path(), "data[1].txt", b"one\n");
+    write(dir.path(), "data1.txt", b"also one\n");
+    assert_eq!(files.add(&["data[1].txt"], false, &words).added, ["data[1].txt"]);
+    assert_eq!(files.add(&["data[0-9].txt"], false, &words).added, ["data1.txt"]);
+}
+
+#[test]
 fn a_directory_adds_the_files_below_it() {
     let (_dir, mut files) = project(TREE);
     let report = files.add(&["src/"], true, &words);
