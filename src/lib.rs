@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod chat;
 pub mod cli;
+pub mod context;
 pub mod engine;
 pub mod error;
 pub mod gguf;
