@@ -220,7 +220,9 @@ pub fn highlight_code(
 
 #[cfg(test)]
 mod tests {
+    use super::super::palette::ColorDepth;
     use super::*;
+    use ratatui::style::Color;
 
     #[test]
     fn labels_find_their_syntax() {
@@ -256,6 +258,20 @@ mod tests {
         assert_ne!(kw.and_then(|s| s.fg), ident.and_then(|s| s.fg));
         let joined: String = pieces.iter().map(|(_, t)| t.as_str()).collect();
         assert_eq!(joined, "fn main() { let x = 1; }");
+    }
+
+    #[test]
+    fn reduced_depths_use_indexed_and_basic_colors() {
+        for (depth, indexed) in [(ColorDepth::Ansi256, true), (ColorDepth::Ansi16, false)] {
+            let palette = Palette::with_depth(depth);
+            let mut hl = CodeHighlighter::new("rust", &palette);
+            let pieces = hl.highlight_line("fn main() {}", &palette);
+            for (style, _) in &pieces {
+                let fg = style.fg.unwrap_or_default();
+                assert_eq!(matches!(fg, Color::Indexed(_)), indexed, "{depth:?}: {fg:?}");
+                assert!(!matches!(fg, Color::Rgb(..)), "{depth:?}: {fg:?}");
+            }
+        }
     }
 
     #[test]

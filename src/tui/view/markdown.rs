@@ -238,7 +238,8 @@ fn list_marker(body: &str, indent: usize) -> Option<(String, usize)> {
     let b = body.as_bytes();
     let followed = |k: usize| matches!(b.get(k), Some(b' ' | b'\t'));
     if matches!(b.first(), Some(b'-' | b'*' | b'+')) && followed(1) {
-        let bullet = ["•", "◦", "▪"][(indent / 2) % 3];
+        // Nesting by indentation, for both 2- and 4-space styles: 0, 1..=4, 5..=8, …
+        let bullet = ["•", "◦", "▪"][indent.div_ceil(4) % 3];
         return Some((format!("{bullet} "), 2));
     }
     let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
@@ -351,10 +352,21 @@ mod tests {
     #[test]
     fn list_items_hang_when_wrapped() {
         let p = Palette::dark();
-        let lines = render_markdown("- alpha beta gamma delta\n12. one two three four", 14, &p);
+        let lines = render_markdown(
+            "- alpha beta gamma delta\n12. one two three four\n  - sub\n    * subsub",
+            14,
+            &p,
+        );
         assert_eq!(
             texts(&lines),
-            ["• alpha beta", "  gamma delta", "12. one two", "    three four"]
+            [
+                "• alpha beta",
+                "  gamma delta",
+                "12. one two",
+                "    three four",
+                "  ◦ sub",
+                "    ◦ subsub"
+            ]
         );
     }
 
