@@ -15,6 +15,7 @@ pub mod modes;
 pub mod quant;
 pub mod store;
 pub mod tokenizer;
+pub mod tui;
 
 #[cfg(test)]
 mod testutil;
