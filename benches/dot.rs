@@ -87,10 +87,10 @@ fn panels(ty: GgmlType, level: Level, w: &[u8], xq: &[u8], xb: usize) -> Option<
     let pk = panel::panel_kernel_at(ty, level)?;
     let p = pk.panels(xq, xb, K);
     let rb = w.len() / M;
-    let mut out = [0f32; 4 * panel::PANEL_ROWS];
+    let mut out = [0f32; panel::MAX_PANELS * panel::PANEL_ROWS];
     let t = best(|| {
-        for p0 in (0..p.n_panels()).step_by(4) {
-            let np = (p.n_panels() - p0).min(4);
+        for p0 in (0..p.n_panels()).step_by(panel::MAX_PANELS) {
+            let np = (p.n_panels() - p0).min(panel::MAX_PANELS);
             for r in 0..M {
                 (pk.f)(&w[r * rb..(r + 1) * rb], &p, p0, np, &mut out);
             }

@@ -4,7 +4,7 @@
 //! call; the others are dequantized row by row into a per-task scratch row.
 
 use super::pool::{self, SendPtr};
-use crate::quant::dot::panel::{self, PanelKernel, Panels, PANEL_ROWS};
+use crate::quant::dot::panel::{self, PanelKernel, Panels, MAX_PANELS, PANEL_ROWS};
 use crate::quant::dot::{activation_meta, activation_type, DotKernel, XMeta, MAX_COLS};
 use crate::quant::{self, GgmlType};
 
@@ -206,10 +206,7 @@ impl PanelSet {
     }
 }
 
-/// Panels a kernel call takes.
-const PANELS_PER_CALL: usize = 4;
-
-/// `rows_by_tokens` through panels: each weight row meets 32 activation rows per call.
+/// `rows_by_tokens` through panels: each weight row meets up to 64 activation rows per call.
 fn rows_by_panels(
     w: QRows,
     rows: std::ops::Range<usize>,
@@ -217,9 +214,9 @@ fn rows_by_panels(
     mut emit: impl FnMut(usize, usize, f32),
 ) {
     let (n, np) = (p.panels.n, p.panels.n_panels());
-    let mut buf = [0f32; PANELS_PER_CALL * PANEL_ROWS];
-    for p0 in (0..np).step_by(PANELS_PER_CALL) {
-        let calls = (np - p0).min(PANELS_PER_CALL);
+    let mut buf = [0f32; MAX_PANELS * PANEL_ROWS];
+    for p0 in (0..np).step_by(MAX_PANELS) {
+        let calls = (np - p0).min(MAX_PANELS);
         let t0 = p0 * PANEL_ROWS;
         let cols = (n - t0).min(calls * PANEL_ROWS);
         for r in rows.clone() {

@@ -409,6 +409,12 @@ pub fn activation_type(w: GgmlType) -> GgmlType {
 pub fn quantize_row(ty: GgmlType, row: &[f32], out: &mut Vec<u8>) {
     match ty {
         GgmlType::Q8_0 | GgmlType::Q8_1 => quantize_activations(ty, row, out),
+        #[cfg(target_arch = "x86_64")]
+        GgmlType::Q8_K if level() >= Level::Avx2 && row.len().is_multiple_of(256) => {
+            for block in row.chunks_exact(256) {
+                x86::quantize_block_q8_k(block.try_into().expect("256 values"), out);
+            }
+        }
         _ => crate::quant::quantize(ty, row, out).expect("activation types are quantizable"),
     }
 }

@@ -14,6 +14,9 @@ use crate::quant::{f16_le_at, GgmlType};
 /// Activation rows per panel.
 pub const PANEL_ROWS: usize = 8;
 
+/// The most panels one kernel call takes.
+pub const MAX_PANELS: usize = 8;
+
 /// The panels of `n` activation rows of `k` values (the last padded with zero rows).
 pub struct Panels {
     /// Per panel: `k / 4` groups of eight rows × four quants.
@@ -108,7 +111,7 @@ fn fill_q8_k(row: &[u8], k: usize, sub: usize, lane: usize, q: &mut [u8], meta: 
     }
 }
 
-/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n_panels` (1..=4) panels; `w` is one
+/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n_panels` (1..=[`MAX_PANELS`]) panels; `w` is one
 /// weight row of `k` values.
 pub type PanelFn = fn(&[u8], &Panels, usize, usize, &mut [f32]);
 

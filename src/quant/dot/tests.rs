@@ -333,3 +333,31 @@ fn panel_kernels_match_scalar() {
         eprintln!("no AVX-512 VNNI on this CPU: the panel kernels were not run");
     }
 }
+
+/// The AVX2 Q8_K activation quantizer writes the scalar quantizer's bytes: random
+/// blocks, a block whose largest magnitude appears with both signs (the first one sets
+/// the scale's sign), ties at scale 1, and zeros.
+#[test]
+fn simd_q8_k_quantizer_matches_the_scalar_one() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !Level::Avx2.supported() {
+            return eprintln!("no AVX2: the scalar quantizer is the only one");
+        }
+        let mut rng = crate::testutil::Rng(43);
+        for round in 0..60 {
+            let mut block: Vec<f32> = (0..256).map(|_| rng.f32() * 5.0 - 2.5).collect();
+            match round % 4 {
+                0 => (block[7], block[3]) = (4.0, -4.0),
+                1 => block.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 - 127.5),
+                2 if round == 2 => block.iter_mut().for_each(|v| *v = 0.0),
+                _ => {}
+            }
+            let mut want = Vec::new();
+            crate::quant::quantize(GgmlType::Q8_K, &block, &mut want).unwrap();
+            let mut got = Vec::new();
+            x86::quantize_block_q8_k(block.as_slice().try_into().unwrap(), &mut got);
+            assert_eq!(got, want, "round {round}");
+        }
+    }
+}

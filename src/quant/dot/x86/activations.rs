@@ -41,3 +41,51 @@ unsafe fn quantize_block32_avx2(block: &[f32; 32]) -> (f32, [i8; 32]) {
     _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes);
     (amax / 127.0, out)
 }
+
+/// One Q8_K block (256 values) as the scalar quantizer writes it — `d` (f32), 256
+/// quants, 16 sums of 16 — appended to `out`: scale `-127 / max` with `max` the first
+/// value of largest magnitude, round half to even, at most 127.
+pub fn quantize_block_q8_k(block: &[f32; 256], out: &mut Vec<u8>) {
+    assert!(super::super::avx2_available(), "AVX2 quantizer on a CPU without AVX2");
+    // SAFETY: the CPU has AVX2; the loads read the 256 values of `block`.
+    let (d, q) = unsafe { q8_k_avx2(block) };
+    out.extend_from_slice(&d.to_le_bytes());
+    out.extend(q.iter().map(|&v| v as u8));
+    for sixteen in q.chunks_exact(16) {
+        let sum: i16 = sixteen.iter().map(|&v| v as i16).sum();
+        out.extend_from_slice(&sum.to_le_bytes());
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q8_k_avx2(block: &[f32; 256]) -> (f32, [i8; 256]) {
+    let p = block.as_ptr();
+    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut m = _mm256_setzero_ps();
+    for i in 0..32 {
+        m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(p.add(8 * i)), abs));
+    }
+    let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    let mut out = [0i8; 256];
+    if amax == 0.0 {
+        return (0.0, out);
+    }
+    // The signed value the scalar loop keeps: the first whose magnitude is the largest.
+    let max = *block.iter().find(|v| v.abs() == amax).expect("amax is one of the values");
+    let iscale = -127.0 / max;
+    let (id, top) = (_mm256_set1_ps(iscale), _mm256_set1_epi32(127));
+    for (i, chunk) in out.chunks_exact_mut(32).enumerate() {
+        let mut q = [_mm256_setzero_si256(); 4];
+        for (j, q) in q.iter_mut().enumerate() {
+            let x = _mm256_loadu_ps(p.add(32 * i + 8 * j));
+            *q = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(x, id)), top);
+        }
+        let bytes =
+            _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(chunk.as_mut_ptr().cast(), bytes);
+    }
+    (1.0 / iscale, out)
+}

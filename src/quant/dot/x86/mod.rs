@@ -17,7 +17,7 @@ pub mod panel;
 
 use std::arch::x86_64::*;
 
-pub use activations::quantize_block32;
+pub use activations::{quantize_block32, quantize_block_q8_k};
 pub use blocks::{Q8_0Vnni, Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q6K, Q8_0};
 
 use super::XMeta;

@@ -1,5 +1,5 @@
-//! The AVX-512 VNNI panel kernel: one weight row against up to four activation panels
-//! (`dot/panel.rs`), 32 rows in all. Four of the weight row's quants are broadcast across
+//! The AVX-512 VNNI panel kernel: one weight row against up to eight activation panels
+//! (`dot/panel.rs`), 64 rows in all. Four of the weight row's quants are broadcast across
 //! a vector and `vpdpbusd` multiplies them with the same four elements of eight
 //! activation rows, so each i32 lane is one row's sum over a sub-block, ready for its
 //! scales: per sub-block and panel, one conversion and two FMAs instead of a horizontal
@@ -9,7 +9,7 @@ use std::arch::x86_64::*;
 
 use super::{Block, Q8_0Vnni, Q4K, Q4_0, Q5K, Q5_0, Q6K};
 use crate::quant::blocks::get_scale_min_k4;
-use crate::quant::dot::panel::{Panels, PANEL_ROWS};
+use crate::quant::dot::panel::{Panels, MAX_PANELS, PANEL_ROWS};
 
 /// A weight block read as `w = scale · q + offset` per sub-block, `q` unsigned bytes.
 pub trait PanelBlock: Block {
@@ -130,13 +130,13 @@ unsafe fn row<B: PanelBlock, const NP: usize>(o: Operands, out: &mut [f32]) {
     }
 }
 
-/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n` (1..=4) panels. Panics on a CPU
+/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n` (1..=[`MAX_PANELS`]) panels. Panics on a CPU
 /// without AVX-512 VNNI, or when the lengths disagree.
 pub fn panels<B: PanelBlock>(w: &[u8], p: &Panels, p0: usize, n: usize, out: &mut [f32]) {
     let (k, sub) = p.k_sub();
     assert_eq!(sub, B::SUB, "panels built for sub-blocks of {sub}, weights have {}", B::SUB);
     assert!(k.is_multiple_of(B::ELEMS) && w.len() == k / B::ELEMS * B::W_BYTES, "weight row");
-    assert!((1..=4).contains(&n) && p0 + n <= p.n_panels() && out.len() >= PANEL_ROWS * n);
+    assert!((1..=MAX_PANELS).contains(&n) && p0 + n <= p.n_panels() && out.len() >= PANEL_ROWS * n);
     assert!(crate::quant::dot::vnni_available(), "VNNI kernel called on a CPU without it");
     let (q, q_stride, meta, m_stride) = p.range(p0, n);
     let o = Operands {
@@ -154,7 +154,11 @@ pub fn panels<B: PanelBlock>(w: &[u8], p: &Panels, p0: usize, n: usize, out: &mu
             1 => row::<B, 1>(o, out),
             2 => row::<B, 2>(o, out),
             3 => row::<B, 3>(o, out),
-            _ => row::<B, 4>(o, out),
+            4 => row::<B, 4>(o, out),
+            5 => row::<B, 5>(o, out),
+            6 => row::<B, 6>(o, out),
+            7 => row::<B, 7>(o, out),
+            _ => row::<B, 8>(o, out),
         }
     }
 }
