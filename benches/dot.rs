@@ -26,17 +26,10 @@ const K: usize = 2048;
 const N: usize = 64;
 const RUNS: usize = 15;
 
-/// Deterministic values in [-1, 1).
+/// Deterministic values in [-1, 1): a multiplicative hash of the index.
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+    let hash = |i: u64| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32;
+    (0..n as u64).map(|i| hash(i) / (1u64 << 23) as f32 - 1.0).collect()
 }
 
 /// The best of `RUNS` timings of `f`, in seconds.
