@@ -84,8 +84,9 @@ fn panels(ty: GgmlType, level: Level, w: &[u8], xq: &[u8], xb: usize) -> Option<
     let t = best(|| {
         for p0 in (0..p.n_panels()).step_by(panel::MAX_PANELS) {
             let np = (p.n_panels() - p0).min(panel::MAX_PANELS);
+            let nb = K / ty.block_elems();
             for r in 0..M {
-                (pk.f)(&w[r * rb..(r + 1) * rb], &p, p0, np, &mut out);
+                (pk.f)(&w[r * rb..(r + 1) * rb], &p, p0, np, 0..nb, &mut out);
             }
         }
         std::hint::black_box(&out);

@@ -206,7 +206,12 @@ impl PanelSet {
     }
 }
 
-/// `rows_by_tokens` through panels: each weight row meets up to 64 activation rows per call.
+/// Values of each activation row one pass over a task's weight rows takes: the panels'
+/// slice (8 panels × 256 values × 8 bytes = 16 KiB) stays in L1 across the rows.
+const PANEL_SLICE: usize = 256;
+
+/// `rows_by_tokens` through panels: each weight row meets up to 64 activation rows per
+/// call, a slice of `PANEL_SLICE` values at a time, the sums kept in `acc`.
 fn rows_by_panels(
     w: QRows,
     rows: std::ops::Range<usize>,
@@ -214,14 +219,25 @@ fn rows_by_panels(
     mut emit: impl FnMut(usize, usize, f32),
 ) {
     let (n, np) = (p.panels.n, p.panels.n_panels());
-    let mut buf = [0f32; MAX_PANELS * PANEL_ROWS];
+    let width = MAX_PANELS * PANEL_ROWS;
+    let nb = w.k / p.kernel.block_elems;
+    let step = (PANEL_SLICE / p.kernel.block_elems).max(1);
+    let mut acc = vec![0f32; rows.len() * width];
     for p0 in (0..np).step_by(MAX_PANELS) {
         let calls = (np - p0).min(MAX_PANELS);
+        acc.fill(0.0);
+        for b0 in (0..nb).step_by(step) {
+            let blocks = b0..(b0 + step).min(nb);
+            for (i, r) in rows.clone().enumerate() {
+                let out = &mut acc[i * width..(i + 1) * width];
+                (p.kernel.f)(w.row(r), &p.panels, p0, calls, blocks.clone(), out);
+            }
+        }
         let t0 = p0 * PANEL_ROWS;
         let cols = (n - t0).min(calls * PANEL_ROWS);
-        for r in rows.clone() {
-            (p.kernel.f)(w.row(r), &p.panels, p0, calls, &mut buf);
-            buf[..cols].iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
+        for (i, r) in rows.clone().enumerate() {
+            let sums = &acc[i * width..i * width + cols];
+            sums.iter().enumerate().for_each(|(j, &v)| emit(t0 + j, r, v));
         }
     }
 }

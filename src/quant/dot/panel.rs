@@ -111,9 +111,9 @@ fn fill_q8_k(row: &[u8], k: usize, sub: usize, lane: usize, q: &mut [u8], meta: 
     }
 }
 
-/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n_panels` (1..=[`MAX_PANELS`]) panels; `w` is one
-/// weight row of `k` values.
-pub type PanelFn = fn(&[u8], &Panels, usize, usize, &mut [f32]);
+/// `out[c·8 + l] += w · (row l of panel p0 + c)` over the weight blocks in the range, for
+/// `n_panels` (1..=[`MAX_PANELS`]) panels; `w` is one weight row of `k` values.
+pub type PanelFn = fn(&[u8], &Panels, usize, usize, std::ops::Range<usize>, &mut [f32]);
 
 /// A weight type's panel kernel and the sub-block its panels are built for.
 #[derive(Clone, Copy)]
@@ -121,6 +121,8 @@ pub struct PanelKernel {
     pub f: PanelFn,
     pub sub: usize,
     pub x_ty: GgmlType,
+    /// Elements per weight block.
+    pub block_elems: usize,
 }
 
 impl PanelKernel {
@@ -152,7 +154,12 @@ pub fn panel_kernel_at(ty: GgmlType, level: Level) -> Option<PanelKernel> {
             Q6_K => (p::panels::<super::x86::Q6K>, 16),
             _ => return None,
         };
-        Some(PanelKernel { f, sub, x_ty: super::activation_type(ty) })
+        Some(PanelKernel {
+            f,
+            sub,
+            x_ty: super::activation_type(ty),
+            block_elems: ty.block_elems(),
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     None

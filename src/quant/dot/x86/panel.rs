@@ -6,6 +6,7 @@
 //! sum. The integer sums equal the scalar kernel's; only the float order differs.
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 use super::{Block, Q8_0Vnni, Q4K, Q4_0, Q5K, Q5_0, Q6K};
 use crate::quant::blocks::get_scale_min_k4;
@@ -80,12 +81,13 @@ unsafe fn f16_at(p: *const u8) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
 
-/// One call's operands: `nb` weight blocks at `w`; panels `q_stride` bytes and
-/// `m_stride` floats apart at `q` and `meta`.
+/// One call's operands: weight blocks `blk0..blk1` of the row at `w`; panels `q_stride`
+/// bytes and `m_stride` floats apart at `q` and `meta`.
 #[derive(Clone, Copy)]
 struct Operands {
     w: *const u8,
-    nb: usize,
+    blk0: usize,
+    blk1: usize,
     q: *const u8,
     q_stride: usize,
     meta: *const f32,
@@ -95,11 +97,14 @@ struct Operands {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
 unsafe fn row<B: PanelBlock, const NP: usize>(o: Operands, out: &mut [f32]) {
     let mut acc = [_mm256_setzero_ps(); NP];
+    for (c, a) in acc.iter_mut().enumerate() {
+        *a = _mm256_loadu_ps(out.as_ptr().add(PANEL_ROWS * c));
+    }
     let mut runs = [_mm256_setzero_si256(); 8];
     let mut sm = [(0f32, 0f32); 16];
     let subs = B::ELEMS / B::SUB;
     let groups = B::SUB / 4;
-    for blk in 0..o.nb {
+    for blk in o.blk0..o.blk1 {
         B::runs(o.w.add(blk * B::W_BYTES), &mut runs, &mut sm);
         for (s, &(scale, offset)) in sm.iter().enumerate().take(subs) {
             // Four quants of the weight row, broadcast, per group of four elements.
@@ -130,18 +135,29 @@ unsafe fn row<B: PanelBlock, const NP: usize>(o: Operands, out: &mut [f32]) {
     }
 }
 
-/// `out[c·8 + l] = w · (row l of panel p0 + c)` for `n` (1..=[`MAX_PANELS`]) panels. Panics on a CPU
-/// without AVX-512 VNNI, or when the lengths disagree.
-pub fn panels<B: PanelBlock>(w: &[u8], p: &Panels, p0: usize, n: usize, out: &mut [f32]) {
+/// `out[c·8 + l] += w · (row l of panel p0 + c)` over weight blocks `blocks` of the row
+/// `w`, for `n` (1..=[`MAX_PANELS`]) panels. Panics on a CPU without AVX-512 VNNI, or
+/// when the lengths disagree.
+pub fn panels<B: PanelBlock>(
+    w: &[u8],
+    p: &Panels,
+    p0: usize,
+    n: usize,
+    blocks: Range<usize>,
+    out: &mut [f32],
+) {
     let (k, sub) = p.k_sub();
     assert_eq!(sub, B::SUB, "panels built for sub-blocks of {sub}, weights have {}", B::SUB);
-    assert!(k.is_multiple_of(B::ELEMS) && w.len() == k / B::ELEMS * B::W_BYTES, "weight row");
+    let nb = k / B::ELEMS;
+    assert!(k.is_multiple_of(B::ELEMS) && w.len() == nb * B::W_BYTES, "weight row");
+    assert!(blocks.start <= blocks.end && blocks.end <= nb, "blocks {blocks:?} of {nb}");
     assert!((1..=MAX_PANELS).contains(&n) && p0 + n <= p.n_panels() && out.len() >= PANEL_ROWS * n);
     assert!(crate::quant::dot::vnni_available(), "VNNI kernel called on a CPU without it");
     let (q, q_stride, meta, m_stride) = p.range(p0, n);
     let o = Operands {
         w: w.as_ptr(),
-        nb: k / B::ELEMS,
+        blk0: blocks.start,
+        blk1: blocks.end,
         q: q.as_ptr(),
         q_stride,
         meta: meta.as_ptr(),
