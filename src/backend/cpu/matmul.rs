@@ -235,9 +235,9 @@ fn rows_by_panels(
         }
         let t0 = p0 * PANEL_ROWS;
         let cols = (n - t0).min(calls * PANEL_ROWS);
-        for (i, r) in rows.clone().enumerate() {
-            let sums = &acc[i * width..i * width + cols];
-            sums.iter().enumerate().for_each(|(j, &v)| emit(t0 + j, r, v));
+        // Token by token, so that consecutive writes go to neighbouring outputs.
+        for j in 0..cols {
+            rows.clone().enumerate().for_each(|(i, r)| emit(t0 + j, r, acc[i * width + j]));
         }
     }
 }
