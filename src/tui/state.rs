@@ -79,17 +79,26 @@ impl State {
         matches!(self.mode, Mode::Generating { .. })
     }
 
-    /// Adds a notice from hearth to the transcript (and follows it).
+    /// Adds a notice from hearth to the transcript (and follows it); while an answer
+    /// streams, the notice goes above it (it is about the turn being prepared).
     pub fn notice(&mut self, text: impl Into<String>) {
-        self.turns.push(TurnView::new(Role::Notice, text));
-        self.scroll = 0;
+        self.push_notice(TurnView::new(Role::Notice, text));
     }
 
     /// Adds an error notice.
     pub fn error(&mut self, text: impl Into<String>) {
         let mut turn = TurnView::new(Role::Notice, "");
         turn.error = Some(text.into());
-        self.turns.push(turn);
+        self.push_notice(turn);
+    }
+
+    fn push_notice(&mut self, turn: TurnView) {
+        match self.turns.last() {
+            Some(t) if t.role == Role::Assistant && t.partial => {
+                self.turns.insert(self.turns.len() - 1, turn)
+            }
+            _ => self.turns.push(turn),
+        }
         self.scroll = 0;
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{model_path, SMOLLM2};
+use crate::common::{model_path, QWEN25_CODER, SMOLLM2};
 
 /// A tmux server of its own (`-L`), holding one pane that runs hearth.
 struct Pane {
@@ -24,20 +24,31 @@ impl Pane {
 
     /// Starts hearth in a `width`×`height` pane, in a project dir holding `files`.
     fn start(width: u16, height: u16, files: &[(&str, &str)], hearth_args: &str) -> Pane {
+        Pane::start_with(SMOLLM2, width, height, files, hearth_args)
+    }
+
+    fn start_with(
+        model: &str,
+        width: u16,
+        height: u16,
+        files: &[(&str, &str)],
+        hearth_args: &str,
+    ) -> Pane {
         let dir = tempfile::tempdir().unwrap();
         let project = dir.path().join("project");
         std::fs::create_dir_all(&project).unwrap();
         for (name, text) in files {
             std::fs::write(project.join(name), text).unwrap();
         }
-        let pane = Pane { socket: format!("hearth-it-{}", std::process::id()), dir };
+        let socket = format!("hearth-it-{}-{}", std::process::id(), model.len());
+        let pane = Pane { socket, dir };
         let script = format!(
             "cd {project} && NO_COLOR=1 HEARTH_BACKEND=cpu HEARTH_DATA_DIR={data} {bin} chat \
              -m {model} --temp 0 -c 2048 {hearth_args}; echo \"EXIT=$?\" > {status}; sleep 30",
             project = quote(&project),
             data = quote(&pane.dir.path().join("data")),
             bin = quote(Path::new(env!("CARGO_BIN_EXE_hearth"))),
-            model = quote(&model_path(SMOLLM2)),
+            model = quote(&model_path(model)),
             status = quote(&pane.status_file()),
         );
         let (w, h) = (width.to_string(), height.to_string());
@@ -184,4 +195,45 @@ fn repl_streams_adds_files_stops_and_quits_in_tmux() {
     let status = std::fs::read_to_string(pane.status_file()).unwrap();
     assert_eq!(status.trim(), "EXIT=0");
     assert!(pane.project().join("hello.py").exists());
+}
+
+/// What a new user does: add a file, ask for a change, see the diff, apply it, undo it.
+/// On the coder model, greedy and on two threads, so the answer is the same each run.
+#[test]
+fn repl_change_is_shown_as_a_diff_and_applied_after_yes() {
+    if !have_tmux() {
+        return;
+    }
+    let calc = "def add(a, b):\n    return a - b\n";
+    let pane = Pane::start_with(QWEN25_CODER, 100, 40, &[("calc.py", calc)], "-n 200 -t 2");
+    pane.wait_for("the status bar", 60, |s| s.contains("qwen2.5-coder"));
+    pane.enter_line("/add calc.py");
+    pane.wait_for("the file added", 20, |s| s.contains("added calc.py ("));
+    pane.enter_line("add() in calc.py subtracts. Fix it.");
+    pane.wait_for("the question", 10, |s| in_transcript(s, "add() in calc.py subtracts"));
+    pane.wait_for("the proposal", 180, |s| s.contains("proposes changes to calc.py"));
+    pane.enter_line("/apply");
+    let screen = pane.wait_for("the diff", 20, |s| s.contains("y: write them"));
+    assert!(
+        screen.contains("-    return a - b") && screen.contains("+    return a + b"),
+        "{screen}"
+    );
+    // Nothing is written before the yes.
+    assert_eq!(std::fs::read_to_string(pane.project().join("calc.py")).unwrap(), calc);
+    pane.key("y");
+    pane.wait_for("the write", 20, |s| s.contains("wrote calc.py"));
+    let written = std::fs::read_to_string(pane.project().join("calc.py")).unwrap();
+    assert!(written.contains("return a + b"), "{written}");
+    pane.enter_line("/undo");
+    pane.wait_for("the undo", 20, |s| s.contains("restored calc.py"));
+    assert_eq!(std::fs::read_to_string(pane.project().join("calc.py")).unwrap(), calc);
+    // Ctrl-C twice on the idle prompt exits with status 0.
+    pane.key("C-c");
+    pane.key("C-c");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !pane.status_file().exists() {
+        assert!(Instant::now() < deadline, "hearth did not exit:\n{}", pane.screen());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(pane.status_file()).unwrap().trim(), "EXIT=0");
 }

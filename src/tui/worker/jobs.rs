@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{count_tokens, load_model, Worker};
 use crate::cli::resolve_model;
-use crate::context::edits::{parse_edits, plan};
+use crate::context::edits::plan;
 use crate::context::AddReport;
 use crate::engine::sampler::SamplerParams;
 use crate::modes::conversation::Conversation;
@@ -287,7 +287,7 @@ impl Worker {
     /// The edits `answer` proposes, as a diff pane; with `confirm`, kept to be applied.
     pub(super) fn diff(&mut self, answer: &str, confirm: bool) {
         self.refresh_files();
-        let parsed = parse_edits(answer, &|p| self.files.get(p).is_some());
+        let (parsed, guessed) = self.edits_of(answer);
         let planned = plan(&parsed.edits, &self.files);
         let mut problems: Vec<String> = parsed.problems.clone();
         problems.extend(planned.failed.iter().map(|e| e.to_string()));
@@ -304,7 +304,10 @@ impl Worker {
         let lines: Vec<DiffLine> =
             planned.changes.iter().flat_map(|c| c.diff()).map(|l| DiffLine::from(&l)).collect();
         let paths: Vec<&str> = planned.changes.iter().map(|c| c.path.as_str()).collect();
-        let title = format!("changes to {}", paths.join(", "));
+        let mut title = format!("changes to {}", paths.join(", "));
+        if let Some(path) = guessed {
+            title.push_str(&format!(" (the answer's code block, read as the whole of {path})"));
+        }
         self.pending = if confirm { Some(planned) } else { None };
         self.reply(Reply::Diff { title, lines, confirm });
     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::backend::any::AnyBackend;
 use crate::chat::{ChatTemplate, Message, RenderOptions};
 use crate::cli::{ChatArgs, ModelArgs};
-use crate::context::edits::{parse_edits, EditLog, Plan};
+use crate::context::edits::{parse_edits, EditLog, ParsedEdits, Plan};
 use crate::context::{load_notes, render_context, ContextFiles, Notes};
 use crate::engine::sampler::{Sampler, SamplerParams};
 use crate::engine::session::Session;
@@ -314,8 +314,11 @@ impl Worker {
         let mentions = self.files.parse_mentions(text);
         if !mentions.mentions.is_empty() {
             let specs: Vec<String> = mentions.mentions.iter().map(|m| m.path.clone()).collect();
+            // A mention of a file already in context needs no word.
             for line in self.add_files(&specs, false) {
-                self.notice(line);
+                if !line.ends_with("is already in context") {
+                    self.notice(line);
+                }
             }
         }
         self.history.push(Message::user(mentions.message));
@@ -469,9 +472,37 @@ impl Worker {
         }
     }
 
+    /// The edits `answer` proposes, and the file an unlabelled block was taken for: when
+    /// no block names a file, one editable file is in context and the answer holds one
+    /// complete code block, that block is read as the file's new content (the user sees
+    /// the diff before anything is written).
+    pub(super) fn edits_of(&self, answer: &str) -> (ParsedEdits, Option<String>) {
+        let in_context = |p: &str| self.files.get(p).is_some();
+        let parsed = parse_edits(answer, &in_context);
+        if !parsed.edits.is_empty() {
+            return (parsed, None);
+        }
+        let editable: Vec<&str> =
+            self.files.list().iter().filter(|f| !f.read_only).map(|f| f.path.as_str()).collect();
+        let fences = answer.lines().filter(|l| l.trim_start().starts_with("```")).count();
+        match (editable.as_slice(), fences) {
+            ([path], 2) => {
+                let block: Vec<&str> =
+                    answer.lines().skip_while(|l| !l.trim_start().starts_with("```")).collect();
+                let labelled = format!("{path}\n{}", block.join("\n"));
+                let guess = parse_edits(&labelled, &in_context);
+                match guess.edits.is_empty() {
+                    true => (parsed, None),
+                    false => (guess, Some(path.to_string())),
+                }
+            }
+            _ => (parsed, None),
+        }
+    }
+
     /// Tells the user when the answer proposes edits to files.
     fn propose(&self, answer: &str) {
-        let parsed = parse_edits(answer, &|p| self.files.get(p).is_some());
+        let parsed = self.edits_of(answer).0;
         let mut paths: Vec<String> = Vec::new();
         for edit in &parsed.edits {
             if !paths.contains(&edit.path) {
