@@ -192,7 +192,7 @@ impl Loop<'_> {
             msgs.extend(rx.try_iter().take(256));
             for msg in msgs {
                 for effect in update(state, msg) {
-                    if self.effect(state, effect, rx).map_err(fail)? {
+                    if self.effect(state, effect).map_err(fail)? {
                         return Ok(());
                     }
                 }
@@ -211,12 +211,7 @@ impl Loop<'_> {
     }
 
     /// Carries out one effect; `true` to quit.
-    fn effect(
-        &mut self,
-        state: &mut State,
-        effect: Effect,
-        rx: &Receiver<Msg>,
-    ) -> io::Result<bool> {
+    fn effect(&mut self, state: &mut State, effect: Effect) -> io::Result<bool> {
         match effect {
             Effect::Worker(req) => {
                 if self.worker_tx.send(req).is_err() {
@@ -230,7 +225,7 @@ impl Loop<'_> {
                 // The reader is paused meanwhile: keys typed into the editor stay there.
                 let result = self.edit(&text);
                 for e in update(state, Msg::Edited(result)) {
-                    self.effect(state, e, rx)?;
+                    self.effect(state, e)?;
                 }
             }
         }
