@@ -17,6 +17,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the terminal REPL (what `hearth` alone does): chat about the project's files,
+    /// see proposed changes as diffs and apply them.
+    Chat(ChatArgs),
     /// Show what a GGUF file holds: architecture, sizes, tokenizer, tensors.
     Inspect(InspectArgs),
     /// Turn text into token ids with a model's own tokenizer.
@@ -289,6 +292,33 @@ pub struct AskArgs {
     /// The question.
     #[arg(required = true, value_name = "QUESTION")]
     pub question: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// Files to add to the context at the start (repeatable; globs as with /add).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<String>,
+    /// Replace the built-in system prompt.
+    #[arg(long = "system-prompt", value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+    /// Use this Jinja chat template instead of the model's.
+    #[arg(long = "chat-template-file", value_name = "FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Most tokens of one answer.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
+    pub n_predict: usize,
+    /// Keep the conversation in the stored session NAME (created on first use; resumed,
+    /// KV cache included, when it exists).
+    #[arg(long = "session", value_name = "NAME")]
+    pub session: Option<String>,
+    /// Resume the most recent stored session (or the one --session names).
+    #[arg(long)]
+    pub resume: bool,
 }
 
 fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {

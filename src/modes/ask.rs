@@ -108,7 +108,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
 
 /// The model, context size and cache types a stored session used, where the command
 /// line does not say otherwise, so that its snapshot fits.
-fn with_session_defaults(args: &ModelArgs, conv: &Conversation) -> ModelArgs {
+pub(crate) fn with_session_defaults(args: &ModelArgs, conv: &Conversation) -> ModelArgs {
     let mut out = args.clone();
     if out.model.is_none() {
         out.model = conv.model_path();
@@ -124,14 +124,31 @@ fn with_session_defaults(args: &ModelArgs, conv: &Conversation) -> ModelArgs {
 
 /// The conversation rendered by the chat template, ready for the answer, as tokens.
 fn render_prompt(args: &AskArgs, loaded: &load::Loaded, messages: &[Message]) -> Result<Vec<u32>> {
+    let (template, opts) = chat_template(args.chat_template_file.as_deref(), loaded)?;
+    encode_chat(&loaded.tokenizer, &template, &opts, messages)
+}
+
+/// The chat template (`--chat-template-file`, else the model's) and its render options.
+pub(crate) fn chat_template(
+    file: Option<&std::path::Path>,
+    loaded: &load::Loaded,
+) -> Result<(ChatTemplate, RenderOptions)> {
     let meta = loaded.model.file.metadata();
-    let template = match &args.chat_template_file {
+    let template = match file {
         Some(path) => ChatTemplate::from_file(path)?,
         None => ChatTemplate::from_gguf(meta).map_err(|e| e.with_file(loaded.model.file.path()))?,
     };
-    let opts = RenderOptions::from_gguf(meta)?;
-    let text = template.render(messages, &opts)?;
-    let tok = &loaded.tokenizer;
+    Ok((template, RenderOptions::from_gguf(meta)?))
+}
+
+/// `messages` rendered by `template`, ready for the answer, as tokens.
+pub(crate) fn encode_chat(
+    tok: &crate::tokenizer::Tokenizer,
+    template: &ChatTemplate,
+    opts: &RenderOptions,
+    messages: &[Message],
+) -> Result<Vec<u32>> {
+    let text = template.render(messages, opts)?;
     // Templates that write the BOS text themselves get no second BOS.
     let add_bos =
         tok.add_bos_default() && (opts.bos_token.is_empty() || !text.starts_with(&opts.bos_token));

@@ -144,11 +144,16 @@ pub fn session(
 
 /// A sampler from the command line; without `--seed`, a seed from the clock.
 pub fn sampler(args: &SamplingArgs) -> Result<Sampler> {
+    Sampler::new(sampler_params(args))
+}
+
+/// The sampling settings of the command line; without `--seed`, a seed from the clock.
+pub fn sampler_params(args: &SamplingArgs) -> SamplerParams {
     let seed = args.seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
         now.map_or(0, |d| d.as_nanos() as u64)
     });
-    Sampler::new(SamplerParams {
+    SamplerParams {
         temp: args.temp,
         top_k: args.top_k,
         top_p: args.top_p,
@@ -158,5 +163,5 @@ pub fn sampler(args: &SamplingArgs) -> Result<Sampler> {
         frequency_penalty: args.frequency_penalty,
         presence_penalty: args.presence_penalty,
         seed,
-    })
+    }
 }

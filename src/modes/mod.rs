@@ -4,11 +4,11 @@
 pub mod ask;
 pub mod bench;
 mod bench_resume;
-mod conversation;
+pub(crate) mod conversation;
 pub mod devices;
 mod input;
 pub mod inspect;
-mod load;
+pub(crate) mod load;
 mod output;
 pub mod perplexity;
 mod roofline;
@@ -22,6 +22,8 @@ use crate::error::Result;
 /// Runs one subcommand.
 pub fn dispatch(command: Command) -> Result<()> {
     match command {
+        // The binary runs the REPL itself (`tui` sits above the modes).
+        Command::Chat(_) => Err(crate::error::Error::usage("`hearth chat` is run by the binary")),
         Command::Inspect(args) => inspect::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
         Command::Run(args) => run::run(&args),

@@ -7,6 +7,7 @@ mod gguf;
 mod inspect;
 mod moe;
 mod refmodel;
+mod repl;
 mod session;
 mod sessions;
 mod testmodels;

@@ -2,7 +2,7 @@
 //! removed lines red behind their `+`/`-` marker (the markers alone under `NO_COLOR`),
 //! wrapped by character with the marker column kept free on continuation rows.
 //!
-//! [`DiffLineKind`] is local for now; the context module's diff type maps onto it later.
+//! The context module's diffs (`context::edits::DiffLine`) convert into [`DiffLine`]s.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -32,6 +32,26 @@ pub enum DiffLineKind {
 pub struct DiffLine {
     pub kind: DiffLineKind,
     pub text: String,
+}
+
+impl From<&crate::context::edits::DiffLine> for DiffLine {
+    fn from(line: &crate::context::edits::DiffLine) -> DiffLine {
+        use crate::context::edits::DiffKind;
+        let kind = match line.kind {
+            DiffKind::Header | DiffKind::NoNewline => DiffLineKind::Header,
+            DiffKind::Hunk => DiffLineKind::Hunk,
+            DiffKind::Context => DiffLineKind::Context,
+            DiffKind::Added => DiffLineKind::Added,
+            DiffKind::Removed => DiffLineKind::Removed,
+        };
+        let text = match kind {
+            DiffLineKind::Context | DiffLineKind::Added | DiffLineKind::Removed => {
+                line.text.get(1..).unwrap_or("").to_string()
+            }
+            _ => line.text.clone(),
+        };
+        DiffLine { kind, text }
+    }
 }
 
 /// The marker column and style of each kind.
@@ -138,6 +158,17 @@ impl Widget for DiffWidget<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_diffs_convert_without_their_markers() {
+        let diff = crate::context::edits::unified_diff("a.rs", Some("x\ny\n"), Some("x\nz"));
+        let lines: Vec<DiffLine> = diff.iter().map(DiffLine::from).collect();
+        let kinds: Vec<DiffLineKind> = lines.iter().map(|l| l.kind).collect();
+        use DiffLineKind::*;
+        assert_eq!(kinds, [Header, Header, Hunk, Context, Removed, Added, Header]);
+        assert_eq!(lines[4].text, "y");
+        assert_eq!(lines[5].text, "z");
+    }
 
     const DIFF: &str = "diff --git a/x.rs b/x.rs\n--- a/x.rs\n+++ b/x.rs\n@@ -1,3 +1,2 @@\n fn a() {}\n-fn b() {}\n--- not a header\n+fn c() {}\n\\ No newline at end of file\n--- a/y.rs\n+++ b/y.rs\n@@ -1 +1 @@\n-x\n+y\n";
 

@@ -1,12 +1,14 @@
-//! Rendering of the REPL's transcript: markdown with syntect-highlighted code, diffs and the
-//! status bar, as ratatui `Line`s and widgets, from plain data and a [`Palette`] chosen by
-//! the caller (`NO_COLOR` included). Nothing here reads the environment or holds REPL state.
+//! Rendering of the REPL: markdown with syntect-highlighted code, diffs and the status bar,
+//! as ratatui `Line`s and widgets, from plain data and a [`Palette`] chosen by the caller
+//! (`NO_COLOR` included), and the whole screen from `&State` ([`screen`]). Nothing here
+//! reads the environment or changes REPL state.
 
 pub mod diff;
 pub mod highlight;
 pub mod inline;
 pub mod markdown;
 pub mod palette;
+pub mod screen;
 pub mod status;
 pub mod transcript;
 pub mod wrap;
@@ -21,6 +23,7 @@ use ratatui::text::Line;
 pub use diff::{parse_unified, render_diff, DiffLine, DiffLineKind, DiffWidget};
 pub use markdown::{render_markdown, render_plain, Rendered};
 pub use palette::{ColorDepth, Palette};
+pub use screen::Screen;
 pub use status::{status_line, StatusBar, StatusView};
 pub use transcript::{Role, Transcript, TranscriptWidget, TurnView};
 
