@@ -267,6 +267,20 @@ pub struct PerplexityArgs {
     pub json: bool,
 }
 
+/// How a chat turn is prompted (`ask` and `chat`).
+#[derive(Debug, Clone, Args)]
+pub struct PromptArgs {
+    /// Replace the built-in system prompt.
+    #[arg(long = "system-prompt", value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+    /// Use this Jinja chat template instead of the model's.
+    #[arg(long = "chat-template-file", value_name = "FILE")]
+    pub chat_template_file: Option<PathBuf>,
+    /// Most tokens of one answer.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
+    pub n_predict: usize,
+}
+
 #[derive(Debug, Args)]
 pub struct AskArgs {
     #[command(flatten)]
@@ -276,15 +290,8 @@ pub struct AskArgs {
     /// Files to add as context (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Replace the built-in system prompt.
-    #[arg(long = "system-prompt", value_name = "TEXT")]
-    pub system_prompt: Option<String>,
-    /// Use this Jinja chat template instead of the model's.
-    #[arg(long = "chat-template-file", value_name = "FILE")]
-    pub chat_template_file: Option<PathBuf>,
-    /// Most tokens to generate.
-    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
-    pub n_predict: usize,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
     /// Continue the stored session NAME (created on first use): its conversation and
     /// KV cache are restored, and this turn is saved to it.
     #[arg(long = "session", value_name = "NAME")]
@@ -303,15 +310,8 @@ pub struct ChatArgs {
     /// Files to add to the context at the start (repeatable; globs as with /add).
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub files: Vec<String>,
-    /// Replace the built-in system prompt.
-    #[arg(long = "system-prompt", value_name = "TEXT")]
-    pub system_prompt: Option<String>,
-    /// Use this Jinja chat template instead of the model's.
-    #[arg(long = "chat-template-file", value_name = "FILE")]
-    pub chat_template_file: Option<PathBuf>,
-    /// Most tokens of one answer.
-    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
-    pub n_predict: usize,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
     /// Keep the conversation in the stored session NAME (created on first use; resumed,
     /// KV cache included, when it exists).
     #[arg(long = "session", value_name = "NAME")]

@@ -55,10 +55,10 @@ pub fn run(args: &AskArgs) -> Result<()> {
     };
     let mut new_messages = Vec::new();
     if messages.is_empty() {
-        let system = args.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT.trim());
+        let system = args.prompt.system_prompt.as_deref().unwrap_or(SYSTEM_PROMPT.trim());
         messages.push(Message::system(system));
         new_messages.push(messages[0].clone());
-    } else if args.system_prompt.is_some() {
+    } else if args.prompt.system_prompt.is_some() {
         return Err(Error::usage(
             "--system-prompt: this session already has one (start a new session to change it)",
         ));
@@ -81,7 +81,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
     }
     let req = Request {
         prompt: &prompt,
-        max_tokens: Some(args.n_predict.min(n_ctx - prompt.len())),
+        max_tokens: Some(args.prompt.n_predict.min(n_ctx - prompt.len())),
         ignore_eos: false,
         stop: args.sampling.stop.clone(),
         cancel: None,
@@ -124,7 +124,7 @@ pub(crate) fn with_session_defaults(args: &ModelArgs, conv: &Conversation) -> Mo
 
 /// The conversation rendered by the chat template, ready for the answer, as tokens.
 fn render_prompt(args: &AskArgs, loaded: &load::Loaded, messages: &[Message]) -> Result<Vec<u32>> {
-    let (template, opts) = chat_template(args.chat_template_file.as_deref(), loaded)?;
+    let (template, opts) = chat_template(args.prompt.chat_template_file.as_deref(), loaded)?;
     encode_chat(&loaded.tokenizer, &template, &opts, messages)
 }
 

@@ -161,7 +161,7 @@ impl Worker {
         let result = resolve_model(std::path::Path::new(name)).and_then(|path| {
             let mut args = self.model_args.clone();
             args.model = Some(path);
-            let loaded = load_model(&args, self.args.chat_template_file.as_deref())?;
+            let loaded = load_model(&args, self.args.prompt.chat_template_file.as_deref())?;
             let n_ctx = args.ctx_size(loaded.model.hp.n_ctx_train);
             let session = load::session(&loaded.model, n_ctx, &args)?;
             Ok((args, loaded, n_ctx, session))
@@ -200,7 +200,13 @@ impl Worker {
             let p = &self.params;
             self.notice(format!(
                 "temp {} · top-k {} · top-p {} · min-p {} · repeat-penalty {} · seed {} · n {}",
-                p.temp, p.top_k, p.top_p, p.min_p, p.repeat_penalty, p.seed, self.args.n_predict
+                p.temp,
+                p.top_k,
+                p.top_p,
+                p.min_p,
+                p.repeat_penalty,
+                p.seed,
+                self.args.prompt.n_predict
             ));
             return;
         };
@@ -218,7 +224,7 @@ impl Worker {
                 "repeat-last-n" => params.repeat_last_n = u()?,
                 "seed" => params.seed = value.parse::<u64>().map_err(|_| bad())?,
                 "n" | "n-predict" => {
-                    self.args.n_predict = u()?.max(1);
+                    self.args.prompt.n_predict = u()?.max(1);
                     return Ok(());
                 }
                 _ => return Err(format!(

@@ -128,12 +128,13 @@ impl Worker {
             Some(c) => with_session_defaults(&args.model, c),
             None => args.model.clone(),
         };
-        let loaded = load_model(&model_args, args.chat_template_file.as_deref())?;
+        let loaded = load_model(&model_args, args.prompt.chat_template_file.as_deref())?;
         let n_ctx = model_args.ctx_size(loaded.model.hp.n_ctx_train);
         let session = load::session(&loaded.model, n_ctx, &model_args)?;
         let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
         let files = ContextFiles::discover(&cwd)?;
-        let system = args.system_prompt.clone().unwrap_or_else(|| SYSTEM_PROMPT.trim().to_string());
+        let system =
+            args.prompt.system_prompt.clone().unwrap_or_else(|| SYSTEM_PROMPT.trim().to_string());
         let mut w = Worker {
             args: args.clone(),
             model_args,
@@ -304,7 +305,7 @@ impl Worker {
 
     /// Room kept for the answer when checking the budget.
     fn reserve(&self) -> usize {
-        self.args.n_predict.min(self.n_ctx / 4).max(1)
+        self.args.prompt.n_predict.min(self.n_ctx / 4).max(1)
     }
 
     /// A user message: mentioned files join the context, changed files are re-read, and
@@ -359,7 +360,7 @@ impl Worker {
         self.params.seed = self.params.seed.wrapping_add(1);
         let sampler = Sampler::new(self.params.clone())?;
         let job = Job {
-            max_tokens: Some(self.args.n_predict.min(self.n_ctx - prompt.len()).max(1)),
+            max_tokens: Some(self.args.prompt.n_predict.min(self.n_ctx - prompt.len()).max(1)),
             prompt,
             ignore_eos: false,
             stop: self.args.sampling.stop.clone(),
