@@ -125,6 +125,7 @@ mod avx2 {
         match q.len() {
             64 => dots_in_registers::<8>(q, rows, stride, out),
             128 => dots_in_registers::<16>(q, rows, stride, out),
+            256 => dots_in_registers::<32>(q, rows, stride, out),
             d => {
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = dot_inline(q, rows.get_unchecked(i * stride..i * stride + d));
@@ -159,6 +160,7 @@ mod avx2 {
         match acc.len() {
             64 => mads_in_registers::<8>(acc, rows, stride, steps),
             128 => mads_in_registers::<16>(acc, rows, stride, steps),
+            256 => mads_in_registers::<32>(acc, rows, stride, steps),
             d => {
                 for (i, &(ms, vs)) in steps.iter().enumerate() {
                     if ms != 1.0 {
@@ -288,7 +290,8 @@ mod tests {
     #[test]
     fn row_runs_match_one_row_at_a_time() {
         let mut rng = Rng(9);
-        for (d, stride, n) in [(64, 128, 5), (128, 256, 6), (72, 72, 3), (7, 20, 4)] {
+        for (d, stride, n) in [(64, 128, 5), (128, 256, 6), (256, 512, 4), (72, 72, 3), (7, 20, 4)]
+        {
             let q = halves(&mut rng, d);
             let rows = halves(&mut rng, (n - 1) * stride + d);
             let mut got = vec![0f32; n];
