@@ -60,20 +60,18 @@ pub fn quantize_block_q8_k(block: &[f32; 256], out: &mut Vec<u8>) {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn q8_k_avx2(block: &[f32; 256]) -> (f32, [i8; 256]) {
     let p = block.as_ptr();
-    let abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
-    let mut m = _mm256_setzero_ps();
-    for i in 0..32 {
-        m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(p.add(8 * i)), abs));
+    // The scale comes from the first value of largest magnitude, found as the scalar
+    // loop finds it (NaNs never win a comparison), so both pick the same sign.
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in block {
+        if v.abs() > amax {
+            (amax, max) = (v.abs(), v);
+        }
     }
-    let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
     let mut out = [0i8; 256];
     if amax == 0.0 {
         return (0.0, out);
     }
-    // The signed value the scalar loop keeps: the first whose magnitude is the largest.
-    let max = *block.iter().find(|v| v.abs() == amax).expect("amax is one of the values");
     let iscale = -127.0 / max;
     let (id, top) = (_mm256_set1_ps(iscale), _mm256_set1_epi32(127));
     for (i, chunk) in out.chunks_exact_mut(32).enumerate() {
