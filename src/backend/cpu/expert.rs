@@ -3,9 +3,10 @@
 //! splits (expert, run of rows) across the threads, so only the selected experts'
 //! weights are read, each once per call.
 
-use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, Activations, PanelSet, QRows};
+use super::matmul::{self, matmul, one_row_meta, quantize_rows, rows_by_tokens};
+use super::matmul::{Activations, PanelSet, QRows};
 use super::pool::{self, SendPtr};
-use crate::quant::dot::{self, activation_meta, activation_type};
+use crate::quant::dot::{self, activation_type};
 
 /// W holds `n_expert` matrices of `m` rows each; row r of x (`k` values) goes through
 /// expert `ids[r]`. Returns `(ids.len(), m)`.
@@ -19,8 +20,9 @@ pub fn mul_mat_id(w: QRows, m: usize, x: &[f32], ids: &[u32]) -> Vec<f32> {
     let groups = group_by_expert(ids);
     // Each expert's activation rows, contiguous for the kernels, with their scales.
     let gathered: Vec<Vec<u8>> = groups.iter().map(|(_, rows)| gather(&xq, xb, rows)).collect();
-    let metas: Vec<_> = gathered.iter().map(|g| activation_meta(ty, g)).collect();
     let panels: Vec<_> = gathered.iter().map(|g| PanelSet::new(w, g, xb)).collect();
+    let metas: Vec<_> =
+        gathered.iter().zip(&panels).map(|(g, p)| one_row_meta(ty, g, p.as_ref())).collect();
     let per = matmul::rows_per_task(m, groups.len());
     let chunks = m.div_ceil(per);
     let mut out = vec![0f32; ids.len() * m];

@@ -160,8 +160,8 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), n * k);
     let xb = k / ty.block_elems() * ty.block_bytes();
     let xq = quantize_rows(ty, x, k, xb);
-    let meta = activation_meta(ty, &xq);
     let panels = PanelSet::new(w, &xq, xb);
+    let meta = one_row_meta(ty, &xq, panels.as_ref());
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
@@ -203,6 +203,15 @@ impl PanelSet {
         let kernel = panel::panel_kernel(w.ty)?;
         (xq.len() / xb >= MIN_PANEL_ROWS)
             .then(|| PanelSet { kernel, panels: kernel.panels(xq, xb, w.k) })
+    }
+}
+
+/// The block scales the one-row kernels read, unless `panels` (which carry their own)
+/// will take the rows.
+pub fn one_row_meta(ty: GgmlType, xq: &[u8], panels: Option<&PanelSet>) -> Vec<XMeta> {
+    match panels {
+        Some(_) => Vec::new(),
+        None => activation_meta(ty, xq),
     }
 }
 
