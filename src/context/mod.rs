@@ -22,8 +22,8 @@ pub use ignore::{Ignore, Rule, GITIGNORE, HEARTHIGNORE};
 pub use mentions::{complete_path, parse_mentions, Mention, Mentions};
 pub use pattern::{has_wildcards, Glob};
 pub use prompt::{
-    fence_for, language_for, load_notes, render_context, render_file, render_notes, Budget,
-    BudgetStatus, Notes, NOTES_FILES, WARN_FRACTION,
+    fence_for, language_for, largest_files, load_notes, render_context, render_file, render_notes,
+    Budget, BudgetStatus, Notes, NOTES_FILES, WARN_FRACTION,
 };
 pub use resolve::{
     human_size, Expansion, Limits, ReadFile, Refusal, RefusalReason, Resolver, Stamp,

@@ -207,6 +207,15 @@ fn percent(part: usize, whole: usize) -> usize {
     (part as u128 * 100 / whole.max(1) as u128) as usize
 }
 
+/// The three files with the most tokens, largest first, as `path tokens, …` (for the
+/// messages that say what to drop); `None` when there are none.
+pub fn largest_files<'a>(files: impl Iterator<Item = (&'a str, usize)>) -> Option<String> {
+    let mut largest: Vec<(&str, usize)> = files.collect();
+    largest.sort_by_key(|f| std::cmp::Reverse(f.1));
+    let names: Vec<String> = largest.iter().take(3).map(|(p, n)| format!("{p} {n}")).collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 impl Budget {
     /// The tokens of the files in context.
     pub fn files_total(&self) -> usize {
@@ -223,15 +232,9 @@ impl Budget {
     pub fn check(&self) -> Result<BudgetStatus> {
         let (needed, n_ctx) = (self.needed(), self.n_ctx);
         if needed > n_ctx {
-            let mut largest: Vec<&(String, usize)> = self.files.iter().collect();
-            largest.sort_by_key(|f| std::cmp::Reverse(f.1));
-            let names: Vec<String> =
-                largest.iter().take(3).map(|(p, n)| format!("{p} {n}")).collect();
-            let hint = if names.is_empty() {
-                String::new()
-            } else {
-                format!("; largest files: {}", names.join(", "))
-            };
+            let files = self.files.iter().map(|(p, n)| (p.as_str(), *n));
+            let hint =
+                largest_files(files).map_or(String::new(), |l| format!("; largest files: {l}"));
             return Err(Error::bad_input(format!(
                 "the prompt would not fit: it needs {needed} tokens and the context holds \
                  {n_ctx}{hint}; /drop files, /clear the history or raise -c"

@@ -17,7 +17,7 @@ use crate::backend::any::AnyBackend;
 use crate::chat::{ChatTemplate, Message, RenderOptions};
 use crate::cli::{ChatArgs, ModelArgs};
 use crate::context::edits::{parse_edits, EditLog, ParsedEdits, Plan};
-use crate::context::{load_notes, render_context, ContextFiles, Notes};
+use crate::context::{largest_files, load_notes, render_context, ContextFiles, Notes};
 use crate::engine::sampler::{Sampler, SamplerParams};
 use crate::engine::session::Session;
 use crate::engine::stream::{self, Event, Job};
@@ -421,16 +421,9 @@ impl Worker {
     fn check_budget(&self, prompt_tokens: usize) -> Result<()> {
         let needed = prompt_tokens + self.reserve();
         if needed > self.n_ctx {
-            let mut largest: Vec<_> =
-                self.files.list().iter().map(|f| (f.tokens, f.path.clone())).collect();
-            largest.sort_by(|a, b| b.cmp(a));
-            let names: Vec<String> =
-                largest.iter().take(3).map(|(n, p)| format!("{p} {n}")).collect();
-            let hint = if names.is_empty() {
-                String::new()
-            } else {
-                format!(" (largest files: {})", names.join(", "))
-            };
+            let files = self.files.list().iter().map(|f| (f.path.as_str(), f.tokens));
+            let hint =
+                largest_files(files).map_or(String::new(), |l| format!(" (largest files: {l})"));
             return Err(Error::bad_input(format!(
                 "the prompt would not fit: {prompt_tokens} tokens plus {} for the answer, the \
                  context holds {}{hint}. /drop files, /compact the conversation, /clear it, or \
