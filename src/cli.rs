@@ -1,11 +1,16 @@
 //! Command-line arguments (clap derive) and their resolution into paths and settings.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::assistant::config::{
+    models_dir, resolve_model, BackendChoice, GpuLayers, DEFAULT_MODEL,
+};
+use crate::assistant::config::{Config, ModelConfig, PromptConfig, SamplingConfig};
 use crate::backend::KvType;
-use crate::error::{Error, Result};
+use crate::engine::sampler::SamplerParams;
+use crate::tui::ChatConfig;
 
 /// hearth: an offline coding assistant that runs GGUF models on your own machine.
 #[derive(Debug, Parser)]
@@ -30,6 +35,9 @@ pub enum Command {
     Perplexity(PerplexityArgs),
     /// Ask one question; piped stdin and -f files are added as context.
     Ask(AskArgs),
+    /// Edit the text on stdin as INSTRUCTION says and print only the new text: a filter
+    /// for editors (on any failure the input comes back unchanged, exit 1).
+    Edit(EditArgs),
     /// Measure prompt processing and generation speed (as llama-bench does).
     Bench(BenchArgs),
     /// List, show, export, rename, fork or remove stored sessions; gc old snapshots.
@@ -43,17 +51,6 @@ pub struct DevicesArgs {
     /// Print a JSON array.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Where the forward pass runs (`--backend`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// A Vulkan GPU when there is one, else the CPU.
-    #[default]
-    Auto,
-    /// Vulkan on the chosen device (any kind, CPU drivers included); an error if none.
-    Vulkan,
-    Cpu,
 }
 
 #[derive(Debug, Args)]
@@ -184,13 +181,6 @@ pub struct ModelArgs {
     pub n_gpu_layers: GpuLayers,
 }
 
-/// `-ngl`: how many layers' experts go on the GPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GpuLayers {
-    Auto,
-    N(usize),
-}
-
 fn parse_gpu_layers(s: &str) -> std::result::Result<GpuLayers, String> {
     match s {
         "auto" => Ok(GpuLayers::Auto),
@@ -203,9 +193,9 @@ fn parse_gpu_layers(s: &str) -> std::result::Result<GpuLayers, String> {
 /// How the next token is chosen.
 #[derive(Debug, Clone, Args)]
 pub struct SamplingArgs {
-    /// Temperature; 0 picks the most likely token (greedy).
-    #[arg(long, default_value_t = 0.8)]
-    pub temp: f32,
+    /// Temperature; 0 picks the most likely token (greedy). Default 0.8; `edit`: 0.
+    #[arg(long)]
+    pub temp: Option<f32>,
     /// Keep only the K most likely tokens (0: all).
     #[arg(long = "top-k", default_value_t = 40)]
     pub top_k: usize,
@@ -301,6 +291,55 @@ pub struct AskArgs {
     pub question: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
+    /// Read the text from FILE instead of stdin.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "in_place")]
+    pub file: Option<PathBuf>,
+    /// The text's file name, as the editor knows it (tells the model what it is).
+    #[arg(long = "path", value_name = "NAME")]
+    pub path: Option<String>,
+    /// The text's language (default: from --path).
+    #[arg(long = "lang", value_name = "LANG")]
+    pub lang: Option<String>,
+    /// Other files the model should see, read-only (repeatable).
+    #[arg(long = "context", value_name = "PATH")]
+    pub context: Vec<PathBuf>,
+    /// Print a unified diff instead of the new text.
+    #[arg(long, conflicts_with = "in_place")]
+    pub diff: bool,
+    /// Edit FILE itself: read it, write the new text back atomically, print nothing.
+    #[arg(long = "in-place", value_name = "FILE")]
+    pub in_place: Option<PathBuf>,
+    /// Ask for SEARCH/REPLACE blocks or the whole new text (auto: whole texts up to
+    /// 80 lines, blocks for longer ones).
+    #[arg(long = "format", value_enum, default_value = "auto")]
+    pub format: EditFormat,
+    /// Keep the edits in the stored session NAME, so that the next edit of the same
+    /// text reuses its KV cache.
+    #[arg(long = "session", value_name = "NAME")]
+    pub session: Option<String>,
+    /// What to change.
+    #[arg(required = true, value_name = "INSTRUCTION")]
+    pub instruction: Vec<String>,
+}
+
+/// How `hearth edit` asks the model to write its change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EditFormat {
+    Auto,
+    /// The whole new text in one code block.
+    Whole,
+    /// SEARCH/REPLACE blocks of the lines that change.
+    Blocks,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
     #[command(flatten)]
@@ -325,9 +364,6 @@ fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {
     KvType::parse(s).ok_or_else(|| format!("'{s}' is not one of f32, f16, q8_0"))
 }
 
-/// The model hearth uses when none is given: the default of scripts/models.toml.
-pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
-
 /// llama.cpp's multi-letter single-dash flags, mapped to the long flags clap knows.
 const LLAMA_STYLE_FLAGS: &[(&str, &str)] = &[
     ("-sys", "--system-prompt"),
@@ -349,37 +385,97 @@ pub fn normalize_args(
 }
 
 impl ModelArgs {
-    /// The model file: `-m` resolved, else the default model in the models dir.
-    pub fn model_path(&self) -> Result<PathBuf> {
-        match &self.model {
-            Some(m) => resolve_model(m),
-            None => {
-                let path = models_dir().join(DEFAULT_MODEL);
-                if path.exists() {
-                    return Ok(path);
-                }
-                Err(Error::bad_input(format!(
-                    "no model given (-m FILE) and the default model {DEFAULT_MODEL} is not in {}: \
-                     run scripts/fetch-models from the hearth repository to install it",
-                    models_dir().display()
-                )))
-            }
+    /// The resolved settings of the model flags.
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig {
+            model: self.model.clone(),
+            ctx_size: self.ctx_size,
+            batch_size: self.batch_size,
+            threads: self.threads,
+            cache_type_k: self.cache_type_k,
+            cache_type_v: self.cache_type_v,
+            backend: self.backend,
+            device: self.device,
+            cpu_moe: self.cpu_moe,
+            n_cpu_moe: self.n_cpu_moe,
+            n_gpu_layers: self.n_gpu_layers,
         }
     }
+}
 
-    /// The KV cache types of keys and values (f16 unless given).
-    pub fn cache_types(&self) -> (KvType, KvType) {
-        (self.cache_type_k.unwrap_or_default(), self.cache_type_v.unwrap_or_default())
+/// The temperature of the generating commands, as llama.cpp's.
+pub const DEFAULT_TEMP: f32 = 0.8;
+
+impl SamplingArgs {
+    /// The sampling settings of the command line; without `--seed`, a seed from the clock.
+    pub fn config(&self) -> SamplingConfig {
+        self.config_with_temp(DEFAULT_TEMP)
     }
 
-    /// Threads: `-t`, else every core.
-    pub fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    /// As `config`, with `temp` where `--temp` is not given.
+    pub fn config_with_temp(&self, temp: f32) -> SamplingConfig {
+        let seed = self.seed.unwrap_or_else(|| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            now.map_or(0, |d| d.as_nanos() as u64)
+        });
+        let params = SamplerParams {
+            temp: self.temp.unwrap_or(temp),
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repeat_penalty: self.repeat_penalty,
+            repeat_last_n: self.repeat_last_n,
+            frequency_penalty: self.frequency_penalty,
+            presence_penalty: self.presence_penalty,
+            seed,
+        };
+        SamplingConfig { params, stop: self.stop.clone() }
     }
+}
 
-    /// Context size: `-c`, else 4096 capped at what the model was trained for.
-    pub fn ctx_size(&self, n_ctx_train: usize) -> usize {
-        self.ctx_size.unwrap_or_else(|| 4096.min(n_ctx_train.max(1)))
+impl PromptArgs {
+    pub fn config(&self) -> PromptConfig {
+        PromptConfig {
+            system_prompt: self.system_prompt.clone(),
+            chat_template_file: self.chat_template_file.clone(),
+            n_predict: self.n_predict,
+        }
+    }
+}
+
+impl ChatArgs {
+    /// The REPL's resolved settings.
+    pub fn config(&self) -> ChatConfig {
+        let config = Config {
+            model: self.model.config(),
+            sampling: self.sampling.config(),
+            prompt: self.prompt.config(),
+            session: self.session.clone(),
+        };
+        ChatConfig { config, files: self.files.clone(), resume: self.resume }
+    }
+}
+
+impl EditArgs {
+    /// Greedy unless `--temp` says otherwise: a filter should give the same edit twice.
+    pub fn config(&self) -> Config {
+        Config {
+            model: self.model.config(),
+            sampling: self.sampling.config_with_temp(0.0),
+            prompt: self.prompt.config(),
+            session: self.session.clone(),
+        }
+    }
+}
+
+impl AskArgs {
+    pub fn config(&self) -> Config {
+        Config {
+            model: self.model.config(),
+            sampling: self.sampling.config(),
+            prompt: self.prompt.config(),
+            session: self.session.clone(),
+        }
     }
 }
 
@@ -416,34 +512,4 @@ pub struct TokenizeArgs {
     /// Add the model's BOS token in front.
     #[arg(long)]
     pub bos: bool,
-}
-
-/// The directory models live in: `$HEARTH_MODELS_DIR`, else `~/.cache/hearth/models`.
-pub fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HEARTH_MODELS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    home.join(".cache").join("hearth").join("models")
-}
-
-/// Resolves a model argument: an existing path as given, else a bare file name found in
-/// the models dir. Fails naming both places looked at.
-pub fn resolve_model(arg: &Path) -> Result<PathBuf> {
-    if arg.exists() {
-        return Ok(arg.to_path_buf());
-    }
-    let is_bare_name = arg.components().count() == 1;
-    if is_bare_name {
-        let in_dir = models_dir().join(arg);
-        if in_dir.exists() {
-            return Ok(in_dir);
-        }
-        return Err(Error::bad_input(format!(
-            "no such file here or in the models dir {} (scripts/fetch-models installs the test models)",
-            models_dir().display()
-        ))
-        .with_file(arg));
-    }
-    Err(Error::bad_input("no such file").with_file(arg))
 }

@@ -3,6 +3,7 @@
 //!
 //! Dependencies point down only: `modes` → `chat`/`tokenizer` → `gguf` → `quant`.
 
+pub mod assistant;
 pub mod backend;
 pub mod chat;
 pub mod cli;

@@ -24,7 +24,7 @@ fn main() {
         }
     };
     let result = match command {
-        Command::Chat(args) => hearth::tui::run(&args),
+        Command::Chat(args) => hearth::tui::run(&args.config()),
         command => hearth::modes::dispatch(command),
     };
     if let Err(err) = result {

@@ -87,6 +87,12 @@ impl GgufFile {
         &self.bytes
     }
 
+    /// SHA-256 of the whole file (what KV snapshots are bound to).
+    pub fn sha256(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(&self.bytes[..]).into()
+    }
+
     /// Size of the whole file in bytes.
     pub fn file_size(&self) -> u64 {
         self.bytes.len() as u64

@@ -149,7 +149,7 @@ impl<B: Backend> Model<B> {
 
     /// SHA-256 of the model file, computed on first use.
     pub fn sha256(&self) -> [u8; 32] {
-        *self.sha256.get_or_init(|| crate::engine::snapshot::sha256(self.file.bytes()))
+        *self.sha256.get_or_init(|| self.file.sha256())
     }
 
     /// A KV cache for `n_ctx` positions storing keys as `type_k`, values as `type_v`.

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{load, output, roofline};
+use super::{output, roofline};
+use crate::assistant::load;
 use crate::backend::any::AnyBackend;
 use crate::cli::BenchArgs;
 use crate::engine::session::Session;
@@ -76,11 +77,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.n_prompt == 0 && args.n_gen == 0 {
         return Err(Error::usage("nothing to measure: -p and -n are both 0"));
     }
-    let loaded = load::load(&args.model)?;
+    let loaded = load::load(&args.model.config())?;
     let model = &loaded.model;
     // Room for the warm-up too (up to 16 prompt tokens and one decode).
     let n_ctx = args.n_prompt.max(args.n_gen + 1).max(17);
-    let mut session = load::session(model, n_ctx, &args.model)?;
+    let mut session = load::session(model, n_ctx, &args.model.config())?;
     warm_up(&mut session, model.hp.n_vocab, args)?;
     let mut tests = Vec::new();
     if args.n_prompt > 0 {
@@ -168,9 +169,9 @@ impl Report<'_> {
                 "model": self.model_name(), "model_size": file.file_size(),
                 "n_params": file.n_params(), "arch": model.arch.name(),
                 "backend": model.backend_name(), "kernels": dot::level().name(),
-                "type_k": self.args.model.cache_types().0.name(),
-                "type_v": self.args.model.cache_types().1.name(),
-                "threads": self.args.model.threads(), "test": m.name, "n_tokens": m.n_tokens,
+                "type_k": self.args.model.config().cache_types().0.name(),
+                "type_v": self.args.model.config().cache_types().1.name(),
+                "threads": self.args.model.config().threads(), "test": m.name, "n_tokens": m.n_tokens,
                 "repetitions": m.samples.len(), "tokens_per_second": m.mean(),
                 "stddev": m.stddev(), "samples": m.samples, "peak_rss": self.rss,
             });
@@ -206,7 +207,7 @@ impl Report<'_> {
                 file.n_params() as f64 / 1e9,
                 model.backend_name(),
                 dot::level().name(),
-                self.args.model.threads(),
+                self.args.model.config().threads(),
                 m.name,
                 m.mean(),
                 m.stddev()

@@ -8,7 +8,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::bench::{random_tokens, Measure};
-use super::{conversation, load, output};
+use super::output;
+use crate::assistant::{conversation, load};
 use crate::cli::BenchArgs;
 use crate::error::{Error, Result};
 use crate::store::snapshots;
@@ -56,7 +57,7 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     if n_history == 0 {
         return Err(Error::usage("--resume needs at least 1 token of history"));
     }
-    let loaded = load::load(&args.model)?;
+    let loaded = load::load(&args.model.config())?;
     let model = &loaded.model;
     let n_vocab = model.hp.n_vocab;
     let history = random_tokens(n_history, n_vocab, 7);
@@ -65,7 +66,7 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     let db = ScratchDb::new()?;
     let mut store = Store::open(&db.path())?;
     let row = store.create_session(Some("bench"), None, &json!({}))?;
-    let mut session = load::session(model, n_ctx, &args.model)?;
+    let mut session = load::session(model, n_ctx, &args.model.config())?;
     session.prefill(&history)?;
     let raw_bytes = session.export_kv_data().len() as u64;
     let t = Instant::now();
@@ -94,11 +95,11 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     };
     let all: Vec<u32> = history.iter().chain(&question).copied().collect();
     for _ in 0..args.reps {
-        let mut fresh = load::session(model, n_ctx, &args.model)?;
+        let mut fresh = load::session(model, n_ctx, &args.model.config())?;
         let t = Instant::now();
         let a = argmax(&fresh.prefill(&all)?);
         f.reprefill.samples.push(t.elapsed().as_secs_f64());
-        let mut resumed = load::session(model, n_ctx, &args.model)?;
+        let mut resumed = load::session(model, n_ctx, &args.model.config())?;
         let t = Instant::now();
         let store = Store::open(&db.path())?;
         let snap = store

@@ -1,14 +1,14 @@
-//! The ways of working (ask, chat, edit, acp) and the model tools (inspect, tokenize, …).
-//! Each mode takes its resolved arguments and writes its answer to stdout.
+//! The thin faces over the assistant layer (`ask`) and the model tools (inspect,
+//! tokenize, run, perplexity, bench, sessions, devices). Each takes its resolved
+//! arguments and writes its answer to stdout. The REPL is `tui`.
 
 pub mod ask;
 pub mod bench;
 mod bench_resume;
-pub(crate) mod conversation;
 pub mod devices;
+pub mod edit;
 mod input;
 pub mod inspect;
-pub(crate) mod load;
 mod output;
 pub mod perplexity;
 mod roofline;
@@ -29,6 +29,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) => run::run(&args),
         Command::Perplexity(args) => perplexity::run(&args),
         Command::Ask(args) => ask::run(&args),
+        Command::Edit(args) => edit::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Sessions(args) => sessions::run(&args),
         Command::Devices(args) => devices::run(&args),

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{input, load, output};
+use super::{input, output};
+use crate::assistant::load;
 use crate::cli::PerplexityArgs;
 use crate::error::{Error, Result};
 
@@ -47,7 +48,7 @@ fn nll_of(logits: &[f32], target: u32) -> f64 {
 
 pub fn run(args: &PerplexityArgs) -> Result<()> {
     let text = input::read_text_file(&args.file)?;
-    let loaded = load::load(&args.model)?;
+    let loaded = load::load(&args.model.config())?;
     let n_ctx = args.model.ctx_size.unwrap_or(512);
     if n_ctx < 4 {
         return Err(Error::usage("-c/--ctx-size must be at least 4 for perplexity"));
@@ -62,7 +63,7 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
         ))
         .with_file(&args.file));
     }
-    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
+    let mut session = load::session(&loaded.model, n_ctx, &args.model.config())?;
     let n_vocab = loaded.model.hp.n_vocab;
     let first = n_ctx / 2;
     let mut nll = Nll::default();

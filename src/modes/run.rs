@@ -1,7 +1,8 @@
 //! `hearth run`: raw completion of a prompt, no chat template. Only the generated text
 //! goes to stdout; a timing line goes to stderr.
 
-use super::{input, load, output};
+use super::{input, output};
+use crate::assistant::load;
 use crate::cli::RunArgs;
 use crate::engine::generate::{generate, Request};
 use crate::error::{Error, Result};
@@ -18,18 +19,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if text.is_empty() {
         return Err(Error::usage("the prompt is empty"));
     }
-    let mut sampler = load::sampler(&args.sampling)?;
-    let loaded = load::load(&args.model)?;
+    let mut sampler = load::sampler(&args.sampling.config())?;
+    let loaded = load::load(&args.model.config())?;
     let tok = &loaded.tokenizer;
     let prompt = tok.encode(&text, tok.add_bos_default(), true)?;
-    let n_ctx = args.model.ctx_size(loaded.model.hp.n_ctx_train);
+    let n_ctx = args.model.config().ctx_size(loaded.model.hp.n_ctx_train);
     if prompt.len() >= n_ctx {
         return Err(Error::bad_input(format!(
             "the prompt is {} tokens, the context {n_ctx}: raise -c/--ctx-size",
             prompt.len()
         )));
     }
-    let mut session = load::session(&loaded.model, n_ctx, &args.model)?;
+    let mut session = load::session(&loaded.model, n_ctx, &args.model.config())?;
     let req = Request {
         prompt: &prompt,
         max_tokens,

@@ -35,22 +35,32 @@ use self::state::State;
 use self::update::{update, Effect, Msg, Request};
 use self::view::{Palette, Screen};
 use self::worker::Worker;
-use crate::cli::ChatArgs;
+use crate::assistant::Config;
 use crate::error::{Error, Result};
 
 type Term = Terminal<CrosstermBackend<io::Stdout>>;
 
+/// The REPL's settings: the conversation's, the files to add at the start, and whether to
+/// resume the most recent stored session.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub config: Config,
+    /// Paths or globs, as with `/add`.
+    pub files: Vec<String>,
+    pub resume: bool,
+}
+
 /// Runs the REPL until the user quits. The model loads first, before the screen
 /// changes, so that failing to load is the usual one-line error.
-pub fn run(args: &ChatArgs) -> Result<()> {
+pub fn run(chat: &ChatConfig) -> Result<()> {
     if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
         return Err(Error::usage(
             "the REPL needs a terminal; for pipes use `hearth ask \"question\" < input`",
         ));
     }
     let (tx, rx) = mpsc::channel();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let worker = Worker::new(args, tx.clone(), Arc::clone(&cancel))?;
+    let worker = Worker::new(chat, tx.clone())?;
+    let cancel = worker.cancel_flag();
     let size = terminal::size().unwrap_or((80, 24));
     let mut state = State::new(worker.status(), size);
     for (role, text) in worker.resumed_turns() {

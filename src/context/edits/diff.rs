@@ -73,7 +73,7 @@ pub fn diff_text(lines: &[DiffLine]) -> String {
 
 /// One step of an edit script, with the line indices it is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     Equal { old: usize, new: usize },
     Delete { old: usize },
     Insert { new: usize },
@@ -142,7 +142,7 @@ fn range(start: usize, count: usize) -> String {
 }
 
 /// The shortest edit script from `a` to `b` (Myers), common prefix and suffix first.
-fn diff_lines(a: &[&str], b: &[&str]) -> Vec<Op> {
+pub(super) fn diff_lines(a: &[&str], b: &[&str]) -> Vec<Op> {
     // Lines become ids so comparisons are cheap.
     let mut ids: HashMap<&str, u32> = HashMap::new();
     let mut id = |s| {

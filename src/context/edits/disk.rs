@@ -224,7 +224,7 @@ fn record(
 
 /// Writes `content` to `path` through a temp file in the same directory renamed over it,
 /// so readers see the old file or the new one, never half of one. Keeps the permissions.
-pub(crate) fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
+pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");

@@ -5,6 +5,7 @@
 mod apply;
 mod diff;
 mod disk;
+mod merge;
 mod parse;
 
 #[cfg(test)]
@@ -12,7 +13,8 @@ mod tests;
 
 pub use apply::{apply_search_replace, plan, FileChange, Plan};
 pub use diff::{diff_text, unified_diff, DiffKind, DiffLine};
-pub use disk::{EditLog, UndoEntry};
+pub use disk::{write_atomic, EditLog, UndoEntry};
+pub use merge::merge_rewrite;
 pub use parse::parse_edits;
 
 /// What an edit does to its file.

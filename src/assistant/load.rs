@@ -1,24 +1,51 @@
-//! Loading what the generating modes share: thread pool, backend (`--backend`, with the
-//! CPU as the fallback), model file, tokenizer, model.
+//! Loading what every generating face shares: thread pool, backend (`--backend`, with
+//! the CPU as the fallback), model file, tokenizer, model, and the sessions and samplers
+//! that run it.
 
 use std::sync::Arc;
 
+use super::config::{BackendChoice, ModelConfig, SamplingConfig};
 use crate::backend::any::AnyBackend;
 use crate::backend::cpu::{self, CpuBackend};
-use crate::cli::{BackendChoice, ModelArgs, SamplingArgs};
-use crate::engine::sampler::{Sampler, SamplerParams};
+use crate::engine::sampler::Sampler;
 use crate::engine::session::Session;
 use crate::error::Result;
 use crate::gguf::GgufFile;
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
 
+/// A loaded model and its tokenizer; cheap to clone (sessions of several conversations
+/// share one model).
+#[derive(Clone)]
 pub struct Loaded {
     pub model: Arc<Model<AnyBackend>>,
-    pub tokenizer: Tokenizer,
+    pub tokenizer: Arc<Tokenizer>,
 }
 
-pub fn load(args: &ModelArgs) -> Result<Loaded> {
+impl Loaded {
+    /// The model's file name, for status lines.
+    pub fn name(&self) -> String {
+        let path = self.model.file.path();
+        path.file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// Where it runs: `cpu`, or `vulkan: DEVICE`.
+    pub fn backend_label(&self) -> String {
+        let placement = self.model.backend.placement();
+        match placement.device {
+            Some(device) => format!("{}: {device}", placement.backend),
+            None => placement.backend.to_string(),
+        }
+    }
+
+    /// Counts the tokens of a text (no BOS, special-token text as text).
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.tokenizer.encode(text, false, false).map_or(0, |t| t.len())
+    }
+}
+
+pub fn load(args: &ModelConfig) -> Result<Loaded> {
     cpu::set_threads(args.threads())?;
     let path = args.model_path()?;
     let file = Arc::new(GgufFile::open(&path)?);
@@ -37,14 +64,14 @@ pub fn load(args: &ModelArgs) -> Result<Loaded> {
         }
     };
     let tokenizer = Tokenizer::from_gguf(model.file.metadata()).map_err(|e| e.with_file(&path))?;
-    Ok(Loaded { model: Arc::new(model), tokenizer })
+    Ok(Loaded { model: Arc::new(model), tokenizer: Arc::new(tokenizer) })
 }
 
 #[cfg(feature = "vulkan")]
 fn load_on_gpu(
     file: Arc<GgufFile>,
     b: crate::backend::vulkan::VulkanBackend,
-    args: &ModelArgs,
+    args: &ModelConfig,
 ) -> Result<Model<AnyBackend>> {
     let model = match Model::load(Arc::clone(&file), AnyBackend::Vulkan(b)) {
         Ok(m) => m,
@@ -63,10 +90,10 @@ fn load_on_gpu(
 fn place_experts(
     b: crate::backend::vulkan::VulkanBackend,
     file: &GgufFile,
-    args: &ModelArgs,
+    args: &ModelConfig,
 ) -> Result<crate::backend::vulkan::VulkanBackend> {
+    use super::config::GpuLayers;
     use crate::backend::vulkan::VulkanBackend;
-    use crate::cli::GpuLayers;
     // Hyperparameters that do not parse leave the error to the model load that follows.
     let hp = crate::model::HParams::from_metadata(file.metadata()).ok();
     let n_layer = hp.as_ref().map_or(0, |hp| hp.n_layer);
@@ -79,8 +106,8 @@ fn place_experts(
                 .saturating_sub(hp.as_ref().map_or(0, |hp| kv_bytes(hp, args)));
             VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
                 crate::error::Error::unsupported(format!(
-                    "the model does not fit in the {} of device memory of {}",
-                    super::output::human_bytes(b.device().memory),
+                    "the model does not fit in the {:.1} GiB of device memory of {}",
+                    b.device().memory as f64 / (1u64 << 30) as f64,
                     b.device().name
                 ))
             })?
@@ -92,7 +119,7 @@ fn place_experts(
 
 /// Bytes of the KV cache `args` ask for.
 #[cfg(feature = "vulkan")]
-fn kv_bytes(hp: &crate::model::HParams, args: &ModelArgs) -> u64 {
+fn kv_bytes(hp: &crate::model::HParams, args: &ModelConfig) -> u64 {
     let (tk, tv) = args.cache_types();
     let per_token = tk.row_bytes(hp.n_embd_k_gqa()) + tv.row_bytes(hp.n_embd_v_gqa());
     (hp.n_layer * args.ctx_size(hp.n_ctx_train) * per_token) as u64
@@ -106,7 +133,7 @@ fn warn_cpu(why: &str) {
 /// The backend `--backend` asks for. Auto takes a Vulkan GPU when there is one; with no
 /// Vulkan at all it says so in one line, and a CPU Vulkan driver (lavapipe) alone is
 /// not used unless `--device` names it: the CPU backend is faster.
-fn open_backend(args: &ModelArgs) -> Result<AnyBackend> {
+fn open_backend(args: &ModelConfig) -> Result<AnyBackend> {
     match args.backend {
         BackendChoice::Cpu => Ok(AnyBackend::Cpu(CpuBackend)),
         #[cfg(feature = "vulkan")]
@@ -137,31 +164,12 @@ fn open_backend(args: &ModelArgs) -> Result<AnyBackend> {
 pub fn session(
     model: &Arc<Model<AnyBackend>>,
     n_ctx: usize,
-    args: &ModelArgs,
+    args: &ModelConfig,
 ) -> Result<Session<AnyBackend>> {
     Session::with_cache_types(Arc::clone(model), n_ctx, args.batch_size, args.cache_types())
 }
 
-/// A sampler from the command line; without `--seed`, a seed from the clock.
-pub fn sampler(args: &SamplingArgs) -> Result<Sampler> {
-    Sampler::new(sampler_params(args))
-}
-
-/// The sampling settings of the command line; without `--seed`, a seed from the clock.
-pub fn sampler_params(args: &SamplingArgs) -> SamplerParams {
-    let seed = args.seed.unwrap_or_else(|| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        now.map_or(0, |d| d.as_nanos() as u64)
-    });
-    SamplerParams {
-        temp: args.temp,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        repeat_last_n: args.repeat_last_n,
-        frequency_penalty: args.frequency_penalty,
-        presence_penalty: args.presence_penalty,
-        seed,
-    }
+/// A sampler of the given settings.
+pub fn sampler(args: &SamplingConfig) -> Result<Sampler> {
+    Sampler::new(args.params.clone())
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::backend::Backend;
+use super::config::ModelConfig;
+use crate::backend::{Backend, KvType};
 use crate::chat::Message;
 use crate::engine::session::Session;
 use crate::error::{Error, Result};
@@ -54,6 +55,22 @@ impl Conversation {
     pub fn model_path(&self) -> Option<PathBuf> {
         let path = PathBuf::from(self.row.as_ref()?.model_path.as_ref()?);
         path.exists().then_some(path)
+    }
+
+    /// `base` with the model, context size and cache types the stored session used,
+    /// where `base` does not say otherwise, so that its snapshot fits.
+    pub fn model_config(&self, base: &ModelConfig) -> ModelConfig {
+        let mut out = base.clone();
+        if out.model.is_none() {
+            out.model = self.model_path();
+        }
+        if out.ctx_size.is_none() {
+            out.ctx_size = self.setting("n_ctx").and_then(|v| v.as_u64()).map(|n| n as usize);
+        }
+        let kv = |key: &str| self.setting(key).and_then(|v| v.as_str()).and_then(KvType::parse);
+        out.cache_type_k = out.cache_type_k.or_else(|| kv("cache_type_k"));
+        out.cache_type_v = out.cache_type_v.or_else(|| kv("cache_type_v"));
+        out
     }
 
     /// A setting stored with the session (context size, cache types, …).
