@@ -266,9 +266,9 @@ pub struct PromptArgs {
     /// Use this Jinja chat template instead of the model's.
     #[arg(long = "chat-template-file", value_name = "FILE")]
     pub chat_template_file: Option<PathBuf>,
-    /// Most tokens of one answer.
-    #[arg(short = 'n', long = "n-predict", default_value_t = 1024)]
-    pub n_predict: usize,
+    /// Most tokens of one answer (default 1024; `edit`: enough for the whole text).
+    #[arg(short = 'n', long = "n-predict")]
+    pub n_predict: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +403,9 @@ impl ModelArgs {
     }
 }
 
+/// Most tokens of one chat answer.
+pub const DEFAULT_N_PREDICT: usize = 1024;
+
 /// The temperature of the generating commands, as llama.cpp's.
 pub const DEFAULT_TEMP: f32 = 0.8;
 
@@ -438,7 +441,7 @@ impl PromptArgs {
         PromptConfig {
             system_prompt: self.system_prompt.clone(),
             chat_template_file: self.chat_template_file.clone(),
-            n_predict: self.n_predict,
+            n_predict: self.n_predict.unwrap_or(DEFAULT_N_PREDICT),
         }
     }
 }

@@ -110,7 +110,10 @@ pub fn edit_text(answer: &str, path: &str, original: &str) -> Result<String> {
         Some(block) => Ok(merge_rewrite(original, &block)),
         None => {
             let why = parsed.problems.first().map_or_else(
-                || "the answer holds no edit (no SEARCH/REPLACE block, no code block)".to_string(),
+                || {
+                    "the answer holds no usable edit (no SEARCH/REPLACE block, no code block)"
+                        .to_string()
+                },
                 |p| format!("the answer holds no usable edit: {p}"),
             );
             Err(Error::failed(why))
@@ -146,4 +149,44 @@ fn longest_code_block(text: &str) -> Option<String> {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_text;
+    use crate::error::ErrorKind;
+
+    const FILE: &str = "a = 1\r\nb = 2  \r\nc = 3\r\n";
+
+    #[test]
+    fn search_replace_blocks_apply_in_order_and_keep_other_bytes() {
+        let answer = "```python\n<<<<<<< SEARCH\nb = 2\n=======\nb = 20\n>>>>>>> REPLACE\n```\n\
+                      <<<<<<< SEARCH\nc = 3\n=======\nc = 30\n>>>>>>> REPLACE\n";
+        assert_eq!(edit_text(answer, "x.py", FILE).unwrap(), "a = 1\r\nb = 20\r\nc = 30\r\n");
+    }
+
+    #[test]
+    fn a_code_block_is_the_whole_new_text_laid_over_the_old() {
+        let answer = "Here it is:\n```\na = 1\nb = 2\nc = 4\n```\n";
+        assert_eq!(edit_text(answer, "input", FILE).unwrap(), "a = 1\r\nb = 2  \r\nc = 4\r\n");
+    }
+
+    #[test]
+    fn the_longest_block_wins() {
+        let answer = "```\nc = 4\n```\nfull:\n```\na = 1\nb = 2\nc = 4\n```\n";
+        assert_eq!(edit_text(answer, "input", FILE).unwrap(), "a = 1\r\nb = 2  \r\nc = 4\r\n");
+    }
+
+    #[test]
+    fn answers_without_a_usable_edit_fail_as_the_models_fault() {
+        for answer in ["I cannot do that.", "```\nunfinished", "<<<<<<< SEARCH\nb = 2\n======="] {
+            let e = edit_text(answer, "input", FILE).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Failed, "{answer}");
+            assert!(e.to_string().contains("no usable edit"), "{e}");
+        }
+        let miss = "<<<<<<< SEARCH\nd = 4\n=======\nd = 5\n>>>>>>> REPLACE\n";
+        let e = edit_text(miss, "input", FILE).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Failed);
+        assert!(e.to_string().contains("does not match"), "{e}");
+    }
 }

@@ -39,7 +39,18 @@ struct Input {
 pub fn run(args: &EditArgs) -> Result<()> {
     let cancel = interrupt_flag()?;
     let instruction = args.instruction.join(" ");
-    let input = read_input(args)?;
+    let input = match read_input(args) {
+        Ok(input) => input,
+        Err(unreadable) => {
+            let (bytes, e) = *unreadable;
+            // Text we cannot read still goes back whole.
+            if args.diff || args.in_place.is_some() {
+                return Err(e);
+            }
+            output::print_bytes(&bytes)?;
+            return Err(e);
+        }
+    };
     let result = if instruction.trim().is_empty() {
         Err(Error::usage("the instruction is empty"))
     } else {
@@ -72,13 +83,24 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn read_input(args: &EditArgs) -> Result<Input> {
+/// The text to edit; when it cannot be had as text, the bytes that were read (to give
+/// back) and why.
+fn read_input(args: &EditArgs) -> std::result::Result<Input, Box<(Vec<u8>, Error)>> {
     let file = args.in_place.as_ref().or(args.file.as_ref());
     let text = match file {
-        Some(path) => input::read_text_file(path)?,
-        None => input::read_piped_stdin()?.ok_or_else(|| {
-            Error::usage("give the text to edit on stdin, or with -f FILE or --in-place FILE")
-        })?,
+        Some(path) => input::read_text_file(path).map_err(|e| Box::new((Vec::new(), e)))?,
+        None => {
+            let bytes = input::read_piped_stdin_bytes().map_err(|e| Box::new((Vec::new(), e)))?;
+            let bytes = bytes.ok_or_else(|| {
+                let why = "give the text to edit on stdin, or with -f FILE or --in-place FILE";
+                Box::new((Vec::new(), Error::usage(why)))
+            })?;
+            String::from_utf8(bytes).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                let why = format!("stdin is not valid UTF-8 (at byte {at})");
+                Box::new((e.into_bytes(), Error::bad_input(why)))
+            })?
+        }
     };
     let from_file = file.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
     let given = args.path.clone().or(from_file);
@@ -106,7 +128,7 @@ fn edit(
         EditFormat::Auto => input.text.lines().count() <= WHOLE_MAX_LINES,
     };
     let mut assistant = ask::open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
-    if whole {
+    if whole && args.prompt.n_predict.is_none() {
         // The whole text comes back: leave room for it.
         let n_text = assistant.loaded().count_tokens(&input.text);
         assistant.set_n_predict(config.prompt.n_predict.max(n_text + n_text / 2 + 64));

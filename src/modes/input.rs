@@ -16,18 +16,24 @@ pub fn read_text_file(path: &Path) -> Result<String> {
 
 /// Stdin as UTF-8 when it is not a terminal; `None` when it is one.
 pub fn read_piped_stdin() -> Result<Option<String>> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    stdin.lock().read_to_end(&mut bytes).map_err(|e| Error::io(Path::new("<stdin>"), e))?;
+    let Some(bytes) = read_piped_stdin_bytes()? else { return Ok(None) };
     String::from_utf8(bytes).map(Some).map_err(|e| {
         Error::bad_input(format!(
             "stdin is not valid UTF-8 (at byte {})",
             e.utf8_error().valid_up_to()
         ))
     })
+}
+
+/// Stdin's bytes when it is not a terminal; `None` when it is one.
+pub fn read_piped_stdin_bytes() -> Result<Option<Vec<u8>>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    stdin.lock().read_to_end(&mut bytes).map_err(|e| Error::io(Path::new("<stdin>"), e))?;
+    Ok(Some(bytes))
 }
 
 /// The text of `-p`, else `-f`, else piped stdin; an error naming the flags otherwise.

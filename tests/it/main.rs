@@ -1,7 +1,9 @@
 //! hearth's integration tests: one binary, one module per area.
 
+mod assistant;
 mod chat;
 mod common;
+mod edit;
 mod engine;
 mod gguf;
 mod inspect;
