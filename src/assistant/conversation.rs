@@ -44,9 +44,11 @@ pub fn canonical(path: &Path) -> PathBuf {
 
 impl Conversation {
     /// The session named `name` in the default store, or a new one (created by the
-    /// first committed turn).
+    /// first committed turn). A name that could never be stored is refused here, before
+    /// any model work.
     pub fn open(name: &str) -> Result<Conversation> {
         let store = Store::open_default()?;
+        store.check_session_key(name)?;
         let row = store.find_session(name)?;
         Ok(Conversation { store, row, name: name.to_string(), model: None, restored: false })
     }
@@ -150,25 +152,29 @@ impl Conversation {
             "cache_type_k": dtype.k.name(),
             "cache_type_v": dtype.v.name(),
         });
-        let row = match &self.row {
-            Some(row) => row.clone(),
-            None => self.store.create_session(Some(&self.name), model_id, &settings)?,
-        };
         let binding = self
             .binding(session)
             .ok_or_else(|| Error::failed("the model file was not identified before saving"))?;
         // Segments that were not verified by a restore are never kept.
-        let info = match self.restored {
-            true => self.store.snapshot_info(row.id)?,
-            false => None,
+        let info = match (&self.row, self.restored) {
+            (Some(row), true) => self.store.snapshot_info(row.id)?,
+            _ => None,
         };
         let tokens = session.tokens().to_vec();
         let prepared = snapshots::prepare(info.as_ref(), binding, tokens, |a, b| {
             session.export_kv_range(a..b)
         })?;
         let turn = Turn { messages, settings: Some(settings), model_id };
-        self.store.commit_turn(row.id, &turn, Some(&prepared))?;
-        self.row = Some(self.store.session(row.id)?);
+        let id = match &self.row {
+            Some(row) => {
+                self.store.commit_turn(row.id, &turn, Some(&prepared))?;
+                row.id
+            }
+            // Created in the turn's own transaction: two processes starting one session
+            // at once both keep their turns.
+            None => self.store.commit_first_turn(&self.name, &turn, Some(&prepared))?,
+        };
+        self.row = Some(self.store.session(id)?);
         self.restored = true;
         Ok(())
     }

@@ -217,6 +217,53 @@ impl Store {
         Ok(())
     }
 
+    /// Refuses, before any work, a name that could never be stored: `key` must name a
+    /// stored session or be a valid new name.
+    pub fn check_session_key(&self, key: &str) -> Result<()> {
+        if self.find_session(key)?.is_some() {
+            return Ok(());
+        }
+        if !key.is_empty() && key.trim_start_matches('#').chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::usage(format!(
+                "no session {key} (`hearth sessions list` shows them; a new session's name needs a letter)"
+            )));
+        }
+        check_name(key)
+    }
+
+    /// The first turn of the session named `name`: the session is created in the turn's
+    /// own transaction, or — when another process created it meanwhile — the turn joins
+    /// it (its system message dropped when the session already has one). Both turns are
+    /// kept. Returns the session's id.
+    pub fn commit_first_turn(
+        &mut self,
+        name: &str,
+        turn: &Turn,
+        snapshot: Option<&PreparedSnapshot>,
+    ) -> Result<i64> {
+        check_name(name)?;
+        let t = now();
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sessions (name, model_id, created, updated, settings)
+                 VALUES (?1, ?2, ?3, ?3, '{}') ON CONFLICT(name) DO NOTHING",
+                params![name, turn.model_id, t],
+            )?;
+            let id: i64 =
+                tx.query_row("SELECT id FROM sessions WHERE name = ?1", [name], |r| r.get(0))?;
+            let has: i64 = tx.query_row(
+                "SELECT count(*) FROM messages WHERE session_id = ?1 AND role = 'system'",
+                [id],
+                |r| r.get(0),
+            )?;
+            let skip =
+                usize::from(has > 0 && turn.messages.first().is_some_and(|m| m.0 == "system"));
+            let joined = Turn { messages: turn.messages[skip..].to_vec(), ..turn.clone() };
+            write_turn(tx, id, &joined, snapshot, t)?;
+            Ok(id)
+        })
+    }
+
     /// Adds a completed turn's messages and, when given, replaces the session's KV
     /// snapshot — all in one transaction, so a crash keeps the turn whole or not at all.
     pub fn commit_turn(
@@ -226,32 +273,41 @@ impl Store {
         snapshot: Option<&PreparedSnapshot>,
     ) -> Result<()> {
         let t = now();
-        self.write(|tx| {
-            append_messages(tx, session_id, &turn.messages, t)?;
-            if let Some(settings) = &turn.settings {
-                tx.execute(
-                    "UPDATE sessions SET settings = ?2 WHERE id = ?1",
-                    params![session_id, settings.to_string()],
-                )?;
-            }
-            if let Some(model_id) = turn.model_id {
-                tx.execute(
-                    "UPDATE sessions SET model_id = ?2 WHERE id = ?1",
-                    params![session_id, model_id],
-                )?;
-            }
-            let title = turn.messages.iter().find(|m| m.0 == "user").map(|m| title_of(&m.1));
-            tx.execute(
-                "UPDATE sessions SET updated = ?2,
-                     title = CASE WHEN title = '' THEN coalesce(?3, '') ELSE title END
-                 WHERE id = ?1",
-                params![session_id, t, title],
-            )?;
-            match snapshot {
-                Some(s) => snapshots::write(tx, session_id, s),
-                None => Ok(()),
-            }
-        })
+        self.write(|tx| write_turn(tx, session_id, turn, snapshot, t))
+    }
+}
+
+/// The writes of one turn, inside the caller's transaction.
+fn write_turn(
+    tx: &Transaction,
+    session_id: i64,
+    turn: &Turn,
+    snapshot: Option<&PreparedSnapshot>,
+    t: i64,
+) -> rusqlite::Result<()> {
+    append_messages(tx, session_id, &turn.messages, t)?;
+    if let Some(settings) = &turn.settings {
+        tx.execute(
+            "UPDATE sessions SET settings = ?2 WHERE id = ?1",
+            params![session_id, settings.to_string()],
+        )?;
+    }
+    if let Some(model_id) = turn.model_id {
+        tx.execute(
+            "UPDATE sessions SET model_id = ?2 WHERE id = ?1",
+            params![session_id, model_id],
+        )?;
+    }
+    let title = turn.messages.iter().find(|m| m.0 == "user").map(|m| title_of(&m.1));
+    tx.execute(
+        "UPDATE sessions SET updated = ?2,
+             title = CASE WHEN title = '' THEN coalesce(?3, '') ELSE title END
+         WHERE id = ?1",
+        params![session_id, t, title],
+    )?;
+    match snapshot {
+        Some(s) => snapshots::write(tx, session_id, s),
+        None => Ok(()),
     }
 }
 
@@ -276,15 +332,26 @@ fn append_messages(
     Ok(())
 }
 
+/// The longest session name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// Names are for people to type: not empty, not all digits (those are ids), no spaces
-/// at the ends.
+/// at the ends, no control characters (newlines), at most `MAX_NAME_CHARS` long.
 fn check_name(name: &str) -> Result<()> {
     let bad = name.is_empty()
         || name.trim() != name
-        || name.trim_start_matches('#').chars().all(|c| c.is_ascii_digit());
+        || name.trim_start_matches('#').chars().all(|c| c.is_ascii_digit())
+        || name.chars().any(char::is_control);
+    let shown: String = name.chars().take(40).flat_map(char::escape_debug).collect();
     if bad {
         return Err(Error::usage(format!(
-            "session name '{name}': use a name with a letter in it and no spaces at the ends"
+            "session name '{shown}': use a name with a letter in it, no spaces at the ends \
+             and no control characters"
+        )));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::usage(format!(
+            "session name '{shown}…': at most {MAX_NAME_CHARS} characters"
         )));
     }
     Ok(())

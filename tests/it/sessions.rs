@@ -262,3 +262,45 @@ fn two_processes_write_one_database_at_once() {
         rows.as_array().unwrap().iter().map(|r| r["messages"].as_u64().unwrap()).collect();
     assert_eq!(msgs, [5, 5]);
 }
+
+/// Issue 16.4: `hearth ask --session fresh A & hearth ask --session fresh B` lost one
+/// of the two first turns ("a session named 'fresh' already exists").
+#[test]
+fn two_processes_starting_one_new_session_both_keep_their_turns() {
+    for round in 0..3 {
+        let env = Env::new();
+        // The database exists first, so both processes race on the session alone.
+        env.run(&["sessions", "list"]);
+        let spawn = |q: &str| {
+            let mut cmd = env.ask_cmd("fresh", "8", "512", q);
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("Say A."), spawn("Say B."));
+        for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        }
+        assert_eq!(env.count("SELECT count(*) FROM sessions"), 1);
+        assert_eq!(env.count("SELECT count(*) FROM messages WHERE role = 'system'"), 1);
+        assert_eq!(env.count("SELECT count(*) FROM messages WHERE role = 'user'"), 2);
+        assert_eq!(env.count("SELECT count(*) FROM messages WHERE role = 'assistant'"), 2);
+    }
+}
+
+/// Issue 16.5: `--session ''`, `' lead'`, `99` (a missing id), a name with a newline and
+/// a 100 KB name were refused only after the answer was generated, or accepted.
+#[test]
+fn a_bad_session_name_is_refused_before_any_model_work() {
+    let env = Env::new();
+    let long = "x".repeat(100_000);
+    for name in ["", " lead", "99", "#7", "two\nlines", long.as_str()] {
+        // A missing model shows that the name was checked first.
+        let out = env.run(&["ask", "-m", "/nonexistent.gguf", "--session", name, "hi"]);
+        assert_fails(&out, 2, "session");
+        assert!(!stderr(&out).contains("nonexistent"), "{name:?}: {}", stderr(&out));
+        assert!(stderr(&out).len() < 300, "the error quotes a short name");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM sessions"), 0);
+}
