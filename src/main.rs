@@ -8,6 +8,9 @@ use hearth::cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse_from(hearth::cli::normalize_args(std::env::args_os()));
+    if let Some(max) = cli.max_input {
+        hearth::modes::set_max_input(max);
+    }
     let command = match cli.command {
         Some(command) => command,
         // Without a subcommand: the REPL on a terminal, the help otherwise.

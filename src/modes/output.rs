@@ -20,6 +20,16 @@ pub fn print_bytes(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Copies the rest of stdin to stdout as it comes (a filter giving back what it could
+/// not take). A broken pipe counts as success.
+pub fn pass_through_stdin() -> Result<()> {
+    let mut out = io::stdout().lock();
+    match io::copy(&mut io::stdin().lock(), &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io(Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a JSON value, pretty-printed, followed by a newline.
 pub fn print_json(value: &serde_json::Value) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)

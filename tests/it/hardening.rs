@@ -1,0 +1,66 @@
+//! Regression tests of issue 16, the hostile user's probes: each is named after the
+//! promise it broke and turns the reproduction into an assertion.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::common::{self, assert_fails, model_path, stderr, SMOLLM2};
+
+/// 16.2: `run -f /dev/zero`, `tokenize -f /dev/zero` and `yes | ask` read without limit
+/// until the kernel killed them.
+#[test]
+fn endless_input_is_refused_at_the_input_limit() {
+    let m = model_path(SMOLLM2);
+    let m = m.to_str().unwrap();
+    for args in [
+        vec!["run", "-m", m, "-n", "8", "-f", "/dev/zero"],
+        vec!["tokenize", "-m", m, "-f", "/dev/zero"],
+        vec!["--max-input", "1M", "perplexity", "-m", m, "-f", "/dev/zero"],
+    ] {
+        let out = common::run(&args);
+        assert_fails(&out, 2, "larger than the input limit");
+    }
+    let yes = std::process::Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
+    let out =
+        common::hearth().args(["ask", "-m", m, "hi"]).stdin(yes.stdout.unwrap()).output().unwrap();
+    assert_fails(&out, 2, "<stdin>: larger than the input limit of 64.0 MiB (--max-input");
+}
+
+/// 16.2, for the editor filter: text over the limit is not edited but comes back whole.
+#[test]
+fn an_edit_too_long_to_take_still_gives_the_text_back() {
+    let input: Vec<u8> = (0..5000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+    let mut child = common::hearth()
+        .args(["--max-input", "1K", "edit", "-m", "/nonexistent.gguf", "reverse it"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = input.clone();
+    let writer = std::thread::spawn(move || stdin.write_all(&feed).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout == input, "{} of {} bytes came back", out.stdout.len(), input.len());
+    assert!(stderr(&out).contains("input limit of 1.0 KiB"), "{}", stderr(&out));
+}
+
+/// 16.7: `-m DIR` said "No such device (os error 19)", exit 1; `-f DIR` "Is a directory",
+/// exit 2.
+#[test]
+fn a_directory_where_a_file_is_wanted_is_one_error_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let m = model_path(SMOLLM2);
+    let m = m.to_str().unwrap();
+    for args in [
+        vec!["run", "-m", d, "-p", "hi"],
+        vec!["inspect", d],
+        vec!["run", "-m", m, "-f", d],
+        vec!["ask", "-m", m, "-f", d, "hi"],
+    ] {
+        assert_fails(&common::run(&args), 2, &format!("{d}: is a directory, not a file"));
+    }
+}
