@@ -20,9 +20,11 @@ fn endless_input_is_refused_at_the_input_limit() {
         let out = common::run(&args);
         assert_fails(&out, 2, "larger than the input limit");
     }
-    let yes = std::process::Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
-    let out =
-        common::hearth().args(["ask", "-m", m, "hi"]).stdin(yes.stdout.unwrap()).output().unwrap();
+    let mut yes = std::process::Command::new("yes").stdout(Stdio::piped()).spawn().unwrap();
+    let pipe = yes.stdout.take().unwrap();
+    let out = common::hearth().args(["ask", "-m", m, "hi"]).stdin(pipe).output().unwrap();
+    // `yes` ends on the closed pipe.
+    yes.wait().unwrap();
     assert_fails(&out, 2, "<stdin>: larger than the input limit of 64.0 MiB (--max-input");
 }
 
