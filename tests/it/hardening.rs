@@ -66,3 +66,42 @@ fn a_directory_where_a_file_is_wanted_is_one_error_everywhere() {
         assert_fails(&common::run(&args), 2, &format!("{d}: is a directory, not a file"));
     }
 }
+
+/// 16.8: `-t 1000` on 2 cores took 68 s for 8 tokens.
+#[test]
+fn more_threads_than_cores_are_capped_with_one_warning() {
+    let m = model_path(SMOLLM2);
+    let out = common::run(&["run", "-m", m.to_str().unwrap(), "-p", "Hi", "-n", "2", "-t", "1000"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("-t 1000: this machine has"), "{}", warnings[0]);
+}
+
+/// 16.10: clap's usage errors were multi-line `error:` blocks.
+#[test]
+fn a_usage_error_is_one_hearth_line_and_the_usage_hint() {
+    for args in [vec!["run", "--bogus"], vec!["run", "-n", "abc", "-p", "x"], vec!["frobnicate"]] {
+        let out = common::run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(lines[0].starts_with("hearth: ") && lines[1].contains("--help"), "{err}");
+    }
+    let help = common::run(&["edit", "--help"]);
+    assert!(help.status.success() && common::stdout(&help).contains("INSTRUCTION"));
+}
+
+/// 16.10: with `HOME` unset, the models dir was relative to the working directory.
+#[test]
+fn without_home_the_models_dir_is_an_error_not_a_relative_path() {
+    let out = common::hearth()
+        .env_remove("HOME")
+        .env_remove("HEARTH_MODELS_DIR")
+        .args(["run", "-p", "hi"])
+        .output()
+        .unwrap();
+    assert_fails(&out, 2, "no models dir: set HEARTH_MODELS_DIR or HOME");
+}
