@@ -105,3 +105,39 @@ fn without_home_the_models_dir_is_an_error_not_a_relative_path() {
         .unwrap();
     assert_fails(&out, 2, "no models dir: set HEARTH_MODELS_DIR or HOME");
 }
+
+/// 16.6: `hearth perplexity` on a model with NaN weights printed `PPL = NaN`, exit 0.
+#[test]
+fn perplexity_of_a_model_with_nan_weights_fails_naming_the_chunk() {
+    let src = hearth::gguf::GgufFile::open(model_path(SMOLLM2)).unwrap();
+    let mut w = hearth::gguf::GgufWriter::new();
+    for (key, value) in src.metadata().iter() {
+        w.set(key, value.clone());
+    }
+    for info in src.tensors() {
+        let mut data = src.tensor_data(info).to_vec();
+        if info.name == "output_norm.weight" {
+            assert_eq!(info.ty, hearth::quant::GgmlType::F32);
+            data = f32::NAN.to_le_bytes().repeat(data.len() / 4);
+        }
+        w.add_tensor(info.name.clone(), &info.dims, info.ty, data).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("nan.gguf");
+    w.write(&model).unwrap();
+    let text = dir.path().join("text.txt");
+    std::fs::write(&text, "The quick brown fox jumps over the lazy dog. ".repeat(20)).unwrap();
+    let out = common::run(&[
+        "perplexity",
+        "-m",
+        model.to_str().unwrap(),
+        "-f",
+        text.to_str().unwrap(),
+        "-c",
+        "64",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("chunk 1 of") && err.contains("non-finite"), "{err}");
+    assert!(common::stdout(&out).is_empty());
+}
