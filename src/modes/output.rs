@@ -38,6 +38,14 @@ pub fn print_json(value: &serde_json::Value) -> Result<()> {
     print(&text)
 }
 
+/// Peak resident memory of this process in bytes (Linux), if known.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// A byte count in B, KiB, MiB or GiB.
 pub fn human_bytes(n: u64) -> String {
     match n {

@@ -43,6 +43,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     eprintln!("{}", stats.summary());
     if args.verbose {
         eprintln!("{}", output::placement_line(&loaded.model.backend.placement()));
+        if let Some(rss) = output::peak_rss() {
+            eprintln!("peak resident memory: {}", output::human_bytes(rss));
+        }
     }
     Ok(())
 }

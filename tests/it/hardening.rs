@@ -141,3 +141,22 @@ fn perplexity_of_a_model_with_nan_weights_fails_naming_the_chunk() {
     assert!(err.contains("chunk 1 of") && err.contains("non-finite"), "{err}");
     assert!(common::stdout(&out).is_empty());
 }
+
+/// 16.1: `run -c 10000000` was killed by the OOM killer at 20 GB, and `-c 100000` cost
+/// 2.4 GB for a 2-token run: the CPU cache was zero-filled for the whole context.
+#[test]
+fn a_huge_context_is_refused_and_a_large_one_costs_only_what_it_uses() {
+    let m = model_path(SMOLLM2);
+    let m = m.to_str().unwrap();
+    let out = common::run(&["run", "-m", m, "-p", "Hello", "-n", "8", "-c", "10000000"]);
+    assert_fails(&out, 2, "-c 10000000: a full KV cache would need 214.6 GiB");
+    let out = common::run(&["run", "-m", m, "-p", "Hello", "-n", "8", "-c", "100000", "-v"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("-c 100000 is past the 8192 tokens the model was trained on"), "{err}");
+    let line = err.lines().find_map(|l| l.strip_prefix("peak resident memory: ")).expect(&err);
+    // The model file is 94 MiB; the whole cache would be 2.3 GiB.
+    assert!(line.ends_with(" MiB"), "peak resident memory: {line}");
+    let mib: f64 = line.trim_end_matches(" MiB").parse().unwrap();
+    assert!(mib < 512.0, "peak resident memory: {line}");
+}
