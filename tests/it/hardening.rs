@@ -160,3 +160,52 @@ fn a_huge_context_is_refused_and_a_large_one_costs_only_what_it_uses() {
     let mib: f64 = line.trim_end_matches(" MiB").parse().unwrap();
     assert!(mib < 512.0, "peak resident memory: {line}");
 }
+
+/// 16.9: a non-UTF-8 model path was stored lossily in the session row, and a later
+/// `ask --session` quietly used the default model instead.
+#[test]
+fn a_model_path_that_is_not_utf8_is_refused_for_sessions() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join(std::ffi::OsStr::from_bytes(b"model-\xff.gguf"));
+    // A file of that name (a symlink would resolve to the model's own UTF-8 path).
+    let model = model_path(SMOLLM2);
+    if std::fs::hard_link(&model, &link).is_err() {
+        std::fs::copy(&model, &link).unwrap();
+    }
+    let data = dir.path().join("data");
+    let ask = |session: bool| {
+        let mut cmd = common::hearth();
+        cmd.env("HEARTH_DATA_DIR", &data).arg("ask").arg("-m").arg(&link);
+        if session {
+            cmd.args(["--session", "s"]);
+        }
+        cmd.args(["-n", "2", "hi"]).output().unwrap()
+    };
+    assert!(ask(false).status.success(), "without a session the path is fine");
+    let out = ask(true);
+    assert_fails(&out, 2, "the model's path is not valid UTF-8, so a session cannot record it");
+    assert!(common::stdout(&out).is_empty(), "refused before the answer");
+}
+
+/// 16.10: with stdout closed, `run` kept generating to `-n`.
+#[test]
+fn run_stops_when_its_reader_goes_away() {
+    use std::io::Read;
+    let m = model_path(SMOLLM2);
+    let args = ["run", "-m", m.to_str().unwrap(), "-p", "Once upon a time", "-n", "20000"];
+    let mut child = common::hearth()
+        .args(args)
+        .args(["--ignore-eos", "-c", "24000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 20];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then the pipe closes
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    // 20,000 tokens take minutes on any of our machines; a stop takes well under a second.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "it kept generating");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
