@@ -76,6 +76,37 @@ pub fn load<B: Backend>(
     Ok(Tensors { map })
 }
 
+/// Refuses a file holding tensors the manifest does not take (a llama file carrying
+/// `attn_q.bias`, say): ignoring them would compute another model than the file's.
+pub fn check_leftovers(
+    file: &GgufFile,
+    arch: &str,
+    globals: &[Spec],
+    layer: &[Spec],
+    n_layer: usize,
+) -> Result<()> {
+    let mut known: std::collections::HashSet<String> =
+        globals.iter().map(|s| s.name.to_string()).collect();
+    for il in 0..n_layer {
+        known.extend(layer.iter().map(|s| format!("blk.{il}.{}", s.name)));
+    }
+    let left: Vec<&str> =
+        file.tensors().iter().map(|t| t.name.as_str()).filter(|n| !known.contains(*n)).collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = left.iter().take(4).copied().collect();
+    let more = if left.len() > 4 { format!(" and {} more", left.len() - 4) } else { String::new() };
+    let noun = if left.len() == 1 { "tensor" } else { "tensors" };
+    Err(Error::bad_input(format!(
+        "{} {noun} that the {arch} architecture does not use ({}{more}); running without \
+         them would compute another model than this file's",
+        left.len(),
+        shown.join(", ")
+    ))
+    .with_file(file.path()))
+}
+
 /// How an attention block normalizes q and k (if at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QkNorm {

@@ -125,8 +125,9 @@ impl<B: Backend> Model<B> {
                     .with_key(format!("{}.expert_count", hp.arch)),
             ));
         }
-        let mut g = manifest::load(&backend, &file, "", &global_specs(&hp))?;
         let specs = arch.layer_specs(&hp);
+        manifest::check_leftovers(&file, arch.name(), &global_specs(&hp), &specs, hp.n_layer)?;
+        let mut g = manifest::load(&backend, &file, "", &global_specs(&hp))?;
         let layers = (0..hp.n_layer)
             .map(|il| {
                 let t = manifest::load(&backend, &file, &format!("blk.{il}."), &specs)?;

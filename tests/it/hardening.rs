@@ -209,3 +209,23 @@ fn run_stops_when_its_reader_goes_away() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "it kept generating");
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// 16.12: a llama file carrying `attn_q.bias` loaded, and its biases were dropped.
+#[test]
+fn tensors_the_architecture_does_not_take_fail_the_load_by_name() {
+    let src = hearth::gguf::GgufFile::open(model_path(SMOLLM2)).unwrap();
+    let mut w = hearth::gguf::GgufWriter::new();
+    for (key, value) in src.metadata().iter() {
+        w.set(key, value.clone());
+    }
+    for info in src.tensors() {
+        w.add_tensor(info.name.clone(), &info.dims, info.ty, src.tensor_data(info).to_vec())
+            .unwrap();
+    }
+    w.add_f32("blk.0.attn_q.bias", &[576], &[0.5; 576]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("biased.gguf");
+    w.write(&model).unwrap();
+    let out = common::run(&["run", "-m", model.to_str().unwrap(), "-p", "Hi", "-n", "2"]);
+    assert_fails(&out, 2, "1 tensor that the llama architecture does not use (blk.0.attn_q.bias)");
+}
