@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use agent_client_protocol_schema::v1 as acp;
 
 use super::files::Fs;
-use crate::context::edits::{apply_search_replace, parse_edits, EditKind};
+use crate::context::edits::{apply_search_replace, parse_edits, EditKind, ParsedEdits};
 
 /// One file's proposed change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct Proposed {
 /// not exist yet, one per file; and what could not be used, one line each.
 pub fn proposals(answer: &str, shown: &[String], fs: &Fs) -> (Vec<Proposed>, Vec<String>) {
     let in_context = |p: &str| shown.iter().any(|s| s == p);
-    let parsed = parse_edits(answer, &in_context);
+    let parsed = guess(parse_edits(answer, &in_context), answer, shown, &in_context);
     let mut problems = parsed.problems;
     let mut out: Vec<Proposed> = Vec::new();
     for edit in parsed.edits {
@@ -71,6 +71,30 @@ pub fn proposals(answer: &str, shown: &[String], fs: &Fs) -> (Vec<Proposed>, Vec
     }
     out.retain(|p| p.old.as_deref() != Some(p.new.as_str()));
     (out, problems)
+}
+
+/// As the REPL does: an answer that names no file but holds one complete code block,
+/// while one file was shown, proposes that block as the file's new text (the user sees
+/// the diff before anything is written).
+fn guess(
+    parsed: ParsedEdits,
+    answer: &str,
+    shown: &[String],
+    in_context: &dyn Fn(&str) -> bool,
+) -> ParsedEdits {
+    let fences = answer.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    match (parsed.edits.is_empty(), shown, fences) {
+        (true, [path], 2) => {
+            let block: Vec<&str> =
+                answer.lines().skip_while(|l| !l.trim_start().starts_with("```")).collect();
+            let guessed = parse_edits(&format!("{path}\n{}", block.join("\n")), in_context);
+            match guessed.edits.is_empty() {
+                true => parsed,
+                false => guessed,
+            }
+        }
+        _ => parsed,
+    }
 }
 
 /// What became of a proposed change.
