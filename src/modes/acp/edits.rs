@@ -10,7 +10,9 @@ use std::sync::atomic::Ordering;
 use agent_client_protocol_schema::v1 as acp;
 
 use super::files::Fs;
-use crate::context::edits::{apply_search_replace, parse_edits, EditKind, ParsedEdits};
+use crate::context::edits::{
+    apply_search_replace, merge_rewrite, parse_edits, EditKind, ParsedEdits,
+};
 
 /// One file's proposed change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +61,11 @@ pub fn proposals(answer: &str, shown: &[String], fs: &Fs) -> (Vec<Proposed>, Vec
         };
         let change = &mut out[index];
         let result = match &edit.kind {
-            EditKind::Whole(content) => Ok(content.clone()),
+            // Lines the rewrite does not touch keep their bytes (endings, final newline).
+            EditKind::Whole(content) => match &change.old {
+                Some(_) => Ok(merge_rewrite(&change.new, content)),
+                None => Ok(content.clone()),
+            },
             EditKind::SearchReplace { search, replace } => {
                 apply_search_replace(&path, &change.new, search, replace)
             }

@@ -73,12 +73,13 @@ impl<B: Backend> Worker<B> {
                     }
                 }
                 Job::Load { id, req } => {
+                    // The replay, commands and context use come before the answer,
+                    // which tells the client the session is ready.
                     let resp = self.load_session(&req);
-                    let ok = resp.is_ok();
-                    self.peer.reply(id, resp);
-                    if ok {
+                    if resp.is_ok() {
                         self.after_open(&req.session_id.0, &req.mcp_servers);
                     }
+                    self.peer.reply(id, resp);
                 }
                 Job::List { id, req } => {
                     let resp = self.list(&req);
