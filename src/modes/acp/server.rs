@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
@@ -190,7 +190,7 @@ impl Reader<'_> {
     }
 }
 
-fn absolute(field: &str, path: &PathBuf) -> Result<(), RpcError> {
+fn absolute(field: &str, path: &Path) -> Result<(), RpcError> {
     match path.is_absolute() {
         true => Ok(()),
         false => Err(RpcError::invalid_params(format!(
