@@ -18,6 +18,22 @@ use crate::tui::ChatConfig;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Most bytes read from a -f file or piped stdin (K, M, G suffixes; default 64M).
+    #[arg(long = "max-input", value_name = "SIZE", global = true, value_parser = parse_size)]
+    pub max_input: Option<u64>,
+}
+
+/// A byte count with an optional K, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.eq_ignore_ascii_case(&'k') => (&t[..i], 10),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'m') => (&t[..i], 20),
+        Some((i, c)) if c.eq_ignore_ascii_case(&'g') => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("expected a size such as 64M, got {s:?}"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 #[derive(Debug, Subcommand)]

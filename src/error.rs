@@ -22,6 +22,9 @@ pub enum ErrorKind {
     Interrupted,
 }
 
+/// What every command says of a directory given where a file is wanted.
+pub const IS_A_DIRECTORY: &str = "is a directory, not a file";
+
 impl ErrorKind {
     /// The process exit code: 2 bad input or usage, 1 the task failed, 130 interrupted.
     pub fn exit_code(self) -> i32 {

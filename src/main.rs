@@ -7,7 +7,13 @@ use clap::Parser;
 use hearth::cli::{Cli, Command};
 
 fn main() {
-    let cli = Cli::parse_from(hearth::cli::normalize_args(std::env::args_os()));
+    let cli = match Cli::try_parse_from(hearth::cli::normalize_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
+    if let Some(max) = cli.max_input {
+        hearth::modes::set_max_input(max);
+    }
     let command = match cli.command {
         Some(command) => command,
         // Without a subcommand: the REPL on a terminal, the help otherwise.
@@ -31,4 +37,24 @@ fn main() {
         eprintln!("hearth: {err}");
         std::process::exit(err.exit_code());
     }
+}
+
+/// Help and version go out as clap writes them; a usage error is one `hearth:` line and
+/// the usage hint, exit 2.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let message = text
+        .lines()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| text.lines().next().unwrap_or("bad arguments"));
+    eprintln!("hearth: {message}");
+    match text.lines().find(|l| l.starts_with("Usage: ")) {
+        Some(usage) => eprintln!("{usage} (--help for more)"),
+        None => eprintln!("(hearth --help for more)"),
+    }
+    std::process::exit(2);
 }

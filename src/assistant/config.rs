@@ -55,14 +55,15 @@ impl ModelConfig {
         match &self.model {
             Some(m) => resolve_model(m),
             None => {
-                let path = models_dir().join(DEFAULT_MODEL);
+                let dir = models_dir()?;
+                let path = dir.join(DEFAULT_MODEL);
                 if path.exists() {
                     return Ok(path);
                 }
                 Err(Error::bad_input(format!(
                     "no model given (-m FILE) and the default model {DEFAULT_MODEL} is not in {}: \
                      run scripts/fetch-models from the hearth repository to install it",
-                    models_dir().display()
+                    dir.display()
                 )))
             }
         }
@@ -113,13 +114,17 @@ pub struct Config {
     pub session: Option<String>,
 }
 
-/// The directory models live in: `$HEARTH_MODELS_DIR`, else `~/.cache/hearth/models`.
-pub fn models_dir() -> PathBuf {
+/// The directory models live in: `$HEARTH_MODELS_DIR`, else `~/.cache/hearth/models`;
+/// an error when neither that nor `HOME` is set (not a dir relative to wherever hearth
+/// runs).
+pub fn models_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("HEARTH_MODELS_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    home.join(".cache").join("hearth").join("models")
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+        Error::usage("no models dir: set HEARTH_MODELS_DIR or HOME, or give -m PATH")
+    })?;
+    Ok(PathBuf::from(home).join(".cache").join("hearth").join("models"))
 }
 
 /// Resolves a model argument: an existing path as given, else a bare file name found in
@@ -130,13 +135,14 @@ pub fn resolve_model(arg: &Path) -> Result<PathBuf> {
     }
     let is_bare_name = arg.components().count() == 1;
     if is_bare_name {
-        let in_dir = models_dir().join(arg);
+        let dir = models_dir()?;
+        let in_dir = dir.join(arg);
         if in_dir.exists() {
             return Ok(in_dir);
         }
         return Err(Error::bad_input(format!(
             "no such file here or in the models dir {} (scripts/fetch-models installs the test models)",
-            models_dir().display()
+            dir.display()
         ))
         .with_file(arg));
     }

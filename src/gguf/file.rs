@@ -39,7 +39,11 @@ impl GgufFile {
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            return Err(Error::bad_input(crate::error::IS_A_DIRECTORY).with_file(path));
+        }
+        let len = meta.len();
         if len < 8 {
             return Err(Error::bad_input(format!("not a GGUF file ({len} bytes)")).with_file(path));
         }

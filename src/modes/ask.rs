@@ -56,12 +56,20 @@ pub(crate) fn open(config: &Config, system: &str, hint: &str) -> Result<Assistan
 /// Streams the answer to `message` to stdout; a failed turn or save is the error.
 fn answer(assistant: &mut Assistant, message: String) -> Result<()> {
     let mut printed: Result<()> = Ok(());
+    // A reader that went away (`hearth ask … | head`) stops the answer.
+    let cancel = assistant.cancel_flag();
     let end = assistant.ask(message, &mut |ev| {
         if let (TurnEvent::Text(t), Ok(())) = (&ev, &printed) {
             printed = output::print(t);
+            if output::stdout_closed() {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     });
     printed?;
+    if output::stdout_closed() {
+        return end.save_error.map_or(Ok(()), Err);
+    }
     let stats = match end.end {
         Event::Done(stats) => stats,
         Event::Error(e) => return Err(e),

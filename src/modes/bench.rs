@@ -47,14 +47,6 @@ pub(super) fn random_tokens(n: usize, n_vocab: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-/// Peak resident memory of this process in bytes (Linux), if known.
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// The bandwidth bound of token generation, when `--roofline` asked for it.
 struct Roofline {
     bytes_per_token: u64,
@@ -91,7 +83,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         tests.push(measure(&mut session, args, format!("tg{}", args.n_gen), false)?);
     }
     // Before the bandwidth probe, whose buffer is not the model's.
-    let rss = peak_rss();
+    let rss = output::peak_rss();
     let roofline = args.roofline.then(|| Roofline {
         bytes_per_token: roofline::bytes_per_token(
             &model.file,

@@ -41,13 +41,17 @@ pub fn run(args: &EditArgs) -> Result<()> {
     let instruction = args.instruction.join(" ");
     let input = match read_input(args) {
         Ok(input) => input,
-        Err(unreadable) => {
-            let (bytes, e) = *unreadable;
+        Err(unread) => {
+            let Unread { bytes, more, error: e } = *unread;
             // Text we cannot read still goes back whole.
             if args.diff || args.in_place.is_some() {
                 return Err(e);
             }
             output::print_bytes(&bytes)?;
+            if more {
+                // Too long to edit, not too long to give back: the rest streams through.
+                output::pass_through_stdin()?;
+            }
             return Err(e);
         }
     };
@@ -83,22 +87,43 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// The text to edit; when it cannot be had as text, the bytes that were read (to give
-/// back) and why.
-fn read_input(args: &EditArgs) -> std::result::Result<Input, Box<(Vec<u8>, Error)>> {
+/// Input that could not be taken as text: the bytes read (to give back), whether more
+/// follows on stdin, and why.
+struct Unread {
+    bytes: Vec<u8>,
+    more: bool,
+    error: Error,
+}
+
+impl Unread {
+    fn nothing(error: Error) -> Box<Unread> {
+        Box::new(Unread { bytes: Vec::new(), more: false, error })
+    }
+}
+
+/// The text to edit, or what was read of it and why it cannot be edited.
+fn read_input(args: &EditArgs) -> std::result::Result<Input, Box<Unread>> {
     let file = args.in_place.as_ref().or(args.file.as_ref());
     let text = match file {
-        Some(path) => input::read_text_file(path).map_err(|e| Box::new((Vec::new(), e)))?,
+        Some(path) => input::read_text_file(path).map_err(Unread::nothing)?,
         None => {
-            let bytes = input::read_piped_stdin_bytes().map_err(|e| Box::new((Vec::new(), e)))?;
-            let bytes = bytes.ok_or_else(|| {
+            let read = input::read_piped_stdin_up_to_cap().map_err(Unread::nothing)?;
+            let (bytes, over) = read.ok_or_else(|| {
                 let why = "give the text to edit on stdin, or with -f FILE or --in-place FILE";
-                Box::new((Vec::new(), Error::usage(why)))
+                Unread::nothing(Error::usage(why))
             })?;
+            if over {
+                let error = input::over_cap(Path::new("<stdin>"));
+                return Err(Box::new(Unread { bytes, more: true, error }));
+            }
             String::from_utf8(bytes).map_err(|e| {
                 let at = e.utf8_error().valid_up_to();
                 let why = format!("stdin is not valid UTF-8 (at byte {at})");
-                Box::new((e.into_bytes(), Error::bad_input(why)))
+                Box::new(Unread {
+                    bytes: e.into_bytes(),
+                    more: false,
+                    error: Error::bad_input(why),
+                })
             })?
         }
     };

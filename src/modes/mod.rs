@@ -17,6 +17,8 @@ pub mod run;
 pub mod sessions;
 pub mod tokenize;
 
+pub use input::{set_max_input, DEFAULT_MAX_INPUT};
+
 use crate::cli::Command;
 use crate::error::Result;
 

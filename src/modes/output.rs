@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -11,10 +12,32 @@ pub fn print(text: &str) -> Result<()> {
     print_bytes(text.as_bytes())
 }
 
-/// Writes `bytes` to stdout as they are and flushes. A broken pipe counts as success.
+/// Writes `bytes` to stdout as they are and flushes. A broken pipe counts as success
+/// (and is remembered: see `stdout_closed`).
 pub fn print_bytes(bytes: &[u8]) -> Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(Error::io(Path::new("<stdout>"), e)),
+        Ok(()) => Ok(()),
+    }
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a write found stdout's reader gone: there is no one left to write for.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// Copies the rest of stdin to stdout as it comes (a filter giving back what it could
+/// not take). A broken pipe counts as success.
+pub fn pass_through_stdin() -> Result<()> {
+    let mut out = io::stdout().lock();
+    match io::copy(&mut io::stdin().lock(), &mut out).and_then(|_| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::io(Path::new("<stdout>"), e)),
         _ => Ok(()),
     }
@@ -26,6 +49,14 @@ pub fn print_json(value: &serde_json::Value) -> Result<()> {
         .map_err(|e| Error::failed(format!("cannot format JSON: {e}")))?;
     text.push('\n');
     print(&text)
+}
+
+/// Peak resident memory of this process in bytes (Linux), if known.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// A byte count in B, KiB, MiB or GiB.

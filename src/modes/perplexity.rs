@@ -79,6 +79,15 @@ pub fn run(args: &PerplexityArgs) -> Result<()> {
             nll.add(nll_of(&logits[j * n_vocab..(j + 1) * n_vocab], tokens[i * n_ctx + j + 1]));
         }
         eprint!("[{}]{:.4},", i + 1, nll.ppl());
+        if !nll.ppl().is_finite() {
+            eprintln!();
+            return Err(Error::failed(format!(
+                "chunk {} of {n_chunk} gave non-finite logits (the model's weights or its \
+                 arithmetic overflow): no perplexity",
+                i + 1
+            ))
+            .with_file(loaded.model.file.path()));
+        }
     }
     eprintln!();
     let secs = started.elapsed().as_secs_f64();

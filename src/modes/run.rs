@@ -1,6 +1,8 @@
 //! `hearth run`: raw completion of a prompt, no chat template. Only the generated text
 //! goes to stdout; a timing line goes to stderr.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::{input, output};
 use crate::assistant::load;
 use crate::cli::RunArgs;
@@ -31,18 +33,31 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )));
     }
     let mut session = load::session(&loaded.model, n_ctx, &args.model.config())?;
+    // A reader that went away (`hearth run … | head -c 10`) ends the generation.
+    let reader_gone = AtomicBool::new(false);
     let req = Request {
         prompt: &prompt,
         max_tokens,
         ignore_eos: args.ignore_eos,
         stop: args.sampling.stop.clone(),
-        cancel: None,
+        cancel: Some(&reader_gone),
     };
-    let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| output::print(t))?;
+    let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| {
+        output::print(t)?;
+        reader_gone.store(output::stdout_closed(), Ordering::Relaxed);
+        Ok(())
+    });
+    if reader_gone.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let stats = stats?;
     output::print("\n")?;
     eprintln!("{}", stats.summary());
     if args.verbose {
         eprintln!("{}", output::placement_line(&loaded.model.backend.placement()));
+        if let Some(rss) = output::peak_rss() {
+            eprintln!("peak resident memory: {}", output::human_bytes(rss));
+        }
     }
     Ok(())
 }

@@ -44,7 +44,14 @@ impl Store {
         arch: &str,
         hash: impl FnOnce() -> [u8; 32],
     ) -> Result<ModelRow> {
-        let key = path.to_string_lossy().into_owned();
+        // A lossy key would name another file when read back: such paths are refused.
+        let key = path.to_str().map(str::to_owned).ok_or_else(|| {
+            Error::bad_input(
+                "the model's path is not valid UTF-8, so a session cannot record it; \
+                 rename the file or give a link to it with a UTF-8 name",
+            )
+            .with_file(path)
+        })?;
         let (size, mtime) = stamp(path)?;
         let cached: Option<(i64, String)> = self
             .conn

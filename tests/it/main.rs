@@ -7,6 +7,7 @@ mod common;
 mod edit;
 mod engine;
 mod gguf;
+mod hardening;
 mod inspect;
 mod moe;
 mod refmodel;

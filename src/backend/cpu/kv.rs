@@ -1,5 +1,7 @@
 //! The CPU KV cache: per layer, one K row and one V row per position, each stored as
-//! f32, f16 (the default, as in the reference engine) or q8_0 blocks.
+//! f32, f16 (the default, as in the reference engine) or q8_0 blocks. Rows are allocated
+//! as positions are first written, not for the whole context up front: a large `-c`
+//! costs memory only as the conversation grows into it.
 
 use std::ops::Range;
 
@@ -18,17 +20,47 @@ pub enum KvRows {
     Q8_0(Vec<u8>),
 }
 
+/// Rows allocated at least, once a cache is first written.
+const MIN_ROWS: usize = 256;
+
+/// Makes `d` hold `len` elements (zeros past what it held), growing its capacity by
+/// doubling up to `max` elements so that appending a token at a time stays cheap.
+fn grow<T: Clone>(d: &mut Vec<T>, len: usize, max: usize, zero: T, row: usize) {
+    if d.len() >= len {
+        return;
+    }
+    if len > d.capacity() {
+        let want = len.max(d.capacity() * 2).max(MIN_ROWS * row).min(max.max(len));
+        d.reserve_exact(want - d.len());
+    }
+    d.resize(len, zero);
+}
+
 impl KvRows {
-    fn new(ty: KvType, n_ctx: usize, width: usize) -> KvRows {
+    /// An empty cache of rows of type `ty`.
+    fn new(ty: KvType) -> KvRows {
         match ty {
-            KvType::F32 => KvRows::F32(vec![0.0; n_ctx * width]),
-            KvType::F16 => KvRows::F16(vec![f16::ZERO; n_ctx * width]),
-            KvType::Q8_0 => KvRows::Q8_0(vec![0; n_ctx * KvType::Q8_0.row_bytes(width)]),
+            KvType::F32 => KvRows::F32(Vec::new()),
+            KvType::F16 => KvRows::F16(Vec::new()),
+            KvType::Q8_0 => KvRows::Q8_0(Vec::new()),
+        }
+    }
+
+    /// Makes room for `rows` rows of `width` values (at most `n_ctx`).
+    fn ensure(&mut self, width: usize, rows: usize, n_ctx: usize) {
+        match self {
+            KvRows::F32(d) => grow(d, rows * width, n_ctx * width, 0.0, width),
+            KvRows::F16(d) => grow(d, rows * width, n_ctx * width, f16::ZERO, width),
+            KvRows::Q8_0(d) => {
+                let rb = KvType::Q8_0.row_bytes(width);
+                grow(d, rows * rb, n_ctx * rb, 0, rb)
+            }
         }
     }
 
     /// Rows `start..` from `src` (whole rows of `width` values).
-    fn store(&mut self, width: usize, start: usize, src: &[f32]) {
+    fn store(&mut self, width: usize, n_ctx: usize, start: usize, src: &[f32]) {
+        self.ensure(width, start + src.len() / width, n_ctx);
         match self {
             KvRows::F32(d) => d[start * width..][..src.len()].copy_from_slice(src),
             KvRows::F16(d) => store_f16(&mut d[start * width..][..src.len()], src),
@@ -41,21 +73,36 @@ impl KvRows {
         }
     }
 
-    /// The little-endian bytes of rows `rows`.
+    /// The little-endian bytes of rows `rows`; rows never written read as zeros.
     fn export(&self, width: usize, rows: Range<usize>, out: &mut Vec<u8>) {
-        let vals = rows.start * width..rows.end * width;
+        let (elem, row) = match self {
+            KvRows::F32(_) => (4, width * 4),
+            KvRows::F16(_) => (2, width * 2),
+            KvRows::Q8_0(_) => (1, KvType::Q8_0.row_bytes(width)),
+        };
+        let held = self.len_bytes() / row;
+        let have = rows.start.min(held)..rows.end.min(held);
+        let vals = have.start * row / elem..have.end * row / elem;
         match self {
             KvRows::F32(d) => out.extend(d[vals].iter().flat_map(|x| x.to_le_bytes())),
             KvRows::F16(d) => out.extend(d[vals].iter().flat_map(|x| x.to_le_bytes())),
-            KvRows::Q8_0(d) => {
-                let rb = KvType::Q8_0.row_bytes(width);
-                out.extend_from_slice(&d[rows.start * rb..rows.end * rb])
-            }
+            KvRows::Q8_0(d) => out.extend_from_slice(&d[vals]),
+        }
+        out.resize(out.len() + (rows.len() - have.len()) * row, 0);
+    }
+
+    /// Bytes held.
+    fn len_bytes(&self) -> usize {
+        match self {
+            KvRows::F32(d) => d.len() * 4,
+            KvRows::F16(d) => d.len() * 2,
+            KvRows::Q8_0(d) => d.len(),
         }
     }
 
     /// Reads back what `export` wrote for rows `rows` (exactly its length).
-    fn import(&mut self, width: usize, rows: Range<usize>, bytes: &[u8]) {
+    fn import(&mut self, width: usize, n_ctx: usize, rows: Range<usize>, bytes: &[u8]) {
+        self.ensure(width, rows.end, n_ctx);
         let vals = rows.start * width..rows.end * width;
         match self {
             KvRows::F32(d) => {
@@ -77,9 +124,10 @@ impl KvRows {
 
 pub struct CpuKv {
     pub shape: KvShape,
-    /// Per layer: `n_ctx` rows of `n_embd_k` values.
+    /// Per layer: rows of `n_embd_k` values, as many as positions were written (at most
+    /// `n_ctx`).
     pub k: Vec<KvRows>,
-    /// Per layer: `n_ctx` rows of `n_embd_v` values.
+    /// Per layer: rows of `n_embd_v` values, as for `k`.
     pub v: Vec<KvRows>,
 }
 
@@ -97,17 +145,17 @@ pub fn to_f16(src: &[f32]) -> Vec<f16> {
 
 impl CpuKv {
     pub fn new(shape: KvShape) -> CpuKv {
-        let (n, ek, ev) = (shape.n_ctx, shape.n_embd_k, shape.n_embd_v);
         CpuKv {
             shape,
-            k: (0..shape.n_layer).map(|_| KvRows::new(shape.type_k, n, ek)).collect(),
-            v: (0..shape.n_layer).map(|_| KvRows::new(shape.type_v, n, ev)).collect(),
+            k: (0..shape.n_layer).map(|_| KvRows::new(shape.type_k)).collect(),
+            v: (0..shape.n_layer).map(|_| KvRows::new(shape.type_v)).collect(),
         }
     }
 
     pub fn store(&mut self, il: usize, start: usize, k: &[f32], v: &[f32]) {
-        self.k[il].store(self.shape.n_embd_k, start, k);
-        self.v[il].store(self.shape.n_embd_v, start, v);
+        let n_ctx = self.shape.n_ctx;
+        self.k[il].store(self.shape.n_embd_k, n_ctx, start, k);
+        self.v[il].store(self.shape.n_embd_v, n_ctx, start, v);
     }
 
     /// Bytes of `n_tokens` positions over all layers (K then V per layer, as stored).
@@ -144,8 +192,8 @@ impl CpuKv {
         let (kb, vb) =
             (n_tokens * s.type_k.row_bytes(s.n_embd_k), n_tokens * s.type_v.row_bytes(s.n_embd_v));
         for (il, layer) in bytes.chunks_exact(kb + vb).enumerate() {
-            self.k[il].import(s.n_embd_k, rows.clone(), &layer[..kb]);
-            self.v[il].import(s.n_embd_v, rows.clone(), &layer[kb..]);
+            self.k[il].import(s.n_embd_k, s.n_ctx, rows.clone(), &layer[..kb]);
+            self.v[il].import(s.n_embd_v, s.n_ctx, rows.clone(), &layer[kb..]);
         }
         Ok(())
     }
