@@ -60,6 +60,18 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// List the Vulkan devices hearth can run on.
     Devices(DevicesArgs),
+    /// Serve the Agent Client Protocol (v1) on stdin/stdout, for editors such as Zed.
+    Acp(AcpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AcpArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
 }
 
 #[derive(Debug, Args)]

@@ -317,7 +317,9 @@ mod tests {
 
     #[test]
     fn separators_and_indent_follow_json_dumps() {
-        let v = serde_json::json!({"b": [1, 2.5, null, true], "a": {}, "c": []});
+        // Keys in order: serde_json keeps insertion order when a dependency enables its
+        // `preserve_order` (the ACP schema crate does), and sorts them otherwise.
+        let v = serde_json::json!({"a": {}, "b": [1, 2.5, null, true], "c": []});
         assert_eq!(
             dumps(v.clone(), &JsonStyle::default()),
             r#"{"a": {}, "b": [1, 2.5, null, true], "c": []}"#

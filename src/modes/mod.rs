@@ -2,6 +2,7 @@
 //! tokenize, run, perplexity, bench, sessions, devices). Each takes its resolved
 //! arguments and writes its answer to stdout. The REPL is `tui`.
 
+pub mod acp;
 pub mod ask;
 pub mod bench;
 mod bench_resume;
@@ -35,5 +36,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Sessions(args) => sessions::run(&args),
         Command::Devices(args) => devices::run(&args),
+        Command::Acp(args) => acp::run(&args),
     }
 }

@@ -1,5 +1,6 @@
 //! hearth's integration tests: one binary, one module per area.
 
+mod acp;
 mod assistant;
 mod chat;
 mod common;
