@@ -106,9 +106,10 @@ fn without_home_the_models_dir_is_an_error_not_a_relative_path() {
     assert_fails(&out, 2, "no models dir: set HEARTH_MODELS_DIR or HOME");
 }
 
-/// 16.6: `hearth perplexity` on a model with NaN weights printed `PPL = NaN`, exit 0.
-#[test]
-fn perplexity_of_a_model_with_nan_weights_fails_naming_the_chunk() {
+/// SmolLM2 as a writer: its metadata and tensors, each tensor's bytes passed to `edit`.
+fn smollm2_copy(
+    mut edit: impl FnMut(&hearth::gguf::TensorInfo, &mut Vec<u8>),
+) -> hearth::gguf::GgufWriter {
     let src = hearth::gguf::GgufFile::open(model_path(SMOLLM2)).unwrap();
     let mut w = hearth::gguf::GgufWriter::new();
     for (key, value) in src.metadata().iter() {
@@ -116,12 +117,21 @@ fn perplexity_of_a_model_with_nan_weights_fails_naming_the_chunk() {
     }
     for info in src.tensors() {
         let mut data = src.tensor_data(info).to_vec();
-        if info.name == "output_norm.weight" {
-            assert_eq!(info.ty, hearth::quant::GgmlType::F32);
-            data = f32::NAN.to_le_bytes().repeat(data.len() / 4);
-        }
+        edit(info, &mut data);
         w.add_tensor(info.name.clone(), &info.dims, info.ty, data).unwrap();
     }
+    w
+}
+
+/// 16.6: `hearth perplexity` on a model with NaN weights printed `PPL = NaN`, exit 0.
+#[test]
+fn perplexity_of_a_model_with_nan_weights_fails_naming_the_chunk() {
+    let w = smollm2_copy(|info, data| {
+        if info.name == "output_norm.weight" {
+            assert_eq!(info.ty, hearth::quant::GgmlType::F32);
+            *data = f32::NAN.to_le_bytes().repeat(data.len() / 4);
+        }
+    });
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("nan.gguf");
     w.write(&model).unwrap();
@@ -213,15 +223,7 @@ fn run_stops_when_its_reader_goes_away() {
 /// 16.12: a llama file carrying `attn_q.bias` loaded, and its biases were dropped.
 #[test]
 fn tensors_the_architecture_does_not_take_fail_the_load_by_name() {
-    let src = hearth::gguf::GgufFile::open(model_path(SMOLLM2)).unwrap();
-    let mut w = hearth::gguf::GgufWriter::new();
-    for (key, value) in src.metadata().iter() {
-        w.set(key, value.clone());
-    }
-    for info in src.tensors() {
-        w.add_tensor(info.name.clone(), &info.dims, info.ty, src.tensor_data(info).to_vec())
-            .unwrap();
-    }
+    let mut w = smollm2_copy(|_, _| {});
     w.add_f32("blk.0.attn_q.bias", &[576], &[0.5; 576]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("biased.gguf");
