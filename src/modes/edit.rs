@@ -73,17 +73,13 @@ pub fn run(args: &EditArgs) -> Result<()> {
     }
 }
 
-/// A flag set by Ctrl-C, which stops generation at the next token; a second Ctrl-C
-/// ends the process at once (the input is then not printed back).
+/// A flag set by Ctrl-C, which stops generation at its next token; the edit then ends
+/// as every failure does, the input given back, exit 130.
 fn interrupt_flag() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = Arc::clone(&flag);
-    ctrlc::set_handler(move || {
-        if set.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    })
-    .map_err(|e| Error::failed(format!("cannot handle Ctrl-C: {e}")))?;
+    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst))
+        .map_err(|e| Error::failed(format!("cannot handle Ctrl-C: {e}")))?;
     Ok(flag)
 }
 
