@@ -88,7 +88,7 @@ pub fn generate<B: Backend>(
     for &t in req.prompt {
         sampler.accept(t);
     }
-    let mut logits = session.prefill(todo)?;
+    let mut logits = session.prefill_until(todo, req.cancel)?;
     let prompt_time = started.elapsed();
     let gen_start = Instant::now();
     let mut stops = StopStrings::new(req.stop.clone());

@@ -2,11 +2,12 @@
 //! batches, decode one token at a time, roll back, reuse a shared prompt prefix.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::snapshot::{self, KvDtype, SnapshotMeta};
 use crate::backend::{Backend, KvType};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Logits, Model};
 
 /// Default prompt-processing batch (llama.cpp's `-b`).
@@ -79,12 +80,25 @@ impl<B: Backend> Session<B> {
 
     /// Appends `tokens` in batches; returns the logits of the last one.
     pub fn prefill(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        self.prefill_until(tokens, None)
+    }
+
+    /// [`Self::prefill`] that stops between batches once `cancel` is set: the batches
+    /// done stay in the cache, and the error is `Interrupted`.
+    pub fn prefill_until(
+        &mut self,
+        tokens: &[u32],
+        cancel: Option<&AtomicBool>,
+    ) -> Result<Vec<f32>> {
         if tokens.is_empty() {
             return Err(Error::bad_input("nothing to process: the prompt is empty"));
         }
         self.check_room(tokens.len())?;
         let mut logits = Vec::new();
         for chunk in tokens.chunks(self.n_batch) {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(Error::new(ErrorKind::Interrupted, "generation cancelled"));
+            }
             logits = self.step(chunk, Logits::Last);
         }
         Ok(logits)

@@ -37,7 +37,7 @@ struct Input {
 }
 
 pub fn run(args: &EditArgs) -> Result<()> {
-    let cancel = interrupt_flag()?;
+    let (cancel, interrupted) = interrupt_flags()?;
     let instruction = args.instruction.join(" ");
     let input = match read_input(args) {
         Ok(input) => input,
@@ -60,6 +60,11 @@ pub fn run(args: &EditArgs) -> Result<()> {
     } else {
         edit(args, &input, &instruction, cancel)
     };
+    // A Ctrl-C that came after the answer but before any output still means "stop".
+    let result = match result {
+        Ok(_) if interrupted.load(Ordering::SeqCst) => Err(interrupted_error()),
+        other => other,
+    };
     match result {
         Ok(new_text) => emit(args, &input, &new_text),
         Err(e) => {
@@ -73,14 +78,23 @@ pub fn run(args: &EditArgs) -> Result<()> {
     }
 }
 
-/// A flag set by Ctrl-C, which stops generation at its next token; the edit then ends
-/// as every failure does, the input given back, exit 130.
-fn interrupt_flag() -> Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let set = Arc::clone(&flag);
-    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst))
-        .map_err(|e| Error::failed(format!("cannot handle Ctrl-C: {e}")))?;
-    Ok(flag)
+/// Two flags set by Ctrl-C: the cancel flag, which stops generation at its next token
+/// (the turn clears it when it ends), and one that stays set, so that a Ctrl-C at any
+/// point before the output ends the edit as every failure does: input given back, 130.
+fn interrupt_flags() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>)> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicBool::new(false));
+    let (c, s) = (Arc::clone(&cancel), Arc::clone(&seen));
+    ctrlc::set_handler(move || {
+        s.store(true, Ordering::SeqCst);
+        c.store(true, Ordering::SeqCst);
+    })
+    .map_err(|e| Error::failed(format!("cannot handle Ctrl-C: {e}")))?;
+    Ok((cancel, seen))
+}
+
+fn interrupted_error() -> Error {
+    Error::new(ErrorKind::Interrupted, "interrupted; the text is unchanged")
 }
 
 /// Input that could not be taken as text: the bytes read (to give back), whether more
@@ -216,9 +230,7 @@ fn generate(assistant: &mut Assistant, message: String) -> Result<String> {
     }
     match end.end {
         Event::Done(_) => Ok(end.answer),
-        Event::Error(e) if e.kind() == ErrorKind::Interrupted => {
-            Err(Error::new(ErrorKind::Interrupted, "interrupted; the text is unchanged"))
-        }
+        Event::Error(e) if e.kind() == ErrorKind::Interrupted => Err(interrupted_error()),
         Event::Error(e) => Err(e),
         Event::Text(_) => Err(Error::failed("the answer ended without a result")),
     }

@@ -92,7 +92,10 @@ fn text_that_is_not_utf8_comes_back_whole() {
 fn ctrl_c_stops_the_edit_and_gives_the_input_back() {
     let m = model_path(SMOLLM2);
     let data = tempfile::tempdir().unwrap();
-    let input = "def f():\n    return 1\n".repeat(20);
+    // Long enough that reading it takes well over the wait below on any machine, so the
+    // signal always lands before the edit is done; a Ctrl-C at any point before the
+    // output gives the input back.
+    let input = "def f():\n    return 1\n".repeat(120);
     let args = ["-m", m.to_str().unwrap(), "-n", "4000", "--temp", "1", "rewrite it in rust"];
     let mut child = edit_cmd(&args, data.path()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
