@@ -66,6 +66,7 @@ impl PreNormDecoder {
             let h = b.rms_norm(&x, &l.ffn_norm, hp.rms_eps);
             let f = ffn(b, hp, &l.ffn, &h, Act::Silu, self.routing);
             x = b.add(&x, &f);
+            batch.layer_out(il, &x);
         }
         x
     }

@@ -58,6 +58,7 @@ pub fn forward<B: Backend>(
         let f = ffn(b, hp, &l.ffn, &h, Act::Gelu, Routing { norm_topk: false });
         let f = post_norm(b, f, &l.post_ffw_norm, hp.rms_eps);
         x = b.add(&x, &f);
+        batch.layer_out(il, &x);
     }
     x
 }

@@ -13,6 +13,18 @@ pub struct Batch<'a, B: Backend> {
     /// Position of each token; consecutive, starting at `start`.
     pub positions: &'a [u32],
     pub start: usize,
+    /// Shown each layer's output `(n_tokens, n_embd)`, when set: for comparing backends
+    /// layer by layer.
+    pub tap: Option<&'a mut dyn FnMut(usize, &B::Tensor)>,
+}
+
+impl<B: Backend> Batch<'_, B> {
+    /// Hands layer `il`'s output to the tap, if there is one.
+    pub fn layer_out(&mut self, il: usize, x: &B::Tensor) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap(il, x);
+        }
+    }
 }
 
 /// How a MoE layer turns router logits into expert weights.

@@ -179,9 +179,24 @@ impl<B: Backend> Model<B> {
     /// returns logits `(rows, n_vocab)` for the rows `want` asks for. The caller keeps
     /// `start + tokens.len()` within the cache.
     pub fn forward(&self, kv: &mut B::Kv, tokens: &[u32], start: usize, want: Logits) -> Vec<f32> {
+        self.forward_tapped(kv, tokens, start, want, None)
+    }
+
+    /// [`Self::forward`] that also shows `tap` every layer's output (its index and the
+    /// hidden state `(tokens, n_embd)`): where two backends part, layer by layer.
+    pub fn forward_tapped(
+        &self,
+        kv: &mut B::Kv,
+        tokens: &[u32],
+        start: usize,
+        want: Logits,
+        tap: Option<&mut dyn FnMut(usize, &B::Tensor)>,
+    ) -> Vec<f32> {
         let positions: Vec<u32> = (start..start + tokens.len()).map(|p| p as u32).collect();
         let b = &self.backend;
-        let mut batch = Batch { b, kv, positions: &positions, start };
+        // Shortens the tap's borrow to this call's (the trait object's lifetime with it).
+        let tap = tap.map(|t| t as &mut dyn FnMut(usize, &B::Tensor));
+        let mut batch = Batch { b, kv, positions: &positions, start, tap };
         let (hp, w) = (&self.hp, &self.weights);
         let x = match self.arch.decoder() {
             Some(d) => d.forward(&mut batch, hp, w, tokens),

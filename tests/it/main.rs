@@ -17,3 +17,4 @@ mod sessions;
 mod testmodels;
 mod tokenize;
 mod vulkan;
+mod vulkan_layers;

@@ -13,7 +13,7 @@ use hearth::model::{Logits, Model};
 use crate::common::*;
 use crate::testmodels::{upcycle, Router, Upcycle};
 
-fn vulkan() -> Option<VulkanBackend> {
+pub fn vulkan() -> Option<VulkanBackend> {
     match VulkanBackend::new(None) {
         Ok(b) => Some(b),
         Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
@@ -40,28 +40,19 @@ fn greedy(model: &str, prompt: &str, flags: &[&str]) -> (String, String) {
     (stdout(&out), stderr(&out))
 }
 
-// SmolLM2-135M in Q4_1 is chaotic: a 1e-7 change in one activation (an exp rounded
-// differently) flips a q8_1 activation quant now and then, and its top logits are often
-// within 0.3 of each other; the CPU's own f16 and f32 caches differ by 1e-3 in logits
-// (nmse). With the default f16 cache, the first 16 greedy tokens of these prompts agree
-// on both backends; on others ("The capital of France is") the backends part ways at a
-// near tie, as the CPU and the reference engine do on "def is_prime" after 6 tokens.
-const STABLE_PROMPTS: [&str; 2] =
-    ["def is_prime(n):\n", "# Bash: find all .log files older than 7 days and delete them\n"];
+// Token for token, the backends are compared on every golden prompt, layer by layer, in
+// `vulkan_layers.rs`; here `hearth run` itself takes the device for the whole model.
+const PROMPT: &str = "def is_prime(n):\n";
 
 #[test]
-fn smollm2_greedy_tokens_match_the_cpu() {
+fn smollm2_runs_wholly_on_the_device() {
     if vulkan().is_none() {
         return;
     }
     let model = model_path(SMOLLM2);
-    let model = model.to_str().unwrap();
-    for prompt in STABLE_PROMPTS {
-        let (cpu, _) = greedy(model, prompt, &["--backend", "cpu"]);
-        let (gpu, log) = greedy(model, prompt, &["--backend", "vulkan", "-v"]);
-        assert_eq!(gpu, cpu, "{prompt:?}");
-        assert!(log.contains("0 ops on the CPU") && log.contains("0 B on the CPU"), "{log}");
-    }
+    let (text, log) = greedy(model.to_str().unwrap(), PROMPT, &["--backend", "vulkan", "-v"]);
+    assert!(!text.trim().is_empty(), "{log}");
+    assert!(log.contains("0 ops on the CPU") && log.contains("0 B on the CPU"), "{log}");
 }
 
 #[test]
@@ -197,8 +188,7 @@ fn cpu_moe_flags_keep_experts_on_the_cpu() {
     let path = four_experts(dir.path(), false);
     let model = path.to_str().unwrap();
     let host_bytes = |flags: &[&str]| {
-        let (text, log) =
-            greedy(model, STABLE_PROMPTS[0], &[&["--backend", "vulkan", "-v"], flags].concat());
+        let (text, log) = greedy(model, PROMPT, &[&["--backend", "vulkan", "-v"], flags].concat());
         assert!(!text.trim().is_empty());
         let line = log.lines().find(|l| l.starts_with("placement:")).expect("a placement line");
         let on_cpu =
@@ -217,7 +207,7 @@ fn cpu_moe_flags_keep_experts_on_the_cpu() {
 #[test]
 fn without_a_vulkan_driver_auto_runs_on_the_cpu_with_one_warning() {
     let model = model_path(SMOLLM2);
-    let prompt = STABLE_PROMPTS[0];
+    let prompt = PROMPT;
     let args = ["run", "-m", model.to_str().unwrap(), "-p", prompt, "-n", "4", "--temp", "0"];
     let out = hearth().args(args).env("VK_ICD_FILENAMES", "/nonexistent").output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
