@@ -7,6 +7,9 @@ use super::HParams;
 use crate::backend::{AttnParams, Backend, RopeMode, RopeParams};
 
 /// The tokens of one forward call: their positions and the cache they extend.
+/// What is shown each layer's output: its index and the hidden state.
+pub type LayerTap<'a, T> = dyn FnMut(usize, &T) + 'a;
+
 pub struct Batch<'a, B: Backend> {
     pub b: &'a B,
     pub kv: &'a mut B::Kv,
@@ -15,7 +18,7 @@ pub struct Batch<'a, B: Backend> {
     pub start: usize,
     /// Shown each layer's output `(n_tokens, n_embd)`, when set: for comparing backends
     /// layer by layer.
-    pub tap: Option<&'a mut dyn FnMut(usize, &B::Tensor)>,
+    pub tap: Option<&'a mut LayerTap<'a, B::Tensor>>,
 }
 
 impl<B: Backend> Batch<'_, B> {

@@ -190,12 +190,12 @@ impl<B: Backend> Model<B> {
         tokens: &[u32],
         start: usize,
         want: Logits,
-        tap: Option<&mut dyn FnMut(usize, &B::Tensor)>,
+        tap: Option<&mut layers::LayerTap<'_, B::Tensor>>,
     ) -> Vec<f32> {
         let positions: Vec<u32> = (start..start + tokens.len()).map(|p| p as u32).collect();
         let b = &self.backend;
         // Shortens the tap's borrow to this call's (the trait object's lifetime with it).
-        let tap = tap.map(|t| t as &mut dyn FnMut(usize, &B::Tensor));
+        let tap = tap.map(|t| t as &mut layers::LayerTap<'_, B::Tensor>);
         let mut batch = Batch { b, kv, positions: &positions, start, tap };
         let (hp, w) = (&self.hp, &self.weights);
         let x = match self.arch.decoder() {
