@@ -101,6 +101,12 @@ impl Error {
         self
     }
 
+    /// The same error (kind and context kept) with its message rewritten by `f`.
+    pub fn map_message(mut self, f: impl FnOnce(&str) -> String) -> Error {
+        self.msg = f(&self.msg);
+        self
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

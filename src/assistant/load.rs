@@ -91,10 +91,24 @@ fn load_on_gpu(
         Ok(m) => m,
         Err(e) if args.backend == BackendChoice::Auto => {
             warn_cpu(&format!("the model does not load on the GPU: {}", e.message()));
-            Model::load(file, AnyBackend::Cpu(CpuBackend))?
+            return Model::load(file, AnyBackend::Cpu(CpuBackend));
         }
         Err(e) => return Err(e),
     };
+    if args.backend == BackendChoice::Auto {
+        // The cache the sessions will want, made once and dropped: where the device
+        // cannot hold it, the CPU runs the model instead.
+        let (tk, tv) = args.cache_types();
+        match model.new_kv(args.ctx_size(model.hp.n_ctx_train), tk, tv) {
+            Err(e) if e.kind() == crate::error::ErrorKind::Failed => {
+                warn_cpu(e.message());
+                drop(model);
+                return Model::load(file, AnyBackend::Cpu(CpuBackend));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+    }
     Ok(model)
 }
 

@@ -205,7 +205,7 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap(b.tensor(data, n_rows, n_cols)))
     }
 
-    fn to_host(&self, t: &AnyTensor) -> Vec<f32> {
+    fn to_host(&self, t: &AnyTensor) -> Result<Vec<f32>> {
         each!(self, |b, S| b.to_host(S::t(t)))
     }
 
@@ -229,7 +229,7 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap_ids(b.ids(ids)))
     }
 
-    fn ids_to_host(&self, ids: &AnyIds) -> Vec<u32> {
+    fn ids_to_host(&self, ids: &AnyIds) -> Result<Vec<u32>> {
         each!(self, |b, S| b.ids_to_host(S::pick_ids(ids)))
     }
 
@@ -288,8 +288,8 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap(b.rope(S::t(x), positions, p)))
     }
 
-    fn new_kv(&self, shape: KvShape) -> AnyKv {
-        each!(self, |b, S| S::wrap_kv(b.new_kv(shape)))
+    fn new_kv(&self, shape: KvShape) -> Result<AnyKv> {
+        each!(self, |b, S| b.new_kv(shape).map(S::wrap_kv))
     }
 
     fn kv_store(&self, kv: &mut AnyKv, il: usize, start: usize, k: &AnyTensor, v: &AnyTensor) {
@@ -307,7 +307,7 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap(b.attention(S::t(q), S::kv(kv), il, positions, p)))
     }
 
-    fn kv_export(&self, kv: &AnyKv, rows: Range<usize>) -> Vec<u8> {
+    fn kv_export(&self, kv: &AnyKv, rows: Range<usize>) -> Result<Vec<u8>> {
         each!(self, |b, S| b.kv_export(S::kv(kv), rows))
     }
 

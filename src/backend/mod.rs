@@ -102,6 +102,10 @@ pub struct KvShape {
 
 /// The ops a model's forward pass is made of. Activations are f32 matrices of
 /// `(n_rows, n_cols)`, one row per token (or per token and expert slot).
+///
+/// The ops return tensors, not results: a backend whose ops can fail (the device's)
+/// keeps the first failure and reports it from the next read-back (`to_host`,
+/// `ids_to_host`, `kv_export`, `kv_import`), which is where a caller learns of it.
 pub trait Backend: Send + Sync + Sized {
     /// Activations, f32, row-major.
     type Tensor: Send;
@@ -120,7 +124,8 @@ pub trait Backend: Send + Sync + Sized {
     fn weight_dims<'a>(&self, w: &'a Self::Weight) -> &'a [u64];
 
     fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> Self::Tensor;
-    fn to_host(&self, t: &Self::Tensor) -> Vec<f32>;
+    /// The values of `t`; an error if an op since the last read-back failed.
+    fn to_host(&self, t: &Self::Tensor) -> Result<Vec<f32>>;
     fn shape(&self, t: &Self::Tensor) -> (usize, usize);
     /// Copies rows `rows` of `t`.
     fn select_rows(&self, t: &Self::Tensor, rows: &[usize]) -> Self::Tensor;
@@ -131,7 +136,7 @@ pub trait Backend: Send + Sync + Sized {
     fn matmul(&self, w: &Self::Weight, x: &Self::Tensor) -> Self::Tensor;
     /// Expert ids from host values.
     fn ids(&self, ids: &[u32]) -> Self::Ids;
-    fn ids_to_host(&self, ids: &Self::Ids) -> Vec<u32>;
+    fn ids_to_host(&self, ids: &Self::Ids) -> Result<Vec<u32>>;
     /// The router's choice: a softmax over each row of `logits` `(n, n_expert)`, the `k`
     /// most likely experts of each row (ties to the lower id), and their probabilities as
     /// weights `(n·k, 1)`, renormalized to sum to 1 if `norm`.
@@ -165,7 +170,8 @@ pub trait Backend: Send + Sync + Sized {
     /// Rotates each token's heads by its position.
     fn rope(&self, x: &Self::Tensor, positions: &[u32], p: &RopeParams) -> Self::Tensor;
 
-    fn new_kv(&self, shape: KvShape) -> Self::Kv;
+    /// A cache of zeros; an error (naming the size) where the backend cannot hold it.
+    fn new_kv(&self, shape: KvShape) -> Result<Self::Kv>;
     /// Writes K and V rows of tokens at positions `start..start + n` of layer `il`.
     fn kv_store(
         &self,
@@ -186,7 +192,7 @@ pub trait Backend: Send + Sync + Sized {
         p: &AttnParams,
     ) -> Self::Tensor;
     /// Positions `rows` of every layer, as little-endian bytes of the cache types.
-    fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> Vec<u8>;
+    fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> Result<Vec<u8>>;
     /// Restores positions `rows` from what `kv_export` produced for them.
     fn kv_import(&self, kv: &mut Self::Kv, rows: Range<usize>, bytes: &[u8]) -> Result<()>;
 }

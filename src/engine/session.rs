@@ -99,7 +99,7 @@ impl<B: Backend> Session<B> {
             if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                 return Err(Error::new(ErrorKind::Interrupted, "generation cancelled"));
             }
-            logits = self.step(chunk, Logits::Last);
+            logits = self.step(chunk, Logits::Last)?;
         }
         Ok(logits)
     }
@@ -109,7 +109,7 @@ impl<B: Backend> Session<B> {
         self.check_room(tokens.len())?;
         let mut logits = Vec::with_capacity(tokens.len() * self.model.hp.n_vocab);
         for chunk in tokens.chunks(self.n_batch) {
-            logits.extend(self.step(chunk, Logits::All));
+            logits.extend(self.step(chunk, Logits::All)?);
         }
         Ok(logits)
     }
@@ -117,14 +117,15 @@ impl<B: Backend> Session<B> {
     /// Appends one token; returns its logits.
     pub fn decode(&mut self, token: u32) -> Result<Vec<f32>> {
         self.check_room(1)?;
-        Ok(self.step(&[token], Logits::Last))
+        self.step(&[token], Logits::Last)
     }
 
-    fn step(&mut self, tokens: &[u32], want: Logits) -> Vec<f32> {
+    /// Runs `tokens` after the history; on an error the history is unchanged.
+    fn step(&mut self, tokens: &[u32], want: Logits) -> Result<Vec<f32>> {
         let start = self.tokens.len();
-        let logits = self.model.forward(&mut self.kv, tokens, start, want);
+        let logits = self.model.forward(&mut self.kv, tokens, start, want)?;
         self.tokens.extend_from_slice(tokens);
-        logits
+        Ok(logits)
     }
 
     /// Forgets every token from position `n` on.
@@ -153,8 +154,8 @@ impl<B: Backend> Session<B> {
     }
 
     /// A snapshot of the filled part of the cache, bound to this model and context.
-    pub fn export_kv(&self) -> Vec<u8> {
-        snapshot::encode(&self.snapshot_meta(self.tokens.clone()), &self.export_kv_data())
+    pub fn export_kv(&self) -> Result<Vec<u8>> {
+        Ok(snapshot::encode(&self.snapshot_meta(self.tokens.clone()), &self.export_kv_data()?))
     }
 
     /// Restores a snapshot made by `export_kv`; one made for another model file,
@@ -166,12 +167,12 @@ impl<B: Backend> Session<B> {
     }
 
     /// The filled part of the cache as bytes (see `engine::snapshot` for the header).
-    pub fn export_kv_data(&self) -> Vec<u8> {
+    pub fn export_kv_data(&self) -> Result<Vec<u8>> {
         self.export_kv_range(0..self.tokens.len())
     }
 
     /// The cache of positions `rows` (within the filled part) as bytes.
-    pub fn export_kv_range(&self, rows: Range<usize>) -> Vec<u8> {
+    pub fn export_kv_range(&self, rows: Range<usize>) -> Result<Vec<u8>> {
         assert!(rows.end <= self.tokens.len(), "export past the filled cache");
         self.model.backend.kv_export(&self.kv, rows)
     }

@@ -165,20 +165,27 @@ impl<B: Backend> Model<B> {
                 )));
             }
         }
-        Ok(self.backend.new_kv(KvShape {
+        self.backend.new_kv(KvShape {
             n_layer: self.hp.n_layer,
             n_ctx,
             n_embd_k: self.hp.n_embd_k_gqa(),
             n_embd_v: self.hp.n_embd_v_gqa(),
             type_k,
             type_v,
-        }))
+        })
     }
 
     /// Runs `tokens` at positions `start..` through the model, extending `kv`, and
     /// returns logits `(rows, n_vocab)` for the rows `want` asks for. The caller keeps
-    /// `start + tokens.len()` within the cache.
-    pub fn forward(&self, kv: &mut B::Kv, tokens: &[u32], start: usize, want: Logits) -> Vec<f32> {
+    /// `start + tokens.len()` within the cache. An error is the backend's failure (the
+    /// device's memory, a submission); cache positions from `start` on are then void.
+    pub fn forward(
+        &self,
+        kv: &mut B::Kv,
+        tokens: &[u32],
+        start: usize,
+        want: Logits,
+    ) -> Result<Vec<f32>> {
         self.forward_tapped(kv, tokens, start, want, None)
     }
 
@@ -191,7 +198,7 @@ impl<B: Backend> Model<B> {
         start: usize,
         want: Logits,
         tap: Option<&mut layers::LayerTap<'_, B::Tensor>>,
-    ) -> Vec<f32> {
+    ) -> Result<Vec<f32>> {
         let positions: Vec<u32> = (start..start + tokens.len()).map(|p| p as u32).collect();
         let b = &self.backend;
         // Shortens the tap's borrow to this call's (the trait object's lifetime with it).

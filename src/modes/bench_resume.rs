@@ -68,7 +68,7 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     let row = store.create_session(Some("bench"), None, &json!({}))?;
     let mut session = load::session(model, n_ctx, &args.model.config())?;
     session.prefill(&history)?;
-    let raw_bytes = session.export_kv_data().len() as u64;
+    let raw_bytes = session.export_kv_data()?.len() as u64;
     let t = Instant::now();
     let sha = crate::store::hex(&session.model().sha256());
     let bound = conversation::binding(sha, &session);

@@ -174,7 +174,7 @@ pub fn prepare(
     existing: Option<&SnapshotInfo>,
     binding: Binding,
     tokens: Vec<u32>,
-    export: impl Fn(usize, usize) -> Vec<u8>,
+    export: impl Fn(usize, usize) -> Result<Vec<u8>>,
 ) -> Result<PreparedSnapshot> {
     let keep = reusable_prefix(existing, &binding, &tokens);
     let base_hash = (keep > 0).then(|| existing.map(|e| e.tokens_hash.clone())).flatten();
@@ -183,7 +183,7 @@ pub fn prepare(
     let mut start = keep;
     while start < tokens.len() {
         let end = (start + SEGMENT_TOKENS).min(tokens.len());
-        let raw = export(start, end);
+        let raw = export(start, end)?;
         let data = zstd::bulk::compress(&split_planes(&raw, width), ZSTD_LEVEL)
             .map_err(|e| Error::failed(format!("compressing the KV snapshot: {e}")))?;
         segments.push(Segment {

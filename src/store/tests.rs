@@ -20,9 +20,12 @@ fn binding() -> Binding {
 }
 
 /// A stand-in cache: 8 bytes per token derived from the token's position and id.
-fn cache_of(tokens: &[u32]) -> impl Fn(usize, usize) -> Vec<u8> + '_ {
+fn cache_of(tokens: &[u32]) -> impl Fn(usize, usize) -> Result<Vec<u8>> + '_ {
     move |a, b| {
-        (a..b).flat_map(|i| [(i as u32).to_le_bytes(), tokens[i].to_le_bytes()]).flatten().collect()
+        Ok((a..b)
+            .flat_map(|i| [(i as u32).to_le_bytes(), tokens[i].to_le_bytes()])
+            .flatten()
+            .collect())
     }
 }
 
@@ -88,7 +91,7 @@ fn rename_fork_and_remove() {
     assert_eq!(restored(&store, fork.id), restored(&store, a.id));
     store.remove_session(a.id).unwrap();
     assert!(store.find_session("alpha").unwrap().is_none());
-    assert_eq!(restored(&store, fork.id), cache_of(&tokens)(0, 700));
+    assert_eq!(restored(&store, fork.id), cache_of(&tokens)(0, 700).unwrap());
     let names: Vec<_> = store.sessions().unwrap().into_iter().map(|s| s.label()).collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"b".to_string()) && names.contains(&"alpha-2".to_string()));
@@ -107,11 +110,11 @@ fn a_growing_conversation_writes_only_its_new_tokens() {
     // The first full segment stays; the 100-token tail segment is whole inside the
     // common prefix too, so only the 40 new tokens are written.
     assert_eq!(save(&mut store, s.id, &tokens), 40);
-    assert_eq!(restored(&store, s.id), cache_of(&tokens)(0, tokens.len()));
+    assert_eq!(restored(&store, s.id), cache_of(&tokens)(0, tokens.len()).unwrap());
     // A change inside the second segment rewrites from that segment on.
     tokens[SEGMENT_TOKENS + 50] = 9;
     assert_eq!(save(&mut store, s.id, &tokens), (tokens.len() - SEGMENT_TOKENS) as u64);
-    assert_eq!(restored(&store, s.id), cache_of(&tokens)(0, tokens.len()));
+    assert_eq!(restored(&store, s.id), cache_of(&tokens)(0, tokens.len()).unwrap());
     let info = store.snapshot_info(s.id).unwrap().unwrap();
     assert_eq!(info.tokens, tokens);
 }
@@ -178,16 +181,16 @@ fn a_full_database_fails_the_turn_whole_and_keeps_what_was_there() {
     let err = store.commit_turn(s.id, &turn("q2", "a2"), Some(&prepared)).unwrap_err();
     assert!(err.to_string().contains("full"), "{err}");
     assert_eq!(store.messages(s.id).unwrap().len(), 2);
-    assert_eq!(restored(&store, s.id), cache_of(&small)(0, 10));
+    assert_eq!(restored(&store, s.id), cache_of(&small)(0, 10).unwrap());
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
 
 /// Pseudo-random bytes, 64 per token, that zstd cannot shrink.
-fn noise_fn() -> impl Fn(usize, usize) -> Vec<u8> {
+fn noise_fn() -> impl Fn(usize, usize) -> Result<Vec<u8>> {
     |a, b| {
-        (a * 64..b * 64)
+        Ok((a * 64..b * 64)
             .map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 56) as u8)
-            .collect()
+            .collect())
     }
 }
 

@@ -135,9 +135,9 @@ fn engine_logits(model: &Model<CpuBackend>, tokens: &[u32]) -> Vec<f32> {
     let n = tokens.len();
     let (a, b) = (n - 4, n - 1);
     let mut kv = model.new_kv(n + 4, KvType::F16, KvType::F16).unwrap();
-    let mut out = model.forward(&mut kv, &tokens[..a], 0, Logits::All);
-    out.extend(model.forward(&mut kv, &tokens[a..b], a, Logits::All));
-    out.extend(model.forward(&mut kv, &tokens[b..], b, Logits::Last));
+    let mut out = model.forward(&mut kv, &tokens[..a], 0, Logits::All).unwrap();
+    out.extend(model.forward(&mut kv, &tokens[a..b], a, Logits::All).unwrap());
+    out.extend(model.forward(&mut kv, &tokens[b..], b, Logits::Last).unwrap());
     out
 }
 
@@ -190,8 +190,8 @@ fn check_blocks(
     let mut worst = 0f64;
     for (il, l) in model.weights.layers.iter().enumerate() {
         let h = b.rms_norm(&x, &l.ffn_norm, hp.rms_eps);
-        let got = b.to_host(&ffn(b, hp, &l.ffn, &h, Act::Silu, routing(&hp.arch)));
-        let (y, routes) = want(il, &b.to_host(&h));
+        let got = b.to_host(&ffn(b, hp, &l.ffn, &h, Act::Silu, routing(&hp.arch))).unwrap();
+        let (y, routes) = want(il, &b.to_host(&h).unwrap());
         let e = nmse(&got, &y);
         assert!(e < max_nmse, "{what}: layer {il} block nmse {e:e}");
         worst = worst.max(e);
@@ -331,12 +331,12 @@ const N_GREEDY: usize = 8;
 /// Logits of every prompt token, then `N_GREEDY` greedy tokens, decoded one at a time.
 fn prompt_and_greedy(model: &Model<CpuBackend>, prompt: &[u32]) -> (Vec<f32>, Vec<u32>) {
     let mut kv = model.new_kv(prompt.len() + N_GREEDY, KvType::F16, KvType::F16).unwrap();
-    let logits = model.forward(&mut kv, prompt, 0, Logits::All);
+    let logits = model.forward(&mut kv, prompt, 0, Logits::All).unwrap();
     let n_vocab = model.hp.n_vocab;
     let mut next = argmax(&logits[logits.len() - n_vocab..]) as u32;
     let mut greedy = vec![next];
     for pos in prompt.len()..prompt.len() + N_GREEDY - 1 {
-        next = argmax(&model.forward(&mut kv, &[next], pos, Logits::Last)) as u32;
+        next = argmax(&model.forward(&mut kv, &[next], pos, Logits::Last).unwrap()) as u32;
         greedy.push(next);
     }
     (logits, greedy)
@@ -353,7 +353,7 @@ fn prompt_and_forced(
     let tokens: Vec<u32> =
         prompt.iter().chain(&continuation[..continuation.len() - 1]).copied().collect();
     let mut kv = model.new_kv(tokens.len(), KvType::F16, KvType::F16).unwrap();
-    let mut logits = model.forward(&mut kv, &tokens, 0, Logits::All);
+    let mut logits = model.forward(&mut kv, &tokens, 0, Logits::All).unwrap();
     let n_vocab = model.hp.n_vocab;
     let choices =
         logits.chunks(n_vocab).skip(prompt.len() - 1).map(|row| argmax(row) as u32).collect();
@@ -363,7 +363,7 @@ fn prompt_and_forced(
 
 /// The prompt's token embeddings, `(n, n_embd)`: realistic rows for block checks.
 fn embeddings(model: &Model<CpuBackend>, prompt: &[u32]) -> Vec<f32> {
-    model.backend.to_host(&model.backend.get_rows(&model.weights.token_embd, prompt))
+    model.backend.to_host(&model.backend.get_rows(&model.weights.token_embd, prompt)).unwrap()
 }
 
 /// Upcycles the real model `name` as `up` into a temp dir, and checks that the MoE file
@@ -390,7 +390,7 @@ fn check_upcycled_equivalence(name: &str, up: Upcycle) {
     let dense_ffn = |il: usize, h: &[f32]| {
         let l = &dense.weights.layers[il];
         let h = b.tensor(h.to_vec(), h.len() / hp.n_embd, hp.n_embd);
-        (b.to_host(&ffn(b, hp, &l.ffn, &h, Act::Silu, routing(&hp.arch))), None)
+        (b.to_host(&ffn(b, hp, &l.ffn, &h, Act::Silu, routing(&hp.arch))).unwrap(), None)
     };
     check_blocks(&what, &moe, &x, MAX_NMSE_BLOCK, dense_ffn);
     // The whole model, and its greedy continuation.

@@ -27,7 +27,7 @@ fn snapshot_restores_the_cache_exactly() {
     let prompt = tok.encode("fn main() { println!(\"hello\"); }", false, true).unwrap();
     let mut a = Session::new(model.clone(), 64, 8).unwrap();
     a.prefill(&prompt).unwrap();
-    let snap = a.export_kv();
+    let snap = a.export_kv().unwrap();
     let next = a.decode(42).unwrap();
 
     let mut b = Session::new(model.clone(), 64, 8).unwrap();

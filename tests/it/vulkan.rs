@@ -11,7 +11,7 @@ use hearth::gguf::GgufFile;
 use hearth::model::{Logits, Model};
 
 use crate::common::*;
-use crate::testmodels::{upcycle, Router, Upcycle};
+use crate::testmodels::{truncate, upcycle, Router, Upcycle};
 
 pub fn vulkan() -> Option<VulkanBackend> {
     match VulkanBackend::new(None) {
@@ -114,12 +114,12 @@ fn moe_logits_match_the_cpu_with_experts_on_either_side() {
     let cpu = Model::load(Arc::clone(&file), CpuBackend).unwrap();
     let tokens = [504u32, 3575, 282, 4649, 314];
     let mut ck = cpu.new_kv(32, KvType::F16, KvType::F16).unwrap();
-    let want = cpu.forward(&mut ck, &tokens, 0, Logits::All);
+    let want = cpu.forward(&mut ck, &tokens, 0, Logits::All).unwrap();
     for n_cpu_moe in [0, 15, usize::MAX] {
         let vk = vulkan().unwrap().with_cpu_moe(n_cpu_moe);
         let gpu = Model::load(Arc::clone(&file), vk).unwrap();
         let mut gk = gpu.new_kv(32, KvType::F16, KvType::F16).unwrap();
-        let got = gpu.forward(&mut gk, &tokens, 0, Logits::All);
+        let got = gpu.forward(&mut gk, &tokens, 0, Logits::All).unwrap();
         let e = nmse(&got, &want);
         // The backends round differently in places (f16 vs f32 value sums; exp); the
         // model amplifies that to ~1e-3. A wrong expert or weight gives ~1.
@@ -156,13 +156,13 @@ fn top2_routing_picks_the_same_experts_and_outputs_in_every_layer() {
             panic!("layer {il} is not MoE")
         };
         assert_eq!(
-            gpu.backend.ids_to_host(&route(&gpu.backend, &gpu.hp, rg, &hg, r).0),
+            gpu.backend.ids_to_host(&route(&gpu.backend, &gpu.hp, rg, &hg, r).0).unwrap(),
             route(&cpu.backend, &cpu.hp, rc, &hc, r).0,
             "layer {il}"
         );
         let yc = ffn(&cpu.backend, &cpu.hp, &lc.ffn, &hc, Act::Silu, r);
         let yg = ffn(&gpu.backend, &gpu.hp, &lg.ffn, &hg, Act::Silu, r);
-        let got = gpu.backend.to_host(&yg);
+        let got = gpu.backend.to_host(&yg).unwrap();
         assert!(got.iter().all(|v| v.is_finite()), "layer {il}: non-finite on the GPU");
         if !yc.data.iter().all(|v| v.is_finite()) {
             // The random router sends a token wholly to one expert whose SwiGLU output
@@ -227,6 +227,58 @@ fn without_a_vulkan_driver_auto_runs_on_the_cpu_with_one_warning() {
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
 
+/// 16.11: a failure on the device (here: a KV cache whose layers are wider than one binding
+/// of the device covers) exited from deep inside the backend. Now `--backend vulkan`
+/// fails with one `hearth:` line, exit 1 (`edit` giving its text back), and `--backend
+/// auto` runs on the CPU after one warning.
+#[test]
+fn a_vulkan_failure_is_an_error_not_an_exit() {
+    let Some(vk) = vulkan() else { return };
+    let device = vk.device().clone();
+    drop(vk);
+    // One layer of SmolLM2: K rows of 3 heads of 64 f16 values, 384 bytes a position;
+    // its trained context raised past -c, so that no warning of its own appears.
+    let n_ctx = device.max_storage_buffer_range as usize / 384 + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smollm2-1-layer.gguf");
+    let mut w = truncate(&GgufFile::open(model_path(SMOLLM2)).unwrap(), 1);
+    w.set_u32("llama.context_length", 1 << 30);
+    w.write(&path).unwrap();
+    let (c, d) = (n_ctx.to_string(), device.index.to_string());
+    let flags = ["-m", path.to_str().unwrap(), "-c", &c, "--device", &d, "-ngl", "99"];
+    let run_on = |backend: &str| {
+        let args = ["run", "-p", "def", "-n", "2", "--temp", "0", "--backend", backend];
+        run(&[&args[..], &flags[..]].concat())
+    };
+    let out = run_on("vulkan");
+    assert_fails(&out, 1, &format!("a KV cache of {n_ctx} positions"));
+    assert!(stdout(&out).is_empty());
+
+    let text = "fn main() {}\n";
+    let mut child = hearth()
+        .args([&["edit", "--backend", "vulkan", "add a comment"], &flags[..]].concat())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_fails(&out, 1, &format!("a KV cache of {n_ctx} positions"));
+    assert_eq!(stdout(&out), text, "edit gives its text back");
+
+    let out = run_on("auto");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("hearth: warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("KV cache") && warnings[0].contains("running on the CPU"),
+        "{err}"
+    );
+    assert_eq!(stdout(&out), stdout(&run_on("cpu")));
+}
+
 #[test]
 fn devices_lists_what_the_tests_run_on() {
     if vulkan().is_none() {
@@ -267,7 +319,7 @@ mod hybrid {
         }
         fn down(&self, t: &<VulkanBackend as Backend>::Tensor) -> CpuTensor {
             let (n_rows, n_cols) = self.vk.shape(t);
-            CpuTensor { data: self.vk.to_host(t), n_rows, n_cols }
+            CpuTensor { data: self.vk.to_host(t).unwrap(), n_rows, n_cols }
         }
     }
 
@@ -292,8 +344,8 @@ mod hybrid {
         fn tensor(&self, d: Vec<f32>, r: usize, c: usize) -> CpuTensor {
             CpuBackend.tensor(d, r, c)
         }
-        fn to_host(&self, t: &CpuTensor) -> Vec<f32> {
-            t.data.clone()
+        fn to_host(&self, t: &CpuTensor) -> hearth::error::Result<Vec<f32>> {
+            Ok(t.data.clone())
         }
         fn shape(&self, t: &CpuTensor) -> (usize, usize) {
             (t.n_rows, t.n_cols)
@@ -316,8 +368,8 @@ mod hybrid {
         fn ids(&self, ids: &[u32]) -> Vec<u32> {
             ids.to_vec()
         }
-        fn ids_to_host(&self, ids: &Vec<u32>) -> Vec<u32> {
-            ids.clone()
+        fn ids_to_host(&self, ids: &Vec<u32>) -> hearth::error::Result<Vec<u32>> {
+            Ok(ids.clone())
         }
         fn top_k_experts(&self, l: &CpuTensor, k: usize, norm: bool) -> (Vec<u32>, CpuTensor) {
             CpuBackend.top_k_experts(l, k, norm)
@@ -370,8 +422,8 @@ mod hybrid {
             }
             CpuBackend.rope(x, pos, p)
         }
-        fn new_kv(&self, s: KvShape) -> Self::Kv {
-            (CpuBackend.new_kv(s), self.vk.new_kv(s))
+        fn new_kv(&self, s: KvShape) -> hearth::error::Result<Self::Kv> {
+            Ok((CpuBackend.new_kv(s)?, self.vk.new_kv(s)?))
         }
         fn kv_store(
             &self,
@@ -397,7 +449,7 @@ mod hybrid {
             }
             CpuBackend.attention(q, &kv.0, il, pos, p)
         }
-        fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> Vec<u8> {
+        fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> hearth::error::Result<Vec<u8>> {
             CpuBackend.kv_export(&kv.0, rows)
         }
         fn kv_import(
@@ -419,12 +471,12 @@ fn each_op_of_smollm2_alone_on_vulkan_keeps_the_logits() {
     let cpu = Model::load(Arc::clone(&file), CpuBackend).unwrap();
     let tokens = [504u32, 3575, 282, 4649, 314, 7042, 30, 198, 198, 504];
     let mut ck = cpu.new_kv(64, KvType::F16, KvType::F16).unwrap();
-    let want = cpu.forward(&mut ck, &tokens, 0, Logits::All);
+    let want = cpu.forward(&mut ck, &tokens, 0, Logits::All).unwrap();
     for op in ["get_rows", "matmul", "rms_norm", "swiglu", "rope", "attention"] {
         let Some(vk) = vulkan() else { return };
         let h = Model::load(Arc::clone(&file), hybrid::Hybrid { vk, on_gpu: vec![op] }).unwrap();
         let mut hk = h.new_kv(64, KvType::F16, KvType::F16).unwrap();
-        let got = h.forward(&mut hk, &tokens, 0, Logits::All);
+        let got = h.forward(&mut hk, &tokens, 0, Logits::All).unwrap();
         let e = nmse(&got, &want);
         assert!(e < 2e-2, "{op}: nmse {e}");
     }

@@ -30,8 +30,11 @@ fn trace<B: Backend>(model: &Model<B>, chunks: &[&[u32]], cache: KvType) -> Trac
     let mut logits = Vec::new();
     let mut start = 0;
     for chunk in chunks {
-        let mut tap = |il: usize, x: &B::Tensor| layers[il].extend(model.backend.to_host(x));
-        logits.extend(model.forward_tapped(&mut kv, chunk, start, Logits::All, Some(&mut tap)));
+        let mut tap =
+            |il: usize, x: &B::Tensor| layers[il].extend(model.backend.to_host(x).unwrap());
+        logits.extend(
+            model.forward_tapped(&mut kv, chunk, start, Logits::All, Some(&mut tap)).unwrap(),
+        );
         start += chunk.len();
     }
     Trace { layers, logits }

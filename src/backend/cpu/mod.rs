@@ -127,8 +127,8 @@ impl Backend for CpuBackend {
         self.t(data, n_rows, n_cols)
     }
 
-    fn to_host(&self, t: &CpuTensor) -> Vec<f32> {
-        t.data.clone()
+    fn to_host(&self, t: &CpuTensor) -> Result<Vec<f32>> {
+        Ok(t.data.clone())
     }
 
     fn shape(&self, t: &CpuTensor) -> (usize, usize) {
@@ -156,8 +156,8 @@ impl Backend for CpuBackend {
         ids.to_vec()
     }
 
-    fn ids_to_host(&self, ids: &Vec<u32>) -> Vec<u32> {
-        ids.clone()
+    fn ids_to_host(&self, ids: &Vec<u32>) -> Result<Vec<u32>> {
+        Ok(ids.clone())
     }
 
     fn top_k_experts(&self, logits: &CpuTensor, k: usize, norm: bool) -> (Vec<u32>, CpuTensor) {
@@ -240,8 +240,8 @@ impl Backend for CpuBackend {
         self.t(ops::rope(&x.data, positions, p), x.n_rows, x.n_cols)
     }
 
-    fn new_kv(&self, shape: KvShape) -> CpuKv {
-        CpuKv::new(shape)
+    fn new_kv(&self, shape: KvShape) -> Result<CpuKv> {
+        Ok(CpuKv::new(shape))
     }
 
     fn kv_store(&self, kv: &mut CpuKv, il: usize, start: usize, k: &CpuTensor, v: &CpuTensor) {
@@ -260,8 +260,8 @@ impl Backend for CpuBackend {
         self.t(data, q.n_rows, p.n_head * p.head_dim_v)
     }
 
-    fn kv_export(&self, kv: &CpuKv, rows: Range<usize>) -> Vec<u8> {
-        kv.export(rows)
+    fn kv_export(&self, kv: &CpuKv, rows: Range<usize>) -> Result<Vec<u8>> {
+        Ok(kv.export(rows))
     }
 
     fn kv_import(&self, kv: &mut CpuKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {

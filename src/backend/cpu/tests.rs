@@ -198,7 +198,7 @@ fn attention_error(type_k: KvType, type_v: KvType) -> f64 {
         KvShape { n_layer: 2, n_ctx: 40, n_embd_k: 2 * dk, n_embd_v: 2 * dv, type_k, type_v };
     let n_kv = 30;
     let (keys, values) = (rng.vec(n_kv * shape.n_embd_k), rng.vec(n_kv * shape.n_embd_v));
-    let mut kv = b.new_kv(shape);
+    let mut kv = b.new_kv(shape).unwrap();
     // Store in two batches, as prefill then decode would.
     for (start, n) in [(0, 20), (20, 10)] {
         let (ek, ev) = (shape.n_embd_k, shape.n_embd_v);
@@ -231,26 +231,26 @@ fn kv_export_import_round_trip() {
         let mut rng = Rng(23);
         let b = CpuBackend;
         let shape = KvShape { n_layer: 3, n_ctx: 8, n_embd_k: 32, n_embd_v: 64, type_k, type_v };
-        let mut kv = b.new_kv(shape);
+        let mut kv = b.new_kv(shape).unwrap();
         for il in 0..3 {
             let (k, v) = (rng.vec(5 * 32), rng.vec(5 * 64));
             b.kv_store(&mut kv, il, 0, &b.tensor(k, 5, 32), &b.tensor(v, 5, 64));
         }
-        let bytes = b.kv_export(&kv, 0..5);
+        let bytes = b.kv_export(&kv, 0..5).unwrap();
         let row = type_k.row_bytes(32) + type_v.row_bytes(64);
         assert_eq!(bytes.len(), 3 * 5 * row);
-        let mut other = b.new_kv(shape);
+        let mut other = b.new_kv(shape).unwrap();
         b.kv_import(&mut other, 0..5, &bytes).unwrap();
-        assert_eq!(b.kv_export(&other, 0..5), bytes);
+        assert_eq!(b.kv_export(&other, 0..5).unwrap(), bytes);
         assert!(b.kv_import(&mut other, 0..4, &bytes).is_err());
         assert!(b.kv_import(&mut other, 0..9, &bytes).is_err());
         b.kv_import(&mut other, 0..0, &[]).unwrap();
         // Ranges put together give the whole.
-        let mut pieces = b.new_kv(shape);
-        b.kv_import(&mut pieces, 2..5, &b.kv_export(&kv, 2..5)).unwrap();
-        b.kv_import(&mut pieces, 0..2, &b.kv_export(&kv, 0..2)).unwrap();
-        assert_eq!(b.kv_export(&pieces, 0..5), bytes);
-        assert!(b.kv_import(&mut pieces, 6..9, &b.kv_export(&kv, 0..3)).is_err());
+        let mut pieces = b.new_kv(shape).unwrap();
+        b.kv_import(&mut pieces, 2..5, &b.kv_export(&kv, 2..5).unwrap()).unwrap();
+        b.kv_import(&mut pieces, 0..2, &b.kv_export(&kv, 0..2).unwrap()).unwrap();
+        assert_eq!(b.kv_export(&pieces, 0..5).unwrap(), bytes);
+        assert!(b.kv_import(&mut pieces, 6..9, &b.kv_export(&kv, 0..3).unwrap()).is_err());
     }
 }
 

@@ -4,9 +4,9 @@
 use vulkano::buffer::Subbuffer;
 
 use super::device::Gpu;
-use super::queue::{device_buffer, Queue};
+use super::queue::{context, device_buffer, size, Queue};
 use crate::backend::{KvShape, KvType};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 pub struct VkKv {
     pub shape: KvShape,
@@ -26,19 +26,35 @@ fn layer_words(ty: KvType, n_ctx: usize, width: usize) -> usize {
 }
 
 impl VkKv {
-    /// A cache of zeros, as the CPU's starts.
+    /// A cache of zeros, as the CPU's starts, zeroed before it returns. An error names
+    /// the sizes wanted: a layer's K or V rows must fit one binding (the attention kernel
+    /// reads them whole), and all of them the device's memory.
     pub fn new(gpu: &Gpu, queue: &Queue, shape: KvShape) -> Result<VkKv> {
         let (n, ek, ev) = (shape.n_ctx, shape.n_embd_k, shape.n_embd_v);
-        let layer = |ty, w| {
-            let b = device_buffer::<u32>(gpu, layer_words(ty, n, w))?;
+        let (k_words, v_words) =
+            (layer_words(shape.type_k, n, ek), layer_words(shape.type_v, n, ev));
+        let total = (4 * (k_words + v_words) as u64).saturating_mul(shape.n_layer as u64);
+        let wanted =
+            format!("a KV cache of {n} positions ({} over {} layers)", size(total), shape.n_layer);
+        let widest = 4 * k_words.max(v_words) as u64;
+        if widest > gpu.max_binding {
+            return Err(Error::failed(format!(
+                "vulkan: {wanted} needs {widest} bytes of rows per layer, more than the {} \
+                 ({}) one binding of this device covers (lower -c/--ctx-size)",
+                gpu.max_binding,
+                size(gpu.max_binding)
+            )));
+        }
+        let in_context = |e| context(e, &wanted);
+        let alloc = |words| device_buffer::<u32>(gpu, words).map_err(in_context);
+        let k: Vec<_> = (0..shape.n_layer).map(|_| alloc(k_words)).collect::<Result<_>>()?;
+        let v: Vec<_> = (0..shape.n_layer).map(|_| alloc(v_words)).collect::<Result<_>>()?;
+        // Zeroed now, so that a pass failing later (its work dropped) never drops this.
+        for b in k.iter().chain(&v) {
             queue.zero(b.clone());
-            Ok(b)
-        };
-        Ok(VkKv {
-            shape,
-            k: (0..shape.n_layer).map(|_| layer(shape.type_k, ek)).collect::<Result<_>>()?,
-            v: (0..shape.n_layer).map(|_| layer(shape.type_v, ev)).collect::<Result<_>>()?,
-        })
+        }
+        queue.flush(gpu).map_err(in_context)?;
+        Ok(VkKv { shape, k, v })
     }
 
     /// Bytes of `n_tokens` positions over all layers (K then V per layer).

@@ -1,8 +1,9 @@
 //! The Vulkan compute backend: weights and KV cache resident on the device, every op a
 //! kernel of `kernels/` recorded into one command buffer that is submitted when the
-//! host reads a result back.
+//! host reads a result back; a failure inside an op is reported there too (`failure.rs`).
 
 mod device;
+mod failure;
 mod kv;
 mod ops;
 mod pipelines;
@@ -21,12 +22,13 @@ use vulkano::buffer::Subbuffer;
 
 use self::device::Gpu;
 pub use self::device::{list as list_devices, DeviceInfo};
+use self::failure::{stale_input, Failure};
 pub use self::kv::VkKv;
 use self::ops::BinaryOp;
 use self::pipelines::Pipelines;
-use self::queue::{fatal, readback_buffer, Queue};
+use self::queue::{detail, readback_buffer, Queue};
 pub use self::weights::VkWeight;
-use super::cpu::CpuBackend;
+use super::cpu::{CpuBackend, CpuWeight};
 use super::{AttnParams, Backend, KvShape, RopeParams};
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, TensorInfo};
@@ -48,6 +50,8 @@ pub struct VulkanBackend {
     gpu: Gpu,
     pipelines: Pipelines,
     queue: Queue,
+    /// The first failure inside an op since the last read-back (see `failure.rs`).
+    failure: Failure,
     /// The experts of layers below this stay on the CPU (0: none; `usize::MAX`: all).
     n_cpu_moe: usize,
     /// Expert products computed on the CPU so far.
@@ -65,6 +69,7 @@ impl VulkanBackend {
         let gpu = Gpu::open(index)?;
         let pipelines = Pipelines::new(Arc::clone(&gpu.device));
         Ok(VulkanBackend {
+            failure: Failure::new(&gpu)?,
             gpu,
             pipelines,
             queue: Queue::default(),
@@ -166,24 +171,52 @@ impl VulkanBackend {
         w.bytes()
     }
 
-    fn flush(&self) {
-        self.queue.flush(&self.gpu).unwrap_or_else(|e| fatal("submit", e.message()));
-    }
-
-    /// Reads `len` bytes at `offset` of each `(buffer, offset, len)` in order.
-    fn read_ranges(&self, ranges: &[(&Subbuffer<[u32]>, u64, u64)]) -> Vec<u8> {
+    /// Reads `len` bytes at `offset` of each `(buffer, offset, len)` in order, after the
+    /// work pending.
+    fn read_ranges(&self, ranges: &[(&Subbuffer<[u32]>, u64, u64)]) -> Result<Vec<u8>> {
+        if ranges.iter().any(|r| self.failure.is_stand_in(r.0)) {
+            return Err(stale_input());
+        }
         let total: u64 = ranges.iter().map(|r| r.2).sum();
-        let out = readback_buffer::<u8>(&self.gpu, total as usize)
-            .unwrap_or_else(|e| fatal("read-back", e.message()));
+        let out = readback_buffer::<u8>(&self.gpu, total as usize)?;
         let mut at = 0;
         for &(buf, off, len) in ranges.iter().filter(|r| r.2 > 0) {
             let src = buf.as_bytes().clone().slice(off..off + len);
             self.queue.copy(src, out.clone().slice(at..at + len));
             at += len;
         }
-        self.flush();
-        let data = out.read().unwrap_or_else(|e| fatal("read-back", e));
-        data[..total as usize].to_vec()
+        self.queue.flush(&self.gpu)?;
+        let data = out.read().map_err(|e| Error::failed(format!("mapping: {}", detail(&e))))?;
+        Ok(data[..total as usize].to_vec())
+    }
+
+    fn read_f32(&self, t: &VkTensor) -> Result<Vec<f32>> {
+        let n = (t.n_rows * t.n_cols) as u64;
+        let bytes = self.read_ranges(&[(&t.buf.clone().reinterpret(), 0, 4 * n)])?;
+        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+
+    fn read_ids(&self, ids: &VkIds) -> Result<Vec<u32>> {
+        let bytes = self.read_ranges(&[(&ids.buf, 0, 4 * ids.n as u64)])?;
+        Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+
+    fn upload_tensor(&self, data: &[f32], n_rows: usize, n_cols: usize) -> Result<VkTensor> {
+        debug_assert_eq!(data.len(), n_rows * n_cols);
+        Ok(VkTensor { buf: self.upload(data)?, n_rows, n_cols })
+    }
+
+    /// An expert product of a weight kept in host memory, run on the CPU.
+    fn host_mul_mat_id(&self, w: &CpuWeight, x: &VkTensor, ids: &VkIds) -> Result<VkTensor> {
+        self.host_ops.fetch_add(1, Relaxed);
+        let xh = CpuBackend.tensor(self.read_f32(x)?, x.n_rows, x.n_cols);
+        let y = CpuBackend.mul_mat_id(w, &xh, &self.read_ids(ids)?);
+        self.upload_tensor(&y.data, y.n_rows, y.n_cols)
+    }
+
+    /// A gather of rows `rows` of `x`.
+    fn gather_op(&self, name: &str, x: &VkTensor, rows: &[u32]) -> VkTensor {
+        self.op(name, (rows.len(), x.n_cols), || self.gather(x, rows))
     }
 }
 
@@ -224,20 +257,11 @@ impl Backend for VulkanBackend {
     }
 
     fn tensor(&self, data: Vec<f32>, n_rows: usize, n_cols: usize) -> VkTensor {
-        debug_assert_eq!(data.len(), n_rows * n_cols);
-        VkTensor { buf: self.upload(&data), n_rows, n_cols }
+        self.op("upload", (n_rows, n_cols), || self.upload_tensor(&data, n_rows, n_cols))
     }
 
-    fn to_host(&self, t: &VkTensor) -> Vec<f32> {
-        let n = t.n_rows * t.n_cols;
-        let out = readback_buffer::<f32>(&self.gpu, n)
-            .unwrap_or_else(|e| fatal("read-back", e.message()));
-        if n > 0 {
-            self.queue.copy(t.buf.as_bytes().clone(), out.as_bytes().clone());
-        }
-        self.flush();
-        let data = out.read().unwrap_or_else(|e| fatal("read-back", e));
-        data[..n].to_vec()
+    fn to_host(&self, t: &VkTensor) -> Result<Vec<f32>> {
+        self.read_back("read-back", || self.read_f32(t))
     }
 
     fn shape(&self, t: &VkTensor) -> (usize, usize) {
@@ -246,95 +270,102 @@ impl Backend for VulkanBackend {
 
     fn select_rows(&self, t: &VkTensor, rows: &[usize]) -> VkTensor {
         let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-        self.gather(t, &rows)
+        self.gather_op("select_rows", t, &rows)
     }
 
     fn get_rows(&self, w: &VkWeight, ids: &[u32]) -> VkTensor {
-        self.get_rows_op(w, ids)
+        let k = w.dims()[0] as usize;
+        self.op("get_rows", (ids.len(), k), || self.get_rows_op(w, ids).map_err(|e| w.context(e)))
     }
 
     fn matmul(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
-        self.matmul_op(w, x)
+        let m = w.dims().get(1).map_or(0, |&m| m as usize);
+        self.op("matmul", (x.n_rows, m), || self.matmul_op(w, x).map_err(|e| w.context(e)))
     }
 
     fn ids(&self, ids: &[u32]) -> VkIds {
-        VkIds { buf: self.upload(ids), n: ids.len() }
+        let upload = || Ok(VkIds { buf: self.upload(ids)?, n: ids.len() });
+        self.guard("upload", upload, |f| f.ids(ids.len()))
     }
 
-    fn ids_to_host(&self, ids: &VkIds) -> Vec<u32> {
-        let bytes = self.read_ranges(&[(&ids.buf, 0, 4 * ids.n as u64)]);
-        bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    fn ids_to_host(&self, ids: &VkIds) -> Result<Vec<u32>> {
+        self.read_back("read-back", || self.read_ids(ids))
     }
 
     fn top_k_experts(&self, logits: &VkTensor, k: usize, norm: bool) -> (VkIds, VkTensor) {
-        self.top_k_op(logits, k, norm)
+        let n = logits.n_rows * k;
+        let stand_in = |f: &Failure| (f.ids(n), f.tensor(n, 1));
+        self.guard("top_k_experts", || self.top_k_op(logits, k, norm), stand_in)
     }
 
     fn mul_mat_id(&self, w: &VkWeight, x: &VkTensor, ids: &VkIds) -> VkTensor {
-        if let VkWeight::Host(w) = w {
-            self.host_ops.fetch_add(1, Relaxed);
-            let xh = CpuBackend.tensor(self.to_host(x), x.n_rows, x.n_cols);
-            let y = CpuBackend.mul_mat_id(w, &xh, &self.ids_to_host(ids));
-            return self.tensor(y.data, y.n_rows, y.n_cols);
-        }
-        self.mul_mat_id_op(w, x, ids)
+        let m = w.dims().get(1).map_or(0, |&m| m as usize);
+        self.op("mul_mat_id", (ids.n, m), || match w {
+            VkWeight::Host(hw) => self.host_mul_mat_id(hw, x, ids),
+            _ => self.mul_mat_id_op(w, x, ids).map_err(|e| w.context(e)),
+        })
     }
 
     fn rms_norm(&self, x: &VkTensor, w: &VkWeight, eps: f32) -> VkTensor {
-        self.rms_norm_op(x, w, eps)
+        self.op("rms_norm", (x.n_rows, x.n_cols), || self.rms_norm_op(x, w, eps))
     }
 
     fn add(&self, a: &VkTensor, b: &VkTensor) -> VkTensor {
         assert_eq!((a.n_rows, a.n_cols), (b.n_rows, b.n_cols), "add shapes");
-        self.binary(BinaryOp::Add, a, &b.buf, 0.0)
+        self.op("add", (a.n_rows, a.n_cols), || self.binary(BinaryOp::Add, a, &b.buf, 0.0))
     }
 
     fn add_row(&self, x: &VkTensor, bias: &VkWeight) -> VkTensor {
-        let VkWeight::Vector { data, .. } = bias else { fatal("add_row", "a matrix bias") };
-        self.binary(BinaryOp::AddRow, x, data, 0.0)
+        self.op("add_row", (x.n_rows, x.n_cols), || {
+            let VkWeight::Vector { data, .. } = bias else { return Err(bias.misuse("a vector")) };
+            self.binary(BinaryOp::AddRow, x, data, 0.0)
+        })
     }
 
     fn scale(&self, x: &VkTensor, s: f32) -> VkTensor {
-        self.binary(BinaryOp::Scale, x, &x.buf, s)
+        self.op("scale", (x.n_rows, x.n_cols), || self.binary(BinaryOp::Scale, x, &x.buf, s))
     }
 
     fn scale_rows(&self, x: &VkTensor, s: &[f32]) -> VkTensor {
-        let s = self.upload(s);
-        self.binary(BinaryOp::ScaleRows, x, &s, 0.0)
+        self.op("scale_rows", (x.n_rows, x.n_cols), || {
+            self.binary(BinaryOp::ScaleRows, x, &self.upload(s)?, 0.0)
+        })
     }
 
     fn scale_rows_by(&self, x: &VkTensor, s: &VkTensor, sigmoid: bool) -> VkTensor {
         let op = if sigmoid { BinaryOp::ScaleRowsSigmoid } else { BinaryOp::ScaleRows };
-        self.binary(op, x, &s.buf, 0.0)
+        self.op("scale_rows_by", (x.n_rows, x.n_cols), || self.binary(op, x, &s.buf, 0.0))
     }
 
     fn sum_groups(&self, x: &VkTensor, g: usize) -> VkTensor {
-        self.sum_groups_op(x, g)
+        self.op("sum_groups", (x.n_rows / g, x.n_cols), || self.sum_groups_op(x, g))
     }
 
     fn repeat_rows(&self, x: &VkTensor, g: usize) -> VkTensor {
         let rows: Vec<u32> = (0..x.n_rows * g).map(|r| (r / g) as u32).collect();
-        self.gather(x, &rows)
+        self.gather_op("repeat_rows", x, &rows)
     }
 
     fn swiglu(&self, gate: &VkTensor, up: &VkTensor) -> VkTensor {
-        self.binary(BinaryOp::Swiglu, gate, &up.buf, 0.0)
+        let shape = (gate.n_rows, gate.n_cols);
+        self.op("swiglu", shape, || self.binary(BinaryOp::Swiglu, gate, &up.buf, 0.0))
     }
 
     fn geglu(&self, gate: &VkTensor, up: &VkTensor) -> VkTensor {
-        self.binary(BinaryOp::Geglu, gate, &up.buf, 0.0)
+        let shape = (gate.n_rows, gate.n_cols);
+        self.op("geglu", shape, || self.binary(BinaryOp::Geglu, gate, &up.buf, 0.0))
     }
 
     fn rope(&self, x: &VkTensor, positions: &[u32], p: &RopeParams) -> VkTensor {
-        self.rope_op(x, positions, p)
+        self.op("rope", (x.n_rows, x.n_cols), || self.rope_op(x, positions, p))
     }
 
-    fn new_kv(&self, shape: KvShape) -> VkKv {
-        VkKv::new(&self.gpu, &self.queue, shape).unwrap_or_else(|e| fatal("KV cache", e.message()))
+    fn new_kv(&self, shape: KvShape) -> Result<VkKv> {
+        VkKv::new(&self.gpu, &self.queue, shape)
     }
 
     fn kv_store(&self, kv: &mut VkKv, il: usize, start: usize, k: &VkTensor, v: &VkTensor) {
-        self.kv_store_op(kv, il, start, k, v);
+        self.guard("kv_store", || self.kv_store_op(kv, il, start, k, v), |_| ());
     }
 
     fn attention(
@@ -345,10 +376,11 @@ impl Backend for VulkanBackend {
         positions: &[u32],
         p: &AttnParams,
     ) -> VkTensor {
-        self.attention_op(q, kv, il, positions, p)
+        let shape = (q.n_rows, p.n_head.saturating_mul(p.head_dim_v));
+        self.op("attention", shape, || self.attention_op(q, kv, il, positions, p))
     }
 
-    fn kv_export(&self, kv: &VkKv, rows: Range<usize>) -> Vec<u8> {
+    fn kv_export(&self, kv: &VkKv, rows: Range<usize>) -> Result<Vec<u8>> {
         let s = &kv.shape;
         let (kb, vb) =
             (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
@@ -356,7 +388,7 @@ impl Backend for VulkanBackend {
         let ranges: Vec<_> = (kv.k.iter().zip(&kv.v))
             .flat_map(|(k, v)| [(k, lo * kb, n * kb), (v, lo * vb, n * vb)])
             .collect();
-        self.read_ranges(&ranges)
+        self.read_back("KV export", || self.read_ranges(&ranges))
     }
 
     fn kv_import(&self, kv: &mut VkKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
@@ -375,15 +407,17 @@ impl Backend for VulkanBackend {
         let (kb, vb) =
             (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
         let (lo, n) = (rows.start as u64, rows.len() as u64);
-        let src = self.upload(bytes);
-        let mut at = 0;
-        for (k, v) in kv.k.iter().zip(&kv.v) {
-            for (buf, rb) in [(k, kb), (v, vb)] {
-                let dst = buf.as_bytes().clone().slice(lo * rb..(lo + n) * rb);
-                self.queue.copy(src.clone().slice(at..at + n * rb), dst);
-                at += n * rb;
+        self.read_back("KV import", || {
+            let src = self.upload(bytes)?;
+            let mut at = 0;
+            for (k, v) in kv.k.iter().zip(&kv.v) {
+                for (buf, rb) in [(k, kb), (v, vb)] {
+                    let dst = buf.as_bytes().clone().slice(lo * rb..(lo + n) * rb);
+                    self.queue.copy(src.clone().slice(at..at + n * rb), dst);
+                    at += n * rb;
+                }
             }
-        }
-        self.queue.flush(&self.gpu)
+            self.queue.flush(&self.gpu)
+        })
     }
 }

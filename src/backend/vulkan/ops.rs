@@ -3,12 +3,14 @@
 
 use vulkano::buffer::Subbuffer;
 
+use super::failure::stale_input;
 use super::kv::VkKv;
 use super::pipelines::{Push, WG, WG_ELEMS};
-use super::queue::{device_buffer, fatal, host_buffer};
+use super::queue::{context, device_buffer, host_buffer};
 use super::weights::VkWeight;
 use super::{VkIds, VkTensor, VulkanBackend};
 use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
+use crate::error::Result;
 use crate::quant::{self, GgmlType};
 
 /// Activation rows of one `mul_mat` workgroup (`NT` in mul_mat.comp).
@@ -93,22 +95,34 @@ impl VulkanBackend {
         [x as u32, n.div_ceil(x).max(1) as u32, z.max(1) as u32]
     }
 
-    fn run(&self, kernel: &str, buffers: &[Subbuffer<[u8]>], push: &impl Push, groups: [u32; 3]) {
-        let pipeline = self.pipelines.get(kernel).unwrap_or_else(|e| fatal(kernel, e.message()));
-        self.queue.dispatch(&self.gpu, &pipeline, buffers, push.block(), groups);
+    /// Records a dispatch of `kernel`; refuses a stand-in (see `failure.rs`) among the
+    /// bindings, so a failed op's output never reaches a kernel.
+    fn run(
+        &self,
+        kernel: &str,
+        buffers: &[Subbuffer<[u8]>],
+        push: &impl Push,
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if buffers.iter().any(|b| self.failure.is_stand_in(b)) {
+            return Err(context(stale_input(), format!("kernel {kernel}")));
+        }
+        let pipeline = self.pipelines.get(kernel)?;
+        (self.queue.dispatch(&self.gpu, &pipeline, buffers, push.block(), groups))
+            .map_err(|e| context(e, format!("kernel {kernel}")))
     }
 
-    pub(super) fn alloc(&self, n_rows: usize, n_cols: usize) -> VkTensor {
-        let buf = device_buffer::<f32>(&self.gpu, n_rows * n_cols)
-            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
-        VkTensor { buf, n_rows, n_cols }
+    pub(super) fn alloc(&self, n_rows: usize, n_cols: usize) -> Result<VkTensor> {
+        let buf = device_buffer::<f32>(&self.gpu, n_rows.saturating_mul(n_cols))
+            .map_err(|e| context(e, format!("activations ({n_rows}, {n_cols}) f32")))?;
+        Ok(VkTensor { buf, n_rows, n_cols })
     }
 
     pub(super) fn upload<T: vulkano::buffer::BufferContents + Copy + Default>(
         &self,
         data: &[T],
-    ) -> Subbuffer<[T]> {
-        host_buffer(&self.gpu, data).unwrap_or_else(|e| fatal("upload", e.message()))
+    ) -> Result<Subbuffer<[T]>> {
+        host_buffer(&self.gpu, data)
     }
 
     /// A binding of elements `start..start + len` of `b`: the range starts at an aligned
@@ -127,42 +141,47 @@ impl VulkanBackend {
         a: &VkTensor,
         b: &Subbuffer<[f32]>,
         s: f32,
-    ) -> VkTensor {
-        let y = self.alloc(a.n_rows, a.n_cols);
+    ) -> Result<VkTensor> {
+        let y = self.alloc(a.n_rows, a.n_cols)?;
         let n = a.n_rows * a.n_cols;
         let push = BinaryPush { op: op as u32, n: n as u32, n_cols: a.n_cols as u32, s };
         let groups = n.div_ceil(WG_ELEMS).clamp(1, self.gpu.max_groups[0] as usize);
-        self.run("binary", &[bytes(&a.buf), bytes(b), bytes(&y.buf)], &push, [groups as u32, 1, 1]);
-        y
+        self.run(
+            "binary",
+            &[bytes(&a.buf), bytes(b), bytes(&y.buf)],
+            &push,
+            [groups as u32, 1, 1],
+        )?;
+        Ok(y)
     }
 
-    pub(super) fn gather(&self, x: &VkTensor, rows: &[u32]) -> VkTensor {
-        let y = self.alloc(rows.len(), x.n_cols);
+    pub(super) fn gather(&self, x: &VkTensor, rows: &[u32]) -> Result<VkTensor> {
+        let y = self.alloc(rows.len(), x.n_cols)?;
         if rows.is_empty() {
-            return y;
+            return Ok(y);
         }
-        let ids = self.upload(rows);
+        let ids = self.upload(rows)?;
         let push = GatherPush { n_cols: x.n_cols as u32, n: rows.len() as u32 };
         let groups = self.grid(rows.len(), 1);
-        self.run("gather_rows", &[bytes(&x.buf), bytes(&ids), bytes(&y.buf)], &push, groups);
-        y
+        self.run("gather_rows", &[bytes(&x.buf), bytes(&ids), bytes(&y.buf)], &push, groups)?;
+        Ok(y)
     }
 
-    pub(super) fn sum_groups_op(&self, x: &VkTensor, g: usize) -> VkTensor {
-        let y = self.alloc(x.n_rows / g, x.n_cols);
+    pub(super) fn sum_groups_op(&self, x: &VkTensor, g: usize) -> Result<VkTensor> {
+        let y = self.alloc(x.n_rows / g, x.n_cols)?;
         let n = y.n_rows * y.n_cols;
         let push = SumGroupsPush { n_cols: x.n_cols as u32, n: n as u32, g: g as u32 };
         let groups = n.div_ceil(WG_ELEMS).clamp(1, self.gpu.max_groups[0] as usize);
-        self.run("sum_groups", &[bytes(&x.buf), bytes(&y.buf)], &push, [groups as u32, 1, 1]);
-        y
+        self.run("sum_groups", &[bytes(&x.buf), bytes(&y.buf)], &push, [groups as u32, 1, 1])?;
+        Ok(y)
     }
 
-    pub(super) fn get_rows_op(&self, w: &VkWeight, ids: &[u32]) -> VkTensor {
+    pub(super) fn get_rows_op(&self, w: &VkWeight, ids: &[u32]) -> Result<VkTensor> {
         let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
-            fatal("get_rows", "a vector weight is not an embedding matrix")
+            return Err(w.misuse("a matrix"));
         };
         let k = dims[0] as usize;
-        let y = self.alloc(ids.len(), k);
+        let y = self.alloc(ids.len(), k)?;
         let kernel = format!("get_rows_{}", ty.name().to_lowercase());
         for c in chunks {
             let pairs: Vec<u32> = (ids.iter().enumerate())
@@ -173,16 +192,16 @@ impl VulkanBackend {
                 continue;
             }
             let n = pairs.len() / 2;
-            let pairs = self.upload(&pairs);
+            let pairs = self.upload(&pairs)?;
             let push = GetRowsPush { k: k as u32, row_bytes: *row_bytes as u32, n: n as u32 };
             let bufs = [bytes(&c.buf), bytes(&pairs), bytes(&y.buf)];
-            self.run_typed(&kernel, name, &bufs, &push, self.grid(n, 1));
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(n, 1))?;
         }
-        y
+        Ok(y)
     }
 
-    /// [`Self::run`] for a kernel chosen by weight type: a type without one is fatal,
-    /// naming the tensor (models are checked at load, so this is a bug if reached).
+    /// [`Self::run`] for a kernel chosen by weight type; an error names the tensor (a
+    /// type without a kernel is refused at load, so that one is a bug if reached).
     fn run_typed(
         &self,
         kernel: &str,
@@ -190,41 +209,41 @@ impl VulkanBackend {
         b: &[Subbuffer<[u8]>],
         p: &impl Push,
         g: [u32; 3],
-    ) {
-        if !super::pipelines::Pipelines::has(kernel) {
-            fatal(kernel, format!("no kernel for tensor {tensor}"));
-        }
-        self.run(kernel, b, p, g);
+    ) -> Result<()> {
+        self.run(kernel, b, p, g).map_err(|e| e.with_tensor(tensor))
     }
 
     /// `x` rounded through the activation type the CPU pairs with weights of type `ty`
     /// (q8_0, q8_K or f16 and back), so both backends multiply the same numbers; `None`
     /// when the CPU multiplies f32 as it is.
-    fn round_activations(&self, ty: GgmlType, x: &VkTensor) -> Option<VkTensor> {
+    fn round_activations(&self, ty: GgmlType, x: &VkTensor) -> Result<Option<VkTensor>> {
         let act = quant::dot::activation_type(ty);
         let (kernel, block) = match act {
             GgmlType::Q8_0 | GgmlType::Q8_1 => ("round_acts_q8_0", 32),
             GgmlType::Q8_K => ("round_acts_q8_k", 256),
             GgmlType::F16 => ("round_acts_f16", 32),
-            _ => return None,
+            _ => return Ok(None),
         };
         let n = x.n_rows * x.n_cols;
-        let y = self.alloc(x.n_rows, x.n_cols);
+        let y = self.alloc(x.n_rows, x.n_cols)?;
         let push = RoundPush { n_blocks: n.div_ceil(block) as u32, n_elems: n as u32 };
         let groups = self.grid(n.div_ceil(block).div_ceil(WG), 1);
-        self.run(kernel, &[bytes(&x.buf), bytes(&y.buf)], &push, groups);
-        Some(y)
+        self.run(kernel, &[bytes(&x.buf), bytes(&y.buf)], &push, groups)?;
+        Ok(Some(y))
     }
 
-    pub(super) fn matmul_op(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
+    pub(super) fn matmul_op(&self, w: &VkWeight, x: &VkTensor) -> Result<VkTensor> {
         let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
-            fatal("matmul", "a vector weight")
+            return Err(w.misuse("a matrix"));
         };
-        let rounded = self.round_activations(*ty, x);
+        if self.failure.is_stand_in(&x.buf) {
+            return Err(stale_input());
+        }
+        let rounded = self.round_activations(*ty, x)?;
         let x = rounded.as_ref().unwrap_or(x);
         let (k, m, n) = (dims[0] as usize, dims[1] as usize, x.n_rows);
         assert_eq!(x.n_cols, k, "matmul {name}: activation width vs weight rows");
-        let y = self.alloc(n, m);
+        let y = self.alloc(n, m)?;
         let kernel = format!("mul_mat_{}", ty.name().to_lowercase());
         let room = self.gpu.max_binding as usize - self.gpu.offset_align as usize - 4;
         let block = (room / (4 * k.max(m))).min(self.gpu.max_groups[2] as usize * TILE_ROWS);
@@ -253,18 +272,23 @@ impl VulkanBackend {
                     &[bytes(&c.buf), xw.clone(), yw.clone()],
                     &push,
                     groups,
-                );
+                )?;
             }
         }
-        y
+        Ok(y)
     }
 
     /// The router's top-k on the device: ids `(n·k)` and weights `(n·k, 1)`.
-    pub(super) fn top_k_op(&self, logits: &VkTensor, k: usize, norm: bool) -> (VkIds, VkTensor) {
+    pub(super) fn top_k_op(
+        &self,
+        logits: &VkTensor,
+        k: usize,
+        norm: bool,
+    ) -> Result<(VkIds, VkTensor)> {
         let n = logits.n_rows;
         let ids = device_buffer::<u32>(&self.gpu, n * k)
-            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
-        let w = self.alloc(n * k, 1);
+            .map_err(|e| context(e, format!("expert ids ({n}, {k})")))?;
+        let w = self.alloc(n * k, 1)?;
         let push = TopKPush {
             n_expert: logits.n_cols as u32,
             k: k as u32,
@@ -272,25 +296,30 @@ impl VulkanBackend {
             norm: norm as u32,
         };
         let bufs = [bytes(&logits.buf), bytes(&ids), bytes(&w.buf)];
-        self.run("topk", &bufs, &push, self.grid(n.div_ceil(WG), 1));
-        (VkIds { buf: ids, n: n * k }, w)
+        self.run("topk", &bufs, &push, self.grid(n.div_ceil(WG), 1))?;
+        Ok((VkIds { buf: ids, n: n * k }, w))
     }
 
-    pub(super) fn mul_mat_id_op(&self, w: &VkWeight, x: &VkTensor, ids: &VkIds) -> VkTensor {
+    pub(super) fn mul_mat_id_op(
+        &self,
+        w: &VkWeight,
+        x: &VkTensor,
+        ids: &VkIds,
+    ) -> Result<VkTensor> {
         let VkWeight::Matrix { ty, dims, row_bytes, chunks, name, .. } = w else {
-            fatal("mul_mat_id", "a vector weight")
+            return Err(w.misuse("an expert matrix"));
         };
         let (k, m, n_expert) = (dims[0] as usize, dims[1] as usize, dims[2] as usize);
         assert_eq!((x.n_cols, x.n_rows), (k, ids.n), "mul_mat_id {name} shapes");
-        let rounded = self.round_activations(*ty, x);
+        let rounded = self.round_activations(*ty, x)?;
         let x = rounded.as_ref().unwrap_or(x);
-        let y = self.alloc(ids.n, m);
+        let y = self.alloc(ids.n, m)?;
         // At most one partial tile per expert beyond the full ones.
         let max_tiles = ids.n / TILE_ROWS + n_expert.min(ids.n);
         let tiles = device_buffer::<u32>(&self.gpu, 1 + max_tiles * (2 + TILE_ROWS))
-            .unwrap_or_else(|e| fatal("out of device memory", e.message()));
+            .map_err(|e| context(e, "expert tiles"))?;
         let push = TilesPush { n_rows: ids.n as u32, n_expert: n_expert as u32 };
-        self.run("build_tiles", &[bytes(&ids.buf), bytes(&tiles)], &push, [1, 1, 1]);
+        self.run("build_tiles", &[bytes(&ids.buf), bytes(&tiles)], &push, [1, 1, 1])?;
         let kernel = format!("mul_mat_id_{}", ty.name().to_lowercase());
         for c in chunks {
             let push = MulMatPush {
@@ -305,25 +334,30 @@ impl VulkanBackend {
                 expert0: c.first as u32,
             };
             let bufs = [bytes(&c.buf), bytes(&x.buf), bytes(&y.buf), bytes(&tiles)];
-            self.run_typed(&kernel, name, &bufs, &push, self.grid(m.div_ceil(WG), max_tiles));
+            self.run_typed(&kernel, name, &bufs, &push, self.grid(m.div_ceil(WG), max_tiles))?;
         }
-        y
+        Ok(y)
     }
 
-    pub(super) fn rms_norm_op(&self, x: &VkTensor, w: &VkWeight, eps: f32) -> VkTensor {
-        let VkWeight::Vector { data, .. } = w else { fatal("rms_norm", "a matrix weight") };
+    pub(super) fn rms_norm_op(&self, x: &VkTensor, w: &VkWeight, eps: f32) -> Result<VkTensor> {
+        let VkWeight::Vector { data, .. } = w else { return Err(w.misuse("a vector")) };
         let chunk = data.len() as usize;
         let n_chunks = x.n_rows * x.n_cols / chunk;
-        let y = self.alloc(x.n_rows, x.n_cols);
+        let y = self.alloc(x.n_rows, x.n_cols)?;
         let push = RmsNormPush { chunk: chunk as u32, n_chunks: n_chunks as u32, eps };
         let bufs = [bytes(&x.buf), bytes(data), bytes(&y.buf)];
-        self.run("rms_norm", &bufs, &push, self.grid(n_chunks, 1));
-        y
+        self.run("rms_norm", &bufs, &push, self.grid(n_chunks, 1))?;
+        Ok(y)
     }
 
-    pub(super) fn rope_op(&self, x: &VkTensor, positions: &[u32], p: &RopeParams) -> VkTensor {
-        let y = self.alloc(x.n_rows, x.n_cols);
-        let pos = self.upload(positions);
+    pub(super) fn rope_op(
+        &self,
+        x: &VkTensor,
+        positions: &[u32],
+        p: &RopeParams,
+    ) -> Result<VkTensor> {
+        let y = self.alloc(x.n_rows, x.n_cols)?;
+        let pos = self.upload(positions)?;
         let push = RopePush {
             n_head: p.n_head as u32,
             head_dim: p.head_dim as u32,
@@ -335,11 +369,17 @@ impl VulkanBackend {
         };
         let pairs = x.n_rows * p.n_head * p.head_dim / 2;
         let bufs = [bytes(&x.buf), bytes(&pos), bytes(&y.buf)];
-        self.run("rope", &bufs, &push, self.grid(pairs.div_ceil(WG), 1));
-        y
+        self.run("rope", &bufs, &push, self.grid(pairs.div_ceil(WG), 1))?;
+        Ok(y)
     }
 
-    fn store_rows(&self, ty: KvType, cache: &Subbuffer<[u32]>, x: &VkTensor, start: usize) {
+    fn store_rows(
+        &self,
+        ty: KvType,
+        cache: &Subbuffer<[u32]>,
+        x: &VkTensor,
+        start: usize,
+    ) -> Result<()> {
         let (width, n) = (x.n_cols, x.n_rows);
         let invocations = match ty {
             KvType::F32 => n * width,
@@ -352,7 +392,7 @@ impl VulkanBackend {
         let push = KvStorePush { width: width as u32, start: start as u32, n: n as u32 };
         let kernel = format!("kv_store_{}", ty.name());
         let groups = self.grid(invocations.div_ceil(WG), 1);
-        self.run(&kernel, &[bytes(&x.buf), bytes(cache)], &push, groups);
+        self.run(&kernel, &[bytes(&x.buf), bytes(cache)], &push, groups)
     }
 
     pub(super) fn kv_store_op(
@@ -362,12 +402,12 @@ impl VulkanBackend {
         start: usize,
         k: &VkTensor,
         v: &VkTensor,
-    ) {
+    ) -> Result<()> {
         if k.n_rows == 0 {
-            return;
+            return Ok(());
         }
-        self.store_rows(kv.shape.type_k, &kv.k[il], k, start);
-        self.store_rows(kv.shape.type_v, &kv.v[il], v, start);
+        self.store_rows(kv.shape.type_k, &kv.k[il], k, start)?;
+        self.store_rows(kv.shape.type_v, &kv.v[il], v, start)
     }
 
     pub(super) fn attention_op(
@@ -377,10 +417,10 @@ impl VulkanBackend {
         il: usize,
         positions: &[u32],
         p: &AttnParams,
-    ) -> VkTensor {
+    ) -> Result<VkTensor> {
         let (tk, tv) = (kv.shape.type_k, kv.shape.type_v);
-        let y = self.alloc(q.n_rows, p.n_head * p.head_dim_v);
-        let pos = self.upload(positions);
+        let y = self.alloc(q.n_rows, p.n_head.saturating_mul(p.head_dim_v))?;
+        let pos = self.upload(positions)?;
         let push = AttentionPush {
             n_head: p.n_head as u32,
             n_head_kv: p.n_head_kv as u32,
@@ -391,7 +431,7 @@ impl VulkanBackend {
         };
         let kernel = format!("attention_{}_{}", tk.name(), tv.name());
         let bufs = [bytes(&q.buf), bytes(&kv.k[il]), bytes(&kv.v[il]), bytes(&pos), bytes(&y.buf)];
-        self.run(&kernel, &bufs, &push, [p.n_head as u32, q.n_rows as u32, 1]);
-        y
+        self.run(&kernel, &bufs, &push, [p.n_head as u32, q.n_rows as u32, 1])?;
+        Ok(y)
     }
 }

@@ -39,10 +39,30 @@ pub struct Queue {
     dispatched: std::sync::atomic::AtomicU64,
 }
 
-/// A failure inside an op, where the backend trait has no error path: one line, exit 1.
-pub fn fatal(what: &str, e: impl std::fmt::Debug) -> ! {
-    eprintln!("hearth: vulkan: {what}: {e:?}");
-    std::process::exit(1)
+/// A vulkano error's `Debug` text (its `Display` is terse) on one line.
+pub fn detail(e: &dyn std::fmt::Debug) -> String {
+    format!("{e:?}").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `e` with its message put as `vulkan: WHAT: message` (one `vulkan: ` prefix).
+pub fn context(e: Error, what: impl std::fmt::Display) -> Error {
+    e.map_message(|m| format!("vulkan: {what}: {}", m.strip_prefix("vulkan: ").unwrap_or(m)))
+}
+
+/// A byte count for messages: `384 B`, `12.0 MiB`, `2.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let (mut v, mut unit) = (bytes as f64 / 1024.0, UNITS[0]);
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        (v, unit) = (v / 1024.0, u);
+    }
+    format!("{v:.1} {unit}")
 }
 
 impl Queue {
@@ -62,19 +82,25 @@ impl Queue {
         buffers: &[Subbuffer<[u8]>],
         push: PushBlock,
         groups: [u32; 3],
-    ) {
+    ) -> Result<()> {
         let layout = Arc::clone(&pipeline.layout().set_layouts()[0]);
         let writes = buffers
             .iter()
             .enumerate()
             .map(|(i, b)| WriteDescriptorSet::buffer(i as u32, b.clone()));
         let set = DescriptorSet::new(Arc::clone(&gpu.descriptors) as _, layout, writes, [])
-            .unwrap_or_else(|e| fatal("descriptor set", e));
+            .map_err(|e| Error::failed(format!("creating a descriptor set: {}", detail(&e))))?;
         self.push(Cmd::Dispatch { pipeline: Arc::clone(pipeline), set, push, groups });
+        Ok(())
     }
 
     pub fn copy(&self, src: Subbuffer<[u8]>, dst: Subbuffer<[u8]>) {
         self.push(Cmd::Copy { src, dst });
+    }
+
+    /// Drops what is pending: the work of a pass that failed part-way.
+    pub fn discard(&self) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// Sets every word of `dst` to zero.
@@ -91,8 +117,9 @@ impl Queue {
         if cmds.is_empty() {
             return Ok(());
         }
-        let err =
-            |what: &str, e: &dyn std::fmt::Debug| Error::failed(format!("vulkan: {what}: {e:?}"));
+        let err = |what: &str, e: &dyn std::fmt::Debug| {
+            Error::failed(format!("vulkan: {what}: {}", detail(e)))
+        };
         let mut b = AutoCommandBufferBuilder::primary(
             Arc::clone(&gpu.commands) as _,
             gpu.queue.queue_family_index(),
@@ -144,8 +171,10 @@ impl Queue {
 const USAGE: BufferUsage =
     BufferUsage::STORAGE_BUFFER.union(BufferUsage::TRANSFER_SRC).union(BufferUsage::TRANSFER_DST);
 
-/// An uninitialized device-local buffer of `len` elements (at least one).
+/// An uninitialized device-local buffer of `len` elements (at least one); an error says
+/// how many bytes were wanted.
 pub fn device_buffer<T: BufferContents>(gpu: &Gpu, len: usize) -> Result<Subbuffer<[T]>> {
+    let bytes = (len.max(1) as u64).saturating_mul(size_of::<T>() as u64);
     Buffer::new_slice::<T>(
         Arc::clone(&gpu.memory) as _,
         BufferCreateInfo { usage: USAGE, ..Default::default() },
@@ -155,7 +184,13 @@ pub fn device_buffer<T: BufferContents>(gpu: &Gpu, len: usize) -> Result<Subbuff
         },
         len.max(1) as u64,
     )
-    .map_err(|e| Error::failed(format!("vulkan: allocating {len} elements: {e:?}")))
+    .map_err(|e| {
+        Error::failed(format!(
+            "vulkan: allocating {} of device memory: {}",
+            size(bytes),
+            detail(&e)
+        ))
+    })
 }
 
 /// A host-visible buffer holding `data` (at least one element), usable as a storage
@@ -176,7 +211,7 @@ pub fn host_buffer<T: BufferContents + Copy + Default>(
         },
         data.iter().copied(),
     )
-    .map_err(|e| Error::failed(format!("vulkan: allocating an upload buffer: {e:?}")))
+    .map_err(|e| Error::failed(format!("vulkan: allocating an upload buffer: {}", detail(&e))))
 }
 
 /// A host-readable buffer of `len` elements to copy results into.
@@ -191,5 +226,5 @@ pub fn readback_buffer<T: BufferContents>(gpu: &Gpu, len: usize) -> Result<Subbu
         },
         len.max(1) as u64,
     )
-    .map_err(|e| Error::failed(format!("vulkan: allocating a read-back buffer: {e:?}")))
+    .map_err(|e| Error::failed(format!("vulkan: allocating a read-back buffer: {}", detail(&e))))
 }

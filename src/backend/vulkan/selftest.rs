@@ -72,7 +72,7 @@ pub fn run(vk: &VulkanBackend, file: &GgufFile) -> Result<()> {
         let (wv, wc) = (vk.load_weight(&f, t)?, CpuBackend.load_weight(&f, t)?);
         let k = t.dims[0] as usize;
         let x = values(TOKENS * k, 1);
-        let got = vk.to_host(&vk.matmul(&wv, &vk.tensor(x.clone(), TOKENS, k)));
+        let got = vk.to_host(&vk.matmul(&wv, &vk.tensor(x.clone(), TOKENS, k)))?;
         let want = CpuBackend.matmul(&wc, &CpuBackend.tensor(x, TOKENS, k)).data;
         check(&format!("mul_mat_{}", info.ty.name().to_lowercase()), &got, &want)?;
     }
@@ -93,10 +93,10 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
     let (nv, nc) = (vk.load_weight(&f, t)?, cpu.load_weight(&f, t)?);
     check(
         "rms_norm",
-        &vk.to_host(&vk.rms_norm(&xv, &nv, 1e-6)),
+        &vk.to_host(&vk.rms_norm(&xv, &nv, 1e-6))?,
         &cpu.rms_norm(&xc, &nc, 1e-6).data,
     )?;
-    check("binary", &vk.to_host(&vk.swiglu(&xv, &xv)), &cpu.swiglu(&xc, &xc).data)?;
+    check("binary", &vk.to_host(&vk.swiglu(&xv, &xv))?, &cpu.swiglu(&xc, &xc).data)?;
     let positions: Vec<u32> = (0..n as u32).collect();
     let rope = RopeParams {
         mode: RopeMode::Neox,
@@ -107,7 +107,7 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
         freq_scale: 1.0,
     };
     let (qv, qc) = (vk.rope(&xv, &positions, &rope), cpu.rope(&xc, &positions, &rope));
-    check("rope", &vk.to_host(&qv), &qc.data)?;
+    check("rope", &vk.to_host(&qv)?, &qc.data)?;
     let shape = KvShape {
         n_layer: 1,
         n_ctx: 16,
@@ -117,7 +117,7 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
         type_v: KvType::F16,
     };
     let kv_rows = values(n * c / 2, 4);
-    let (mut kvv, mut kvc) = (vk.new_kv(shape), cpu.new_kv(shape));
+    let (mut kvv, mut kvc) = (vk.new_kv(shape)?, cpu.new_kv(shape)?);
     let (kr, kc) = (vk.tensor(kv_rows.clone(), n, c / 2), cpu.tensor(kv_rows, n, c / 2));
     vk.kv_store(&mut kvv, 0, 0, &kr, &kr);
     cpu.kv_store(&mut kvc, 0, 0, &kc, &kc);
@@ -129,6 +129,6 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
         scale: 0.125,
         window: None,
     };
-    let got = vk.to_host(&vk.attention(&qv, &kvv, 0, &positions, &p));
+    let got = vk.to_host(&vk.attention(&qv, &kvv, 0, &positions, &p))?;
     check("attention_f16_f16", &got, &cpu.attention(&qc, &kvc, 0, &positions, &p).data)
 }

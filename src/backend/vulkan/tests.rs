@@ -77,7 +77,7 @@ fn matmul_matches_naive_for_every_kernel_type() {
         let (w, _) = weights(b, &f);
         for n in [1, 13] {
             let x = rng.vec(n * k);
-            let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
+            let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k))).unwrap();
             let want = naive::matmul(&wf, m, k, &rounded(ty, &x, k), n);
             assert_close(&got, &want, 1e-10, ty.name());
         }
@@ -103,7 +103,7 @@ fn float_rows_of_any_length_and_split_bindings() {
             assert!(chunks.len() > 1, "the weight is split across bindings");
         }
         let x = rng.vec(n * k);
-        let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k)));
+        let got = b.to_host(&b.matmul(&w, &b.tensor(x.clone(), n, k))).unwrap();
         assert_close(&got, &naive::matmul(&wf, m, k, &rounded(ty, &x, k), n), 1e-10, ty.name());
     }
 }
@@ -119,7 +119,8 @@ fn mul_mat_id_matches_naive() {
         let (w, _) = weights(b, &file(&[k as u64, m as u64, e as u64], ty, bytes));
         let ids: Vec<u32> = (0..21).map(|i| (i * 7 % e) as u32).collect();
         let x = rng.vec(ids.len() * k);
-        let got = b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &b.ids(&ids)));
+        let got =
+            b.to_host(&b.mul_mat_id(&w, &b.tensor(x.clone(), ids.len(), k), &b.ids(&ids))).unwrap();
         let want = naive::mul_mat_id(&wf, m, k, &rounded(ty, &x, k), &ids);
         assert_close(&got, &want, 1e-10, ty.name());
     }
@@ -139,12 +140,12 @@ fn top_k_experts_match_the_cpu_with_ties_to_the_lower_id() {
     for (k, norm) in [(1, false), (2, true), (4, false), (16, true)] {
         let (vi, vw) = b.top_k_experts(&b.tensor(logits.clone(), n, e), k, norm);
         let (ci, cw) = CpuBackend.top_k_experts(&CpuBackend.tensor(logits.clone(), n, e), k, norm);
-        assert_eq!(b.ids_to_host(&vi), ci, "k {k}");
-        assert_close(&b.to_host(&vw), &cw.data, 1e-12, &format!("weights k {k}"));
+        assert_eq!(b.ids_to_host(&vi).unwrap(), ci, "k {k}");
+        assert_close(&b.to_host(&vw).unwrap(), &cw.data, 1e-12, &format!("weights k {k}"));
     }
     let s = rng.vec(n);
     let (x, xs) = (rng.vec(n * 5), b.tensor(s.clone(), n, 1));
-    let got = b.to_host(&b.scale_rows_by(&b.tensor(x.clone(), n, 5), &xs, true));
+    let got = b.to_host(&b.scale_rows_by(&b.tensor(x.clone(), n, 5), &xs, true)).unwrap();
     let want =
         CpuBackend.scale_rows_by(&CpuBackend.tensor(x, n, 5), &CpuBackend.tensor(s, n, 1), true);
     assert_close(&got, &want.data, 1e-12, "scale_rows_by sigmoid");
@@ -160,7 +161,7 @@ fn get_rows_dequantizes_the_named_rows_of_every_type() {
         let wf = naive::dequantize(ty, &bytes, k * m);
         let (w, _) = weights(b, &file(&[k as u64, m as u64], ty, bytes));
         let ids = [299u32, 0, 7, 7, 150];
-        let got = b.to_host(&b.get_rows(&w, &ids));
+        let got = b.to_host(&b.get_rows(&w, &ids)).unwrap();
         let want: Vec<f32> =
             ids.iter().flat_map(|&i| &wf[i as usize * k..][..k]).copied().collect();
         assert_close(&got, &want, 1e-12, ty.name());
@@ -181,17 +182,21 @@ fn row_ops_match_the_cpu() {
     let (vw, cw) = weights(b, &f);
     let s: Vec<f32> = rng.vec(n);
     let cases: Vec<(&str, Vec<f32>, Vec<f32>)> = vec![
-        ("add", b.to_host(&b.add(&va, &vb)), cpu.add(&ca, &cb).data),
-        ("add_row", b.to_host(&b.add_row(&va, &vw)), cpu.add_row(&ca, &cw).data),
-        ("scale", b.to_host(&b.scale(&va, 0.3)), cpu.scale(&ca, 0.3).data),
-        ("scale_rows", b.to_host(&b.scale_rows(&va, &s)), cpu.scale_rows(&ca, &s).data),
-        ("swiglu", b.to_host(&b.swiglu(&va, &vb)), cpu.swiglu(&ca, &cb).data),
-        ("rms_norm", b.to_host(&b.rms_norm(&va, &vw, 1e-6)), cpu.rms_norm(&ca, &cw, 1e-6).data),
-        ("sum_groups", b.to_host(&b.sum_groups(&va, 3)), cpu.sum_groups(&ca, 3).data),
-        ("repeat_rows", b.to_host(&b.repeat_rows(&va, 2)), cpu.repeat_rows(&ca, 2).data),
+        ("add", b.to_host(&b.add(&va, &vb)).unwrap(), cpu.add(&ca, &cb).data),
+        ("add_row", b.to_host(&b.add_row(&va, &vw)).unwrap(), cpu.add_row(&ca, &cw).data),
+        ("scale", b.to_host(&b.scale(&va, 0.3)).unwrap(), cpu.scale(&ca, 0.3).data),
+        ("scale_rows", b.to_host(&b.scale_rows(&va, &s)).unwrap(), cpu.scale_rows(&ca, &s).data),
+        ("swiglu", b.to_host(&b.swiglu(&va, &vb)).unwrap(), cpu.swiglu(&ca, &cb).data),
+        (
+            "rms_norm",
+            b.to_host(&b.rms_norm(&va, &vw, 1e-6)).unwrap(),
+            cpu.rms_norm(&ca, &cw, 1e-6).data,
+        ),
+        ("sum_groups", b.to_host(&b.sum_groups(&va, 3)).unwrap(), cpu.sum_groups(&ca, 3).data),
+        ("repeat_rows", b.to_host(&b.repeat_rows(&va, 2)).unwrap(), cpu.repeat_rows(&ca, 2).data),
         (
             "select_rows",
-            b.to_host(&b.select_rows(&va, &[5, 0, 2])),
+            b.to_host(&b.select_rows(&va, &[5, 0, 2])).unwrap(),
             cpu.select_rows(&ca, &[5, 0, 2]).data,
         ),
     ];
@@ -199,7 +204,7 @@ fn row_ops_match_the_cpu() {
         assert_close(&got, &want, 1e-12, what);
     }
     // GeGLU: the CPU looks gelu up in an f16 table; the kernel computes it in f32.
-    assert_close(&b.to_host(&b.geglu(&va, &vb)), &cpu.geglu(&ca, &cb).data, 1e-6, "geglu");
+    assert_close(&b.to_host(&b.geglu(&va, &vb)).unwrap(), &cpu.geglu(&ca, &cb).data, 1e-6, "geglu");
 }
 
 #[test]
@@ -211,7 +216,7 @@ fn per_head_rms_norm_matches_the_cpu() {
     let f =
         file(&[d as u64], GgmlType::F32, rng.vec(d).iter().flat_map(|v| v.to_le_bytes()).collect());
     let (vw, cw) = weights(b, &f);
-    let got = b.to_host(&b.rms_norm(&b.tensor(x.clone(), n, heads * d), &vw, 1e-6));
+    let got = b.to_host(&b.rms_norm(&b.tensor(x.clone(), n, heads * d), &vw, 1e-6)).unwrap();
     let want = CpuBackend.rms_norm(&CpuBackend.tensor(x, n, heads * d), &cw, 1e-6).data;
     assert_close(&got, &want, 1e-12, "per-head rms_norm");
 }
@@ -231,7 +236,7 @@ fn rope_matches_the_cpu_in_both_modes_with_partial_rotation() {
             freq_scale: 1.0,
         };
         let x = rng.vec(positions.len() * 3 * 64);
-        let got = b.to_host(&b.rope(&b.tensor(x.clone(), 5, 192), &positions, &p));
+        let got = b.to_host(&b.rope(&b.tensor(x.clone(), 5, 192), &positions, &p)).unwrap();
         let want = CpuBackend.rope(&CpuBackend.tensor(x, 5, 192), &positions, &p).data;
         assert_close(&got, &want, 1e-9, &format!("rope {mode:?} n_rot {n_rot}"));
     }
@@ -250,7 +255,7 @@ fn attention_case(b: &VulkanBackend, ty: KvType, tv: KvType, window: Option<usiz
     };
     let p = AttnParams { n_head, n_head_kv, head_dim_k: dk, head_dim_v: dv, scale: 0.125, window };
     let cpu = CpuBackend;
-    let (mut ckv, mut vkv) = (cpu.new_kv(shape), b.new_kv(shape));
+    let (mut ckv, mut vkv) = (cpu.new_kv(shape).unwrap(), b.new_kv(shape).unwrap());
     let mut err: f64 = 0.0;
     // Two batches: a prompt of 130 tokens, then 7 more (an odd start for q8_0 pairs).
     for (start, n) in [(0, 130), (130, 7)] {
@@ -273,11 +278,12 @@ fn attention_case(b: &VulkanBackend, ty: KvType, tv: KvType, window: Option<usiz
         );
         let want =
             cpu.attention(&cpu.tensor(q.clone(), n, n_head * dk), &ckv, 1, &positions, &p).data;
-        let got = b.to_host(&b.attention(&b.tensor(q, n, n_head * dk), &vkv, 1, &positions, &p));
+        let got =
+            b.to_host(&b.attention(&b.tensor(q, n, n_head * dk), &vkv, 1, &positions, &p)).unwrap();
         err = err.max(nmse(&got, &want));
     }
     // The caches hold the same bytes (q8_0: up to a rounding tie now and then).
-    let (ce, ve) = (cpu.kv_export(&ckv, 0..137), b.kv_export(&vkv, 0..137));
+    let (ce, ve) = (cpu.kv_export(&ckv, 0..137).unwrap(), b.kv_export(&vkv, 0..137).unwrap());
     let differ = ce.iter().zip(&ve).filter(|(a, b)| a != b).count();
     assert_eq!(ce.len(), ve.len());
     assert!(differ * 1000 <= ce.len(), "{ty:?}: {differ} of {} bytes differ", ce.len());
@@ -306,16 +312,16 @@ fn kv_export_import_round_trip() {
     for ty in KvType::ALL {
         let shape =
             KvShape { n_layer: 3, n_ctx: 8, n_embd_k: 32, n_embd_v: 64, type_k: ty, type_v: ty };
-        let mut kv = b.new_kv(shape);
+        let mut kv = b.new_kv(shape).unwrap();
         let k = rng.vec(8 * 32);
         let v = rng.vec(8 * 64);
         for il in 0..3 {
             b.kv_store(&mut kv, il, 0, &b.tensor(k.clone(), 8, 32), &b.tensor(v.clone(), 8, 64));
         }
-        let bytes = b.kv_export(&kv, 2..7);
-        let mut other = b.new_kv(shape);
+        let bytes = b.kv_export(&kv, 2..7).unwrap();
+        let mut other = b.new_kv(shape).unwrap();
         b.kv_import(&mut other, 2..7, &bytes).unwrap();
-        assert_eq!(b.kv_export(&other, 2..7), bytes, "{ty:?}");
+        assert_eq!(b.kv_export(&other, 2..7).unwrap(), bytes, "{ty:?}");
         assert!(b.kv_import(&mut other, 2..9, &bytes).is_err(), "a wrong range is refused");
     }
 }
@@ -339,4 +345,42 @@ fn experts_go_to_the_host_from_the_first_layers_until_the_rest_fits() {
     assert_eq!(fit(1024 + layer), Some(2));
     assert_eq!(fit(1024), Some(3));
     assert_eq!(fit(1023), None);
+}
+
+/// 16.11: a failure inside an op (here: activations larger than the device's memory)
+/// exited the process from deep inside the backend. Now the op leaves a stand-in, later
+/// ops skip their work, and the read-back reports the failure naming the op; after that
+/// the backend works again, and the stand-in is refused, never read as numbers.
+#[test]
+fn a_failed_op_is_an_error_at_the_read_back_not_an_exit() {
+    // A backend of its own: a failure is kept until a read-back, and other tests share
+    // theirs.
+    let Some(b) = open(None) else { return };
+    let cols = 1 << 20;
+    let x = b.tensor(vec![1.0; cols], 1, cols);
+    let rows = 2 * (b.device().memory / (4 * cols as u64)) as usize + 1;
+    let y = b.repeat_rows(&x, rows);
+    let z = b.scale(&y, 2.0);
+    let err = b.to_host(&z).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(err.kind(), crate::error::ErrorKind::Failed, "{msg}");
+    assert!(msg.starts_with("vulkan: repeat_rows: ") && !msg.contains('\n'), "{msg}");
+    assert!(msg.contains(&format!("activations ({rows}, {cols})")), "{msg}");
+    assert_eq!(b.to_host(&b.scale(&x, 2.0)).unwrap()[..3], [2.0; 3]);
+    for e in [b.to_host(&y).unwrap_err(), b.to_host(&b.sum_groups(&y, rows)).unwrap_err()] {
+        assert!(e.to_string().contains("an op that failed earlier"), "{e}");
+    }
+}
+
+/// 16.11: a KV cache the device could not hold was an exit; now it is an error that
+/// names the size wanted (here: layers wider than one binding of the device covers).
+#[test]
+fn a_kv_cache_the_device_cannot_hold_is_an_error_naming_its_size() {
+    let Some(b) = vk() else { return };
+    let n_ctx = b.device().max_storage_buffer_range as usize / 256 + 1;
+    let ty = KvType::F32;
+    let shape = KvShape { n_layer: 2, n_ctx, n_embd_k: 64, n_embd_v: 64, type_k: ty, type_v: ty };
+    let msg = b.new_kv(shape).err().expect("a cache wider than a binding").to_string();
+    assert!(msg.contains(&format!("a KV cache of {n_ctx} positions")), "{msg}");
+    assert!(msg.contains("per layer, more than the"), "{msg}");
 }

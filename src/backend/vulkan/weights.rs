@@ -63,6 +63,33 @@ impl VkWeight {
         }
     }
 
+    /// Its tensor's name, where it keeps one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            VkWeight::Matrix { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The error for an op given this weight where `wanted` belongs (never for a model
+    /// that loaded: its manifest fixes the shape of every weight).
+    pub fn misuse(&self, wanted: &str) -> Error {
+        let what = match self {
+            VkWeight::Matrix { .. } => "a matrix",
+            VkWeight::Vector { .. } => "a vector",
+            VkWeight::Host(_) => "a weight kept in host memory",
+        };
+        self.context(Error::failed(format!("{what} weight where {wanted} is wanted")))
+    }
+
+    /// `e` naming this weight's tensor, where it keeps its name.
+    pub fn context(&self, e: Error) -> Error {
+        match self.name() {
+            Some(name) => e.with_tensor(name),
+            None => e,
+        }
+    }
+
     /// Bytes kept in host memory.
     pub fn host_bytes(&self) -> u64 {
         match self {
