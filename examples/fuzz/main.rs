@@ -125,7 +125,15 @@ fn run_replay(args: &Args) -> Result<bool, String> {
     for name in target_names(&args.targets)? {
         let mut target = targets::make(name, &targets::models_dir())?;
         match harness::replay(target.as_mut(), &Dirs::of(&fuzz_dir(), name)) {
-            Ok(n) => println!("{name}: {n} inputs replayed, no findings"),
+            Ok(r) => {
+                let (path, took) = r.slowest.unwrap_or_default();
+                let ms = took.as_secs_f64() * 1e3;
+                println!(
+                    "{name}: {} inputs replayed, no findings; slowest {ms:.1} ms ({})",
+                    r.inputs,
+                    path.display()
+                );
+            }
             Err((path, finding)) => {
                 println!("{name}: {}: {finding}", path.display());
                 clean = false;

@@ -52,7 +52,7 @@ fn the_corpus_and_every_artifact_replay_clean() {
     for name in NAMES {
         let mut target = target(name);
         match harness::replay(target.as_mut(), &Dirs::of(&fuzz_dir(), name)) {
-            Ok(n) => assert!(n > 0, "{name}: no corpus in fuzz/corpus/{name}"),
+            Ok(r) => assert!(r.inputs > 0, "{name}: no corpus in fuzz/corpus/{name}"),
             Err((path, finding)) => panic!("{}: {finding}", path.display()),
         }
     }

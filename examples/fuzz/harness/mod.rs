@@ -104,7 +104,7 @@ pub struct Report {
     pub wall: Duration,
     pub corpus: usize,
     pub saved: usize,
-    pub classes: usize,
+    pub features: usize,
     pub slowest: Duration,
     pub largest_alloc: Option<usize>,
     pub finding: Option<Finding>,
@@ -115,7 +115,7 @@ impl std::fmt::Display for Report {
         let secs = self.wall.as_secs_f64();
         write!(
             f,
-            "{}: {} execs in {:.1} s ({:.0}/s), corpus {} (+{} saved), {} outcome classes, \
+            "{}: {} execs in {:.1} s ({:.0}/s), corpus {} (+{} saved), {} outcome features, \
              slowest {:.1} ms",
             self.target,
             self.execs,
@@ -123,7 +123,7 @@ impl std::fmt::Display for Report {
             self.execs as f64 / secs.max(1e-9),
             self.corpus,
             self.saved,
-            self.classes,
+            self.features,
             self.slowest.as_secs_f64() * 1e3
         )?;
         if let Some(bytes) = self.largest_alloc {
@@ -173,6 +173,51 @@ fn save_finding(dirs: &Dirs, mut finding: Finding, input: &[u8]) -> Finding {
     finding
 }
 
+/// The inputs in play and the outcome features seen so far.
+struct Pool {
+    inputs: Vec<Vec<u8>>,
+    /// Hashes of `inputs`.
+    known: HashSet<u64>,
+    features: HashSet<String>,
+}
+
+impl Pool {
+    fn new(corpus: Vec<Vec<u8>>) -> Pool {
+        let known = corpus.iter().map(|input| corpus::hash(input)).collect();
+        let inputs = if corpus.is_empty() { vec![Vec::new()] } else { corpus };
+        Pool { inputs, known, features: HashSet::new() }
+    }
+
+    /// A mutant of a random input: the target's own mutation, or byte-level ones.
+    fn mutant(&self, target: &dyn Target, rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
+        let mut data = self.inputs[rng.below(self.inputs.len())].clone();
+        if rng.chance(3) || !target.mutate(rng, &mut data) {
+            let other = &self.inputs[rng.below(self.inputs.len())];
+            mutate::mutate(rng, &mut data, other, dict, target.max_len());
+        }
+        data.truncate(target.max_len());
+        data
+    }
+
+    /// Records the features of an outcome; keeps `input` (true) when one is new.
+    fn offer(&mut self, input: &[u8], outcome: &str, took: Duration) -> bool {
+        let mut new = false;
+        for feature in outcome.lines() {
+            if self.features.insert(feature.to_string()) {
+                if std::env::var_os("FUZZ_DEBUG").is_some() {
+                    eprintln!("{:>8.3} ms {feature:?}", took.as_secs_f64() * 1e3);
+                }
+                new = true;
+            }
+        }
+        let keep = new && self.inputs.len() < MAX_POOL && self.known.insert(corpus::hash(input));
+        if keep {
+            self.inputs.push(input.to_vec());
+        }
+        keep
+    }
+}
+
 /// Fuzzes `target`: replays its corpus, then mutates it until `opts` says to stop or a
 /// finding comes up.
 pub fn fuzz(target: &mut dyn Target, opts: &Options) -> Report {
@@ -186,92 +231,82 @@ pub fn fuzz(target: &mut dyn Target, opts: &Options) -> Report {
         wall: Duration::ZERO,
         corpus: 0,
         saved: 0,
-        classes: 0,
+        features: 0,
         slowest: Duration::ZERO,
         largest_alloc: None,
         finding: None,
     };
-    let mut classes: HashSet<String> = HashSet::new();
-    let mut pool: Vec<Vec<u8>> = Vec::new();
-    let mut known: HashSet<u64> = HashSet::new();
-    for (_, input) in corpus::load(&opts.dirs.corpus) {
-        known.insert(corpus::hash(&input));
-        pool.push(input);
-    }
-    if pool.is_empty() {
-        pool.push(Vec::new());
-    }
-    let n_replay = pool.len();
+    let corpus: Vec<Vec<u8>> =
+        corpus::load(&opts.dirs.corpus).into_iter().map(|(_, b)| b).collect();
+    let n_replay = corpus.len();
+    let mut pool = Pool::new(corpus);
     let mut next_status = Duration::from_secs(10);
-    let mut i = 0usize;
     while report.execs < opts.runs && start.elapsed() < opts.time {
         // The corpus is replayed first, as it is; then every input is a mutant.
-        let input = match i < n_replay {
-            true => pool[i].clone(),
-            false => {
-                let mut data = pool[rng.below(pool.len())].clone();
-                if rng.chance(3) || !target.mutate(&mut rng, &mut data) {
-                    let other = &pool[rng.below(pool.len())];
-                    mutate::mutate(&mut rng, &mut data, other, &dict, target.max_len());
-                }
-                data.truncate(target.max_len());
-                data
-            }
+        let input = match (report.execs as usize) < n_replay {
+            true => pool.inputs[report.execs as usize].clone(),
+            false => pool.mutant(&*target, &mut rng, &dict),
         };
-        i += 1;
         report.execs += 1;
-        match execute(target, &input) {
+        let (outcome, took) = match execute(target, &input) {
+            Ok(done) => done,
             Err(finding) => {
                 report.finding = Some(save_finding(&opts.dirs, finding, &input));
                 break;
             }
-            Ok((class, elapsed)) => {
-                report.slowest = report.slowest.max(elapsed);
-                let mut new = false;
-                for feature in class.lines() {
-                    if !classes.contains(feature) {
-                        if std::env::var_os("FUZZ_DEBUG").is_some() {
-                            eprintln!("{:>8.3} ms {feature:?}", elapsed.as_secs_f64() * 1e3);
-                        }
-                        classes.insert(feature.to_string());
-                        new = true;
-                    }
-                }
-                if new && pool.len() < MAX_POOL && known.insert(corpus::hash(&input)) {
-                    if opts.save_corpus
-                        && report.saved < opts.max_saved
-                        && corpus::save(&opts.dirs.corpus, "kept", &input).is_ok()
-                    {
-                        report.saved += 1;
-                    }
-                    pool.push(input);
-                }
-            }
+        };
+        report.slowest = report.slowest.max(took);
+        if pool.offer(&input, &outcome, took)
+            && opts.save_corpus
+            && report.saved < opts.max_saved
+            && corpus::save(&opts.dirs.corpus, "kept", &input).is_ok()
+        {
+            report.saved += 1;
         }
         if opts.progress && start.elapsed() >= next_status {
             next_status += Duration::from_secs(30);
-            report.wall = start.elapsed();
-            report.corpus = pool.len();
-            report.classes = classes.len();
-            println!("  {report}");
+            println!("  {}", report.at(start, &pool));
         }
     }
-    report.wall = start.elapsed();
-    report.corpus = pool.len();
-    report.classes = classes.len();
+    report = report.at(start, &pool);
     report.largest_alloc = watch::largest_allocation();
     report
 }
 
+impl Report {
+    /// The report with the time and pool sizes as of now.
+    fn at(&self, start: Instant, pool: &Pool) -> Report {
+        let mut now = self.clone();
+        now.wall = start.elapsed();
+        now.corpus = pool.inputs.len();
+        now.features = pool.features.len();
+        now
+    }
+}
+
+/// What a replay found: how many inputs ran, and the slowest.
+#[derive(Debug, Clone)]
+pub struct Replayed {
+    pub inputs: usize,
+    pub slowest: Option<(PathBuf, Duration)>,
+}
+
 /// Runs every input of `dirs` (corpus and artifacts) once; the first finding, if any.
-pub fn replay(target: &mut dyn Target, dirs: &Dirs) -> Result<usize, (PathBuf, Finding)> {
+pub fn replay(target: &mut dyn Target, dirs: &Dirs) -> Result<Replayed, (PathBuf, Finding)> {
     watch::install(dirs.artifacts.clone());
     let mut inputs = corpus::load(&dirs.corpus);
     inputs.extend(corpus::load(&dirs.artifacts));
+    let mut slowest: Option<(PathBuf, Duration)> = None;
     for (path, input) in &inputs {
-        execute(target, input).map_err(|f| (path.clone(), f))?;
+        let (_, took) = execute(target, input).map_err(|f| (path.clone(), f))?;
+        if std::env::var_os("FUZZ_DEBUG").is_some() {
+            eprintln!("{:>8.3} ms {}", took.as_secs_f64() * 1e3, path.display());
+        }
+        if slowest.as_ref().is_none_or(|(_, s)| took > *s) {
+            slowest = Some((path.clone(), took));
+        }
     }
-    Ok(inputs.len())
+    Ok(Replayed { inputs: inputs.len(), slowest })
 }
 
 /// An outcome class from a message: digits blanked, short quoted text (`'…'`, `"…"`,

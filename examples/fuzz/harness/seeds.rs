@@ -103,8 +103,67 @@ fn every_type() -> Result<Vec<u8>, String> {
     w.to_bytes().map_err(|e| e.to_string())
 }
 
+/// GPT-2's byte-to-character map: printable bytes stand for themselves, the others for
+/// the characters from U+0100 on.
+fn byte_chars() -> Vec<char> {
+    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || b >= 174;
+    let mut next = 256;
+    (0..256u32)
+        .map(|b| match printable(b) {
+            true => char::from_u32(b).unwrap_or('?'),
+            false => {
+                next += 1;
+                char::from_u32(next - 1).unwrap_or('?')
+            }
+        })
+        .collect()
+}
+
+fn strings(items: &[&str]) -> Value {
+    Value::Array(Array::String(items.iter().map(|s| s.to_string()).collect()))
+}
+
+/// A small tokenizer that loads: byte-level BPE (every byte, a few merges, control
+/// tokens) or SentencePiece (byte fallback, scored pieces), with a chat template.
+fn small_tokenizer(bpe: bool) -> Result<Vec<u8>, String> {
+    let mut w = GgufWriter::new();
+    w.set_str("general.architecture", "llama");
+    let mut tokens: Vec<String>;
+    let mut types: Vec<i32>;
+    if bpe {
+        tokens = byte_chars().iter().map(|c| c.to_string()).collect();
+        tokens.extend(["Ġt", "he", "Ġthe", "<|im_start|>", "<|im_end|>"].map(String::from));
+        types = vec![1; tokens.len()];
+        let n = types.len();
+        types[n - 2..].fill(3);
+        w.set_str("tokenizer.ggml.model", "gpt2").set_str("tokenizer.ggml.pre", "bloom");
+        w.set("tokenizer.ggml.merges", strings(&["Ġ t", "h e", "Ġt he"]));
+        w.set_u32("tokenizer.ggml.bos_token_id", n as u32 - 2);
+        w.set_u32("tokenizer.ggml.eos_token_id", n as u32 - 1);
+    } else {
+        tokens = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
+        tokens.extend((0..256).map(|b| format!("<0x{b:02X}>")));
+        tokens.extend(["▁", "▁t", "he", "▁the", "<start_of_turn>"].map(String::from));
+        types = [2, 3, 3].to_vec();
+        types.extend([6; 256]);
+        types.extend([1, 1, 1, 1, 4]);
+        let scores: Vec<f32> = (0..tokens.len()).map(|i| -(i as f32)).collect();
+        w.set_str("tokenizer.ggml.model", "llama");
+        w.set("tokenizer.ggml.scores", Value::Array(Array::F32(scores)));
+        w.set_bool("tokenizer.ggml.add_space_prefix", true);
+    }
+    w.set("tokenizer.ggml.tokens", Value::Array(Array::String(tokens)));
+    w.set("tokenizer.ggml.token_type", Value::Array(Array::I32(types)));
+    let template =
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content | trim }}<|im_end|>\n\
+                    {% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    w.set_str("tokenizer.chat_template", template);
+    w.to_bytes().map_err(|e| e.to_string())
+}
+
 fn gguf(models: &[&Path]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = vec![every_type()?, GgufWriter::new().to_bytes().map_err(|e| e.to_string())?];
+    out.extend([small_tokenizer(true)?, small_tokenizer(false)?]);
     for (i, path) in models.iter().enumerate() {
         let file = GgufFile::open(path).map_err(|e| e.to_string())?;
         out.push(shrunk(&file, 8, 16, 3)?);

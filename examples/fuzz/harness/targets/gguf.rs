@@ -1,9 +1,13 @@
-//! The GGUF reader: any bytes give a validated file or a one-line error. A file that
-//! parses keeps its promises: every tensor's data view has its byte size, lies in the
-//! file and is found by name; every metadata value renders; hparams read or fail cleanly.
+//! The GGUF reader and what reads a file's metadata first: any bytes give a validated
+//! file or a one-line error. A file that parses keeps its promises: every tensor's data
+//! view has its byte size, lies in the file and is found by name; every metadata value
+//! renders; hparams, the tokenizer and the chat template load or fail with a one-line
+//! error, and what loads works (a text encodes and decodes, a conversation renders).
 
-use hearth::gguf::{file_type_name, GgufFile, Value};
+use hearth::chat::{ChatTemplate, Message, RenderOptions};
+use hearth::gguf::{file_type_name, GgufFile, Metadata, Value};
 use hearth::model::HParams;
+use hearth::tokenizer::Tokenizer;
 
 use super::super::mutate::Rng;
 use super::super::{class_of, Target};
@@ -77,7 +81,58 @@ impl Target for Gguf {
                 class.push_str(&format!("\nhparams: {}", class_of(e.message())));
             }
         }
+        if file.metadata().contains("tokenizer.ggml.model") {
+            class.push_str(&tokenizer(file.metadata()));
+        }
+        let template = file.metadata().get_str_opt("tokenizer.chat_template");
+        if template.is_ok_and(|t| t.is_some_and(|t| t.len() <= MAX_TEMPLATE)) {
+            class.push_str(&chat(file.metadata()));
+        }
         class
+    }
+}
+
+/// Templates longer than this are not rendered (rendering is the slow part).
+const MAX_TEMPLATE: usize = 8 << 10;
+
+/// Loads the tokenizer; one that loads encodes and decodes a text with special tokens.
+fn tokenizer(meta: &Metadata) -> String {
+    let tok = match Tokenizer::from_gguf(meta) {
+        Ok(tok) => tok,
+        Err(e) => {
+            one_line("tokenizer", e.to_string());
+            return format!("\ntokenizer: {}", class_of(e.message()));
+        }
+    };
+    for special in [false, true] {
+        if let Ok(ids) = tok.encode("Hello wörld <|im_start|><s>\n\t 12", true, special) {
+            assert!(ids.iter().all(|&id| (id as usize) < tok.n_vocab()), "{ids:?}");
+            let _ = tok.decode(&ids);
+        }
+    }
+    let mut stream = tok.stream_decoder();
+    for id in 0..tok.n_vocab().min(300) as u32 {
+        let _ = stream.push(id);
+    }
+    let _ = stream.finish();
+    format!("\ntokenizer {} loads", tok.model().name())
+}
+
+/// Loads the chat template and renders a short conversation.
+fn chat(meta: &Metadata) -> String {
+    let loaded =
+        ChatTemplate::from_gguf(meta).and_then(|t| Ok((t, RenderOptions::from_gguf(meta)?)));
+    let (template, opts) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            one_line("chat template", e.to_string());
+            return format!("\nchat template: {}", class_of(e.message()));
+        }
+    };
+    let messages = [Message::system("s"), Message::user("u"), Message::assistant("a")];
+    match template.render(&messages, &opts) {
+        Ok(_) => "\nchat template renders".into(),
+        Err(e) => format!("\nchat template fails: {}", class_of(e.message())),
     }
 }
 
