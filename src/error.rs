@@ -134,16 +134,36 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write as _;
+        let mut out = OneLine(f);
         if let Some(file) = &self.file {
-            write!(f, "{}: ", file.display())?;
+            write!(out, "{}: ", file.display())?;
         }
         if let Some(key) = &self.key {
-            write!(f, "key '{key}': ")?;
+            write!(out, "key '{key}': ")?;
         }
         if let Some(tensor) = &self.tensor {
-            write!(f, "tensor '{tensor}': ")?;
+            write!(out, "tensor '{tensor}': ")?;
         }
-        f.write_str(&self.msg)
+        out.write_str(&self.msg)
+    }
+}
+
+/// Writes text with its control characters escaped (`\n`, `\r`, `\u{1b}`), so that an
+/// error is one line whatever names or text from an input it quotes (a GGUF key may hold
+/// a newline or a terminal escape).
+struct OneLine<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for OneLine<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let mut rest = s;
+        while let Some(at) = rest.find(char::is_control) {
+            self.0.write_str(&rest[..at])?;
+            let c = rest[at..].chars().next().unwrap_or_default();
+            write!(self.0, "{}", c.escape_debug())?;
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
     }
 }
 
@@ -161,6 +181,18 @@ mod tests {
         assert_eq!(e.to_string(), "m.gguf: key 'qwen2.block_count': expected u32, found string");
         let e = Error::unsupported("unknown type id 99").with_tensor("blk.0.attn_q.weight");
         assert_eq!(e.to_string(), "tensor 'blk.0.attn_q.weight': unknown type id 99");
+    }
+
+    #[test]
+    fn errors_are_one_line_whatever_the_names_hold() {
+        let e = Error::bad_input("unknown type\t7")
+            .with_key("a\r\nb\u{1b}[31m")
+            .with_tensor("t\0")
+            .with_file("dir\n/m.gguf");
+        assert_eq!(
+            e.to_string(),
+            "dir\\n/m.gguf: key 'a\\r\\nb\\u{1b}[31m': tensor 't\\0': unknown type\\t7"
+        );
     }
 
     #[test]

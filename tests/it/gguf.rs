@@ -357,6 +357,21 @@ fn malformed_files_give_one_line_errors_and_exit_2() {
     }
 }
 
+/// Found by fuzzing (`fuzz/artifacts/gguf/crash-0b51e4d40156025c`): a key holding `\r`
+/// or `\n` split the error over lines and sent raw control characters to the terminal.
+#[test]
+fn a_key_with_control_characters_errors_on_one_line() {
+    let bytes = Raw::header(3, 0, 1).str("a\r\nb\u{1b}[2J").u32(13).u32(0).0.clone();
+    let e = GgufFile::from_bytes("k.gguf", bytes.clone()).unwrap_err();
+    let expected = r"k.gguf: key 'a\r\nb\u{1b}[2J': unknown metadata value type 13 at byte 40";
+    assert_eq!(e.to_string(), expected);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.gguf");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = run(&["inspect", path.to_str().unwrap()]);
+    assert_fails(&out, 2, r"key 'a\r\nb\u{1b}[2J': unknown metadata value type 13");
+}
+
 #[test]
 fn missing_file_is_bad_input_naming_it() {
     let out = run(&["inspect", "/nonexistent/model.gguf"]);

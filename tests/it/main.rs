@@ -6,6 +6,7 @@ mod chat;
 mod common;
 mod edit;
 mod engine;
+mod fuzz;
 mod gguf;
 mod hardening;
 mod inspect;
