@@ -56,7 +56,8 @@ pub enum Command {
     Edit(EditArgs),
     /// Measure prompt processing and generation speed (as llama-bench does).
     Bench(BenchArgs),
-    /// List, show, export, rename, fork or remove stored sessions; gc old snapshots.
+    /// List, show, export, rename, fork or remove stored sessions; gc old snapshots;
+    /// repair a damaged database.
     Sessions(SessionsArgs),
     /// List the Vulkan devices hearth can run on.
     Devices(DevicesArgs),
@@ -132,6 +133,14 @@ pub enum SessionsCommand {
     },
     /// Drop snapshots of model files no longer present, then compact the database.
     Gc,
+    /// Check the database and, when it is damaged, rescue every readable session and
+    /// message into a fresh one (the old file is kept beside it as
+    /// hearth.db.damaged-TIME); says what was kept and what was lost.
+    Repair {
+        /// Rebuild the database even when SQLite finds nothing wrong with it.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

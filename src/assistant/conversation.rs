@@ -10,7 +10,7 @@ use super::config::ModelConfig;
 use crate::backend::{Backend, KvType};
 use crate::chat::Message;
 use crate::engine::session::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::Model;
 use crate::store::snapshots::{self, Binding};
 use crate::store::{ModelRow, SavedSnapshot, SessionRow, Store, Turn};
@@ -24,6 +24,8 @@ pub enum Restore {
     Restored(usize),
     /// The snapshot could not be used (the reason was printed as a warning).
     Ignored(String),
+    /// The snapshot was damaged, and dropped (the reason was printed as a warning).
+    Damaged(String),
 }
 
 pub struct Conversation {
@@ -35,6 +37,8 @@ pub struct Conversation {
     /// Whether the stored snapshot was restored (and verified) into the session: only
     /// then may its segments be kept when the next one is written.
     restored: bool,
+    /// Whether a warning already said that the store is damaged.
+    warned: bool,
 }
 
 /// The absolute form of a model path, as the store records it.
@@ -50,7 +54,8 @@ impl Conversation {
         let store = Store::open_default()?;
         store.check_session_key(name)?;
         let row = store.find_session(name)?;
-        Ok(Conversation { store, row, name: name.to_string(), model: None, restored: false })
+        let name = name.to_string();
+        Ok(Conversation { store, row, name, model: None, restored: false, warned: false })
     }
 
     /// The model file the stored session last used, when it is still there.
@@ -102,15 +107,37 @@ impl Conversation {
 
     /// Restores the stored snapshot into `session` when it was made for the same model
     /// file, architecture, context size and cache types and is undamaged; otherwise
-    /// prints one warning and leaves the session empty, to be rebuilt by prefill.
+    /// prints one warning and leaves the session empty, to be rebuilt by prefill. A
+    /// damaged snapshot is dropped.
     pub fn restore<B: Backend>(&mut self, session: &mut Session<B>) -> Restore {
         let outcome = self.try_restore(session);
         self.restored = matches!(outcome, Restore::Restored(_));
-        if let Restore::Ignored(why) = &outcome {
-            session.truncate(0);
-            eprintln!("hearth: warning: the session's KV snapshot is not used ({why}); re-reading the conversation");
+        match &outcome {
+            Restore::Ignored(why) => {
+                session.truncate(0);
+                eprintln!("hearth: warning: the session's KV snapshot is not used ({why}); re-reading the conversation");
+            }
+            Restore::Damaged(why) => {
+                session.truncate(0);
+                let dropped = self.drop_damaged();
+                eprintln!("hearth: warning: the session's KV snapshot is damaged ({why}) {dropped}; re-reading the conversation");
+                self.warned = true;
+            }
+            Restore::None | Restore::Restored(_) => {}
         }
         outcome
+    }
+
+    /// Drops the session's damaged snapshot; says how that went, to end a warning.
+    fn drop_damaged(&mut self) -> String {
+        let Some(row) = &self.row else { return String::new() };
+        match self.store.drop_snapshot(row.id) {
+            Ok(0) => "and was dropped".into(),
+            Ok(n) => format!(
+                "and was dropped ({n} segment(s) on damaged pages stay until `hearth sessions repair`)"
+            ),
+            Err(_) => "and could not be dropped".into(),
+        }
     }
 
     fn try_restore<B: Backend>(&self, session: &mut Session<B>) -> Restore {
@@ -121,6 +148,9 @@ impl Conversation {
         let info = match self.store.snapshot_info(row.id) {
             Ok(Some(info)) => info,
             Ok(None) => return Restore::None,
+            Err(e) if e.kind() == ErrorKind::BadInput => {
+                return Restore::Damaged(e.message().to_string())
+            }
             Err(e) => return Restore::Ignored(e.to_string()),
         };
         if let Some(what) = mismatch(&info.binding, &want) {
@@ -129,6 +159,10 @@ impl Conversation {
         let snap = match self.store.load_snapshot(row.id) {
             Ok(Some(s)) => s,
             Ok(None) => return Restore::None,
+            // Checksums, missing ranges, SQLite's "malformed": damage.
+            Err(e) if e.kind() == ErrorKind::BadInput => {
+                return Restore::Damaged(e.message().to_string())
+            }
             Err(e) => return Restore::Ignored(e.message().to_string()),
         };
         match import(session, &snap) {
@@ -165,18 +199,37 @@ impl Conversation {
             session.export_kv_range(a..b)
         })?;
         let turn = Turn { messages, settings: Some(settings), model_id };
-        let id = match &self.row {
-            Some(row) => {
-                self.store.commit_turn(row.id, &turn, Some(&prepared))?;
-                row.id
+        let id = match self.save(&turn, Some(&prepared)) {
+            Ok(id) => {
+                self.restored = true;
+                id
             }
-            // Created in the turn's own transaction: two processes starting one session
-            // at once both keep their turns.
-            None => self.store.commit_first_turn(&self.name, &turn, Some(&prepared))?,
+            // The snapshots' pages are damaged past dropping: the turn is kept without.
+            Err(e) if e.kind() == ErrorKind::BadInput => {
+                if !self.warned {
+                    eprintln!(
+                        "hearth: warning: the turn is saved without its KV snapshot ({})",
+                        e.message()
+                    );
+                    self.warned = true;
+                }
+                self.restored = false;
+                self.save(&turn, None)?
+            }
+            Err(e) => return Err(e),
         };
         self.row = Some(self.store.session(id)?);
-        self.restored = true;
         Ok(())
+    }
+
+    /// Commits `turn` (creating the session on its first turn); returns the session's id.
+    fn save(&mut self, turn: &Turn, snapshot: Option<&snapshots::PreparedSnapshot>) -> Result<i64> {
+        match &self.row {
+            Some(row) => self.store.commit_turn(row.id, turn, snapshot).map(|()| row.id),
+            // Created in the turn's own transaction: two processes starting one session
+            // at once both keep their turns.
+            None => self.store.commit_first_turn(&self.name, turn, snapshot),
+        }
     }
 }
 

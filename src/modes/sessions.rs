@@ -1,42 +1,63 @@
-//! `hearth sessions`: list, show, export, rename, fork and remove stored sessions, and
-//! `gc` to drop snapshots of model files that are gone and compact the database.
+//! `hearth sessions`: list, show, export, rename, fork and remove stored sessions,
+//! `gc` to drop snapshots of model files that are gone and compact the database, and
+//! `repair` to rescue what a damaged database still holds.
 
 use serde_json::{json, Value};
 
 use super::output::{self, human_bytes};
 use crate::cli::{ExportFormat, SessionsArgs, SessionsCommand};
-use crate::error::Result;
-use crate::store::{MessageRow, SessionRow, Store};
+use crate::error::{Error, Result};
+use crate::store::{self, MessageRow, Repair, SessionRow, Store, REPAIR_HINT};
 
 pub fn run(args: &SessionsArgs) -> Result<()> {
-    let mut store = Store::open_default()?;
+    let open = Store::open_default;
     match &args.command {
-        SessionsCommand::List { json } => list(&store, *json),
-        SessionsCommand::Show { session, json } => show(&store, session, *json),
-        SessionsCommand::Export { session, format } => export(&store, session, *format),
+        SessionsCommand::List { json } => list(&open()?, *json),
+        SessionsCommand::Show { session, json } => show(&open()?, session, *json),
+        SessionsCommand::Export { session, format } => export(&open()?, session, *format),
         SessionsCommand::Rename { session, name } => {
+            let mut store = open()?;
             let row = store.resolve_session(session)?;
             store.rename_session(row.id, name)?;
             eprintln!("renamed {} to {name}", row.label());
             Ok(())
         }
         SessionsCommand::Fork { session, name } => {
+            let mut store = open()?;
             let row = store.resolve_session(session)?;
             let fork = store.fork_session(row.id, name)?;
             eprintln!("forked {} into {} (#{})", row.label(), name, fork.id);
             Ok(())
         }
-        SessionsCommand::Rm { sessions } => {
-            let rows =
-                sessions.iter().map(|s| store.resolve_session(s)).collect::<Result<Vec<_>>>()?;
-            for row in rows {
-                store.remove_session(row.id)?;
-                eprintln!("removed {}", row.label());
-            }
-            Ok(())
-        }
-        SessionsCommand::Gc => gc(&mut store),
+        SessionsCommand::Rm { sessions } => rm(&mut open()?, sessions),
+        SessionsCommand::Gc => gc(&mut open()?),
+        // Not through `Store::open`: a damaged file may not open, or take migrations.
+        SessionsCommand::Repair { force } => repair(*force),
     }
+}
+
+/// Removes each session it can (all names are checked first); says which it could not.
+fn rm(store: &mut Store, keys: &[String]) -> Result<()> {
+    let rows = keys.iter().map(|s| store.resolve_session(s)).collect::<Result<Vec<_>>>()?;
+    let mut failed: Vec<(String, Error)> = Vec::new();
+    for row in rows {
+        match store.remove_session(row.id) {
+            Ok(0) => eprintln!("removed {}", row.label()),
+            Ok(n) => eprintln!(
+                "removed {}; {n} segment(s) of its KV snapshot on damaged pages stay in the file ({REPAIR_HINT})",
+                row.label()
+            ),
+            Err(e) => failed.push((row.label(), e)),
+        }
+    }
+    let Some((_, first)) = failed.first() else { return Ok(()) };
+    let labels: Vec<&str> = failed.iter().map(|f| f.0.as_str()).collect();
+    let msg = format!("not removed: {}: {}", labels.join(", "), first.message());
+    let mut err = Error::new(first.kind(), msg);
+    if let Some(file) = first.file() {
+        err = err.with_file(file);
+    }
+    Err(err)
 }
 
 /// Local time of a Unix timestamp, to the minute.
@@ -156,19 +177,75 @@ fn markdown(row: &SessionRow, msgs: &[MessageRow]) -> String {
     md
 }
 
-/// Drops the snapshots of model files no longer present (or changed), then vacuums.
+/// Drops the snapshots of model files no longer present (or changed) and the segments
+/// no snapshot owns, then vacuums. On a damaged database it does what it can and says
+/// what it could not.
 fn gc(store: &mut Store) -> Result<()> {
     let before = store.file_bytes();
     let present: Vec<String> =
         store.models()?.into_iter().filter(|(_, here)| *here).map(|(m, _)| m.sha256).collect();
-    let dropped = store.drop_snapshots_except(&present)?;
-    store.vacuum()?;
-    let after = store.file_bytes();
+    let dropped = store.drop_snapshots_except(&present);
+    let orphans = store.free_orphan_segments();
+    let (n_dropped, mut stuck) = *dropped.as_ref().unwrap_or(&(0, 0));
+    stuck += orphans.as_ref().map_or(0, |o| o.1);
+    let vacuumed = store.vacuum();
     eprintln!(
-        "dropped {dropped} snapshot(s) of models no longer present; database {} -> {}",
+        "dropped {n_dropped} snapshot(s) of models no longer present; database {} -> {}",
         human_bytes(before),
-        human_bytes(after)
+        human_bytes(store.file_bytes())
     );
+    if stuck > 0 {
+        eprintln!(
+            "hearth: warning: {stuck} snapshot segment(s) on damaged pages could not be removed"
+        );
+    }
+    dropped?;
+    orphans?;
+    vacuumed
+}
+
+/// `hearth sessions repair [--force]`.
+fn repair(force: bool) -> Result<()> {
+    let path = store::data_dir()?.join(store::DB_FILE);
+    let report = match store::repair(&path, force)? {
+        Repair::Missing => {
+            eprintln!("no session database at {}: nothing to repair", path.display());
+            return Ok(());
+        }
+        Repair::Healthy => {
+            eprintln!(
+                "{}: healthy (SQLite's quick_check finds nothing wrong); nothing changed \
+                 (--force rebuilds it anyway)",
+                path.display()
+            );
+            return Ok(());
+        }
+        Repair::Repaired(report) => report,
+    };
+    let r = &report;
+    match r.problem.as_str() {
+        "ok" => eprintln!("{}: rebuilt on request", path.display()),
+        problem => eprintln!("{}: damaged ({problem}); rebuilt", path.display()),
+    }
+    eprintln!(
+        "kept: {} session(s), {} message(s), {} KV snapshot(s)",
+        r.sessions, r.messages, r.snapshots
+    );
+    let mut lost = format!(
+        "lost: {} session(s), at least {} message(s), {} KV snapshot(s)",
+        r.lost_sessions, r.lost_messages, r.dropped_snapshots
+    );
+    if r.dropped_snapshots > 0 {
+        lost.push_str(" (damaged, or of a session that lost rows: re-read on its next turn)");
+    }
+    eprintln!("{lost}");
+    if !r.recreated.is_empty() {
+        eprintln!(
+            "rebuilt from their messages (their name, model and settings were lost): {}",
+            r.recreated.join(", ")
+        );
+    }
+    eprintln!("the old file is kept as {}", r.kept_as.display());
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 //! a busy timeout so that two hearth processes share it, short write transactions.
 
 mod models;
+mod repair;
+mod salvage;
 mod schema;
 mod sessions;
 pub mod snapshots;
@@ -15,6 +17,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use models::{hex, ModelRow};
+pub use repair::{repair, Repair, Report};
 pub use sessions::{MessageRow, SessionRow, Turn};
 pub use snapshots::{SavedSnapshot, SnapshotInfo};
 
@@ -64,20 +67,22 @@ impl Store {
         let mut store = Store { conn, path: path.to_path_buf() };
         store.configure().map_err(|e| db_error(path, e))?;
         match schema::migrate(&mut store.conn).map_err(|e| db_error(path, e))? {
-            Ok(()) => Ok(store),
-            Err(v) => Err(Error::unsupported(format!(
-                "the session database has schema version {v}; this hearth knows up to {}",
-                schema::latest()
-            ))
-            .with_file(path)),
+            Ok(()) => {}
+            Err(v) => return Err(newer_schema(path, v)),
         }
+        store.set_foreign_keys(true).map_err(|e| db_error(path, e))?;
+        Ok(store)
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         self.set_wal()?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        self.conn.pragma_update(None, "foreign_keys", true)
+        self.conn.pragma_update(None, "synchronous", "NORMAL")
+    }
+
+    /// Foreign keys (and their cascades) on or off; only outside a transaction.
+    fn set_foreign_keys(&self, on: bool) -> rusqlite::Result<()> {
+        self.conn.pragma_update(None, "foreign_keys", on)
     }
 
     /// Switches the journal to WAL. Switching a new database needs it to oneself and
@@ -109,12 +114,18 @@ impl Store {
         f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
     ) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_error(&path, e))?;
-        let out = f(&tx).map_err(|e| db_error(&path, e))?;
-        tx.commit().map_err(|e| db_error(&path, e))?;
+        self.write_raw(f).map_err(|e| db_error(&path, e))
+    }
+
+    /// As `write`, with SQLite's own error, for callers that work around damage. A
+    /// transaction that met a damaged page cannot commit: it is rolled back whole.
+    fn write_raw<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
         Ok(out)
     }
 
@@ -166,7 +177,7 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
             format!("the session database stayed locked by another process: {e}")
         }
         Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
-            format!("the session database is damaged: {e}")
+            format!("the session database is damaged: {e}; {REPAIR_HINT}")
         }
         _ => format!("session database: {e}"),
     };
@@ -175,6 +186,22 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
         _ => ErrorKind::Io,
     };
     Error::new(kind, msg).with_file(path)
+}
+
+/// What to do about a damaged database, as every message about one says it.
+pub const REPAIR_HINT: &str = "`hearth sessions repair` rescues what is readable";
+
+fn newer_schema(path: &Path, v: u32) -> Error {
+    Error::unsupported(format!(
+        "the session database has schema version {v}; this hearth knows up to {}",
+        schema::latest()
+    ))
+    .with_file(path)
+}
+
+/// Whether SQLite met a damaged page (or a file that is no database at all).
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase))
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -186,5 +213,7 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,12 @@
 //! commit a completed turn (its messages and the session's new KV snapshot in one
 //! transaction).
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::snapshots::{self, PreparedSnapshot};
-use super::{now, Store};
+use super::{is_corrupt, now, Store};
 use crate::error::{Error, Result};
 
 /// A session as listed: its row plus counts.
@@ -21,7 +23,7 @@ pub struct SessionRow {
     pub title: String,
     pub settings: serde_json::Value,
     pub n_messages: usize,
-    /// Tokens in the KV snapshot (0: none).
+    /// Tokens in the KV snapshot (0: none, or its header is unreadable).
     pub snapshot_tokens: usize,
     /// Compressed bytes of the KV snapshot.
     pub snapshot_bytes: u64,
@@ -55,12 +57,11 @@ pub struct Turn {
     pub model_id: Option<i64>,
 }
 
+/// A session's row and message count; its snapshot's figures come apart (see
+/// `snapshot_figures`), so that no page of a snapshot is needed to list sessions.
 const SESSION_COLUMNS: &str = "s.id, s.name, s.model_id, m.path, s.created, s.updated, s.title,
     s.settings,
-    (SELECT count(*) FROM messages WHERE session_id = s.id),
-    coalesce((SELECT n_tokens FROM kv_snapshots WHERE session_id = s.id), 0),
-    coalesce((SELECT sum(length(g.data)) FROM kv_segments g JOIN kv_snapshots k
-              ON g.snapshot_id = k.id WHERE k.session_id = s.id), 0)
+    (SELECT count(*) FROM messages WHERE session_id = s.id)
     FROM sessions s LEFT JOIN models m ON m.id = s.model_id";
 
 fn session_row(r: &Row) -> rusqlite::Result<SessionRow> {
@@ -75,13 +76,13 @@ fn session_row(r: &Row) -> rusqlite::Result<SessionRow> {
         title: r.get(6)?,
         settings: serde_json::from_str(&settings).unwrap_or(serde_json::Value::Null),
         n_messages: r.get::<_, i64>(8)? as usize,
-        snapshot_tokens: r.get::<_, i64>(9)? as usize,
-        snapshot_bytes: r.get::<_, i64>(10)? as u64,
+        snapshot_tokens: 0,
+        snapshot_bytes: 0,
     })
 }
 
 /// A title from the first line of a message, at most 60 characters.
-fn title_of(content: &str) -> String {
+pub(super) fn title_of(content: &str) -> String {
     let line = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
     let mut title: String = line.chars().take(60).collect();
     if line.chars().count() > 60 {
@@ -116,7 +117,8 @@ impl Store {
     /// The session with this id.
     pub fn session(&self, id: i64) -> Result<SessionRow> {
         let sql = format!("SELECT {SESSION_COLUMNS} WHERE s.id = ?1");
-        self.conn.query_row(&sql, [id], session_row).map_err(|e| self.err(e))
+        let row = self.conn.query_row(&sql, [id], session_row).map_err(|e| self.err(e))?;
+        Ok(self.with_snapshot_figures(row))
     }
 
     /// The session named `key`, or else with id `key` (`#` optional).
@@ -124,11 +126,35 @@ impl Store {
         let sql = format!("SELECT {SESSION_COLUMNS} WHERE s.name = ?1");
         let by_name = self.conn.query_row(&sql, [key], session_row).optional();
         if let Some(row) = by_name.map_err(|e| self.err(e))? {
-            return Ok(Some(row));
+            return Ok(Some(self.with_snapshot_figures(row)));
         }
         let Ok(id) = key.trim_start_matches('#').parse::<i64>() else { return Ok(None) };
         let sql = format!("SELECT {SESSION_COLUMNS} WHERE s.id = ?1");
-        self.conn.query_row(&sql, [id], session_row).optional().map_err(|e| self.err(e))
+        let row = self.conn.query_row(&sql, [id], session_row).optional();
+        Ok(row.map_err(|e| self.err(e))?.map(|r| self.with_snapshot_figures(r)))
+    }
+
+    /// `row` with its snapshot's tokens and stored bytes; none when the snapshot's
+    /// header cannot be read (a damaged page there leaves the session usable).
+    fn with_snapshot_figures(&self, mut row: SessionRow) -> SessionRow {
+        let figures = self.snapshot_figures(Some(row.id)).unwrap_or_default();
+        (row.snapshot_tokens, row.snapshot_bytes) = figures.get(&row.id).copied().unwrap_or((0, 0));
+        row
+    }
+
+    /// (tokens, stored bytes) of the snapshot of session `id`, or of every session.
+    fn snapshot_figures(&self, id: Option<i64>) -> rusqlite::Result<HashMap<i64, (usize, u64)>> {
+        let sql = match id {
+            Some(_) => {
+                "SELECT session_id, n_tokens, stored_bytes FROM kv_snapshots WHERE session_id = ?1"
+            }
+            None => "SELECT session_id, n_tokens, stored_bytes FROM kv_snapshots WHERE ?1 IS NULL",
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((r.get(0)?, (r.get::<_, i64>(1)? as usize, r.get::<_, i64>(2)? as u64)))
+        })?;
+        rows.collect()
     }
 
     /// As `find_session`, failing with a usage error when there is none.
@@ -143,7 +169,14 @@ impl Store {
         let sql = format!("SELECT {SESSION_COLUMNS} ORDER BY s.updated DESC, s.id DESC");
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], session_row).map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))
+        let mut rows: Vec<SessionRow> =
+            rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))?;
+        let figures = self.snapshot_figures(None).unwrap_or_default();
+        for row in &mut rows {
+            (row.snapshot_tokens, row.snapshot_bytes) =
+                figures.get(&row.id).copied().unwrap_or((0, 0));
+        }
+        Ok(rows)
     }
 
     /// The messages of a session in order.
@@ -177,10 +210,19 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a session with its messages and snapshot.
-    pub fn remove_session(&mut self, id: i64) -> Result<()> {
-        self.write(|tx| tx.execute("DELETE FROM sessions WHERE id = ?1", [id]))?;
-        Ok(())
+    /// Deletes a session with its messages and snapshot; returns how many snapshot
+    /// segments a damaged page kept from being freed (see `drop_snapshot`).
+    pub fn remove_session(&mut self, id: i64) -> Result<usize> {
+        let delete = |tx: &Transaction| tx.execute("DELETE FROM sessions WHERE id = ?1", [id]);
+        match self.write_raw(delete) {
+            Ok(_) => Ok(0),
+            Err(e) if is_corrupt(&e) => {
+                let stuck = self.drop_snapshot(id)?;
+                self.write(delete)?;
+                Ok(stuck)
+            }
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// A copy of a session (messages and snapshot) under a new name: a branch to keep
@@ -266,6 +308,7 @@ impl Store {
 
     /// Adds a completed turn's messages and, when given, replaces the session's KV
     /// snapshot — all in one transaction, so a crash keeps the turn whole or not at all.
+    /// An old snapshot on a damaged page is dropped first (see `drop_snapshot`).
     pub fn commit_turn(
         &mut self,
         session_id: i64,
@@ -273,7 +316,13 @@ impl Store {
         snapshot: Option<&PreparedSnapshot>,
     ) -> Result<()> {
         let t = now();
-        self.write(|tx| write_turn(tx, session_id, turn, snapshot, t))
+        match self.write_raw(|tx| write_turn(tx, session_id, turn, snapshot, t)) {
+            Err(e) if is_corrupt(&e) && snapshot.is_some() => {
+                self.drop_snapshot(session_id)?;
+                self.write(|tx| write_turn(tx, session_id, turn, snapshot, t))
+            }
+            r => r.map_err(|e| self.err(e)),
+        }
     }
 }
 

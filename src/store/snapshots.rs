@@ -2,11 +2,11 @@
 //! compressed and checksummed on its own, so a turn that extends the conversation writes
 //! only its new tokens, and a damaged segment is found before anything is restored.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
 use super::models::hex;
-use super::Store;
+use super::{is_corrupt, Store};
 use crate::error::{Error, Result};
 
 /// Most tokens in one segment (about 6 MiB of f16 cache for a 0.5B model, 48 MiB for a
@@ -36,8 +36,9 @@ pub struct SnapshotInfo {
     pub binding: Binding,
     pub tokens: Vec<u32>,
     tokens_hash: String,
-    /// (start, n_tokens, stored bytes) in order.
-    pub segments: Vec<(usize, usize, u64)>,
+    created: i64,
+    /// (start, n_tokens) in order.
+    pub segments: Vec<(usize, usize)>,
 }
 
 impl SnapshotInfo {
@@ -45,14 +46,9 @@ impl SnapshotInfo {
     pub(super) fn for_test(
         binding: Binding,
         tokens: Vec<u32>,
-        segments: Vec<(usize, usize, u64)>,
+        segments: Vec<(usize, usize)>,
     ) -> Self {
-        SnapshotInfo { binding, tokens, tokens_hash: String::new(), segments }
-    }
-
-    /// Compressed bytes of all segments.
-    pub fn stored_bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.2).sum()
+        SnapshotInfo { binding, tokens, tokens_hash: String::new(), created: 0, segments }
     }
 }
 
@@ -159,7 +155,7 @@ pub fn reusable_prefix(
     let Some(old) = existing.filter(|o| &o.binding == binding) else { return 0 };
     let common = old.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count();
     let mut keep = 0;
-    for &(start, n, _) in &old.segments {
+    for &(start, n) in &old.segments {
         if start != keep || start + n > common {
             break;
         }
@@ -220,29 +216,55 @@ pub(super) fn write(
     };
     let tokens = token_bytes(&s.tokens);
     let hash = sha256_hex(&tokens);
-    let id = match reuse {
-        Some(id) => {
-            tx.execute(
-                "UPDATE kv_snapshots SET n_tokens = ?2, tokens = ?3, tokens_hash = ?4,
-                     created = ?5 WHERE id = ?1",
-                params![id, s.tokens.len() as i64, tokens, hash, super::now()],
-            )?;
-            tx.execute(
-                "DELETE FROM kv_segments WHERE snapshot_id = ?1 AND start + n_tokens > ?2",
-                params![id, s.keep as i64],
-            )?;
-            id
-        }
-        None => {
-            tx.execute("DELETE FROM kv_snapshots WHERE session_id = ?1", [session_id])?;
-            if s.keep > 0 {
-                // The kept prefix is gone: no snapshot beats a partial one.
-                return Ok(());
-            }
-            insert_header(tx, session_id, s, &tokens, &hash)?
-        }
+    if let Some(id) = reuse {
+        return extend(tx, id, s, &tokens, &hash);
+    }
+    tx.execute("DELETE FROM kv_snapshots WHERE session_id = ?1", [session_id])?;
+    if s.keep > 0 {
+        // The kept prefix is gone: no snapshot beats a partial one.
+        return Ok(());
+    }
+    let head = Head {
+        binding: &s.binding,
+        n_tokens: s.tokens.len(),
+        tokens: &tokens,
+        tokens_hash: &hash,
+        stored_bytes: s.new_bytes(),
+        created: super::now(),
     };
-    for g in &s.segments {
+    let id = insert_header(tx, session_id, &head)?;
+    insert_segments(tx, id, &s.segments)
+}
+
+/// Rewrites snapshot `id` as `s`: its kept segments stay, the rest are replaced.
+fn extend(
+    tx: &Transaction,
+    id: i64,
+    s: &PreparedSnapshot,
+    tokens: &[u8],
+    hash: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE kv_snapshots SET n_tokens = ?2, tokens = ?3, tokens_hash = ?4, created = ?5
+         WHERE id = ?1",
+        params![id, s.tokens.len() as i64, tokens, hash, super::now()],
+    )?;
+    tx.execute(
+        "DELETE FROM kv_segments WHERE snapshot_id = ?1 AND start + n_tokens > ?2",
+        params![id, s.keep as i64],
+    )?;
+    insert_segments(tx, id, &s.segments)?;
+    // The kept segments were read whole by the restore that let them stay.
+    tx.execute(
+        "UPDATE kv_snapshots SET stored_bytes = (SELECT coalesce(sum(length(data)), 0)
+             FROM kv_segments WHERE snapshot_id = ?1) WHERE id = ?1",
+        [id],
+    )?;
+    Ok(())
+}
+
+fn insert_segments(tx: &Transaction, id: i64, segments: &[Segment]) -> rusqlite::Result<()> {
+    for g in segments {
         tx.execute(
             "INSERT INTO kv_segments (snapshot_id, start, n_tokens, n_bytes, checksum,
                  compression, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -260,27 +282,43 @@ pub(super) fn write(
     Ok(())
 }
 
-fn insert_header(
-    tx: &Transaction,
-    session_id: i64,
-    s: &PreparedSnapshot,
-    tokens: &[u8],
-    hash: &str,
-) -> rusqlite::Result<i64> {
-    let b = &s.binding;
+/// The id of a new snapshot: past every id a snapshot or a segment has, so that
+/// segments left behind by a damaged page (see `Store::drop_snapshot`) never belong to
+/// it.
+const NEW_ID: &str = "(SELECT max(coalesce((SELECT max(id) FROM kv_snapshots), 0),
+    coalesce((SELECT max(snapshot_id) FROM kv_segments), 0)) + 1)";
+
+/// A snapshot header's columns.
+struct Head<'a> {
+    binding: &'a Binding,
+    n_tokens: usize,
+    /// The token ids, 4 little-endian bytes each.
+    tokens: &'a [u8],
+    tokens_hash: &'a str,
+    stored_bytes: u64,
+    created: i64,
+}
+
+fn insert_header(tx: &Transaction, session_id: i64, h: &Head) -> rusqlite::Result<i64> {
+    let b = h.binding;
+    let sql = format!(
+        "INSERT INTO kv_snapshots (id, session_id, model_sha256, arch, n_ctx, kv_dtype,
+             n_tokens, stored_bytes, tokens_hash, created, tokens)
+         VALUES ({NEW_ID}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    );
     tx.execute(
-        "INSERT INTO kv_snapshots (session_id, model_sha256, arch, n_ctx, kv_dtype, n_tokens,
-             tokens, tokens_hash, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &sql,
         params![
             session_id,
             b.model_sha256,
             b.arch,
             b.n_ctx as i64,
             b.kv_dtype,
-            s.tokens.len() as i64,
-            tokens,
-            hash,
-            super::now()
+            h.n_tokens as i64,
+            h.stored_bytes as i64,
+            h.tokens_hash,
+            h.created,
+            h.tokens
         ],
     )?;
     Ok(tx.last_insert_rowid())
@@ -288,13 +326,14 @@ fn insert_header(
 
 /// Copies a session's snapshot to another session (for a fork).
 pub(super) fn copy(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()> {
-    let n = tx.execute(
-        "INSERT INTO kv_snapshots (session_id, model_sha256, arch, n_ctx, kv_dtype, n_tokens,
-             tokens, tokens_hash, created)
-         SELECT ?2, model_sha256, arch, n_ctx, kv_dtype, n_tokens, tokens, tokens_hash, created
-         FROM kv_snapshots WHERE session_id = ?1",
-        params![from, to],
-    )?;
+    let sql = format!(
+        "INSERT INTO kv_snapshots (id, session_id, model_sha256, arch, n_ctx, kv_dtype,
+             n_tokens, stored_bytes, tokens_hash, created, tokens)
+         SELECT {NEW_ID}, ?2, model_sha256, arch, n_ctx, kv_dtype, n_tokens, stored_bytes,
+             tokens_hash, created, tokens
+         FROM kv_snapshots WHERE session_id = ?1"
+    );
+    let n = tx.execute(&sql, params![from, to])?;
     if n == 0 {
         return Ok(());
     }
@@ -337,52 +376,26 @@ fn open_segment(
 impl Store {
     /// The header of a session's snapshot, without its data.
     pub fn snapshot_info(&self, session_id: i64) -> Result<Option<SnapshotInfo>> {
-        let head = self
-            .conn
-            .query_row(
-                "SELECT id, model_sha256, arch, n_ctx, kv_dtype, tokens, tokens_hash
-                 FROM kv_snapshots WHERE session_id = ?1",
-                [session_id],
-                |r| {
-                    let binding = Binding {
-                        model_sha256: r.get(1)?,
-                        arch: r.get(2)?,
-                        n_ctx: r.get::<_, i64>(3)? as usize,
-                        kv_dtype: r.get(4)?,
-                    };
-                    Ok((r.get::<_, i64>(0)?, binding, r.get::<_, Vec<u8>>(5)?, r.get(6)?))
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        let Some((id, binding, tokens, tokens_hash)) = head else { return Ok(None) };
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT start, n_tokens, length(data) FROM kv_segments WHERE snapshot_id = ?1
-                 ORDER BY start",
-            )
-            .map_err(|e| self.err(e))?;
-        let segments = stmt
-            .query_map([id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as usize,
-                    r.get::<_, i64>(1)? as usize,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))?;
-        let tokens =
-            tokens.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Ok(Some(SnapshotInfo { binding, tokens, tokens_hash, segments }))
+        snapshot_info(&self.conn, session_id).map_err(|e| self.err(e))
     }
 
     /// A session's snapshot, decompressed and verified: its token list against its
     /// hash, its segments covering every token, each against its checksum. `Ok(None)`
     /// when the session has none; an error says what is wrong with it.
     pub fn load_snapshot(&self, session_id: i64) -> Result<Option<SavedSnapshot>> {
+        let mut segments = Vec::new();
+        let info =
+            self.read_checked(session_id, |g, raw| segments.push((g.start, g.n_tokens, raw)))?;
+        Ok(info.map(|info| SavedSnapshot { binding: info.binding, tokens: info.tokens, segments }))
+    }
+
+    /// Reads a session's snapshot and checks it whole; `each` gets every segment as
+    /// stored, with its data decompressed, in order.
+    fn read_checked(
+        &self,
+        session_id: i64,
+        mut each: impl FnMut(Segment, Vec<u8>),
+    ) -> Result<Option<SnapshotInfo>> {
         let Some(info) = self.snapshot_info(session_id)? else { return Ok(None) };
         if sha256_hex(&token_bytes(&info.tokens)) != info.tokens_hash {
             return Err(Error::bad_input("the snapshot's token list fails its checksum"));
@@ -396,49 +409,169 @@ impl Store {
             )
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([session_id]).map_err(|e| self.err(e))?;
-        let mut segments = Vec::new();
         let mut next = 0;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let get = |i| r.get::<_, i64>(i).map(|v| v as usize);
-            let (start, n) = (get(0).map_err(|e| self.err(e))?, get(1).map_err(|e| self.err(e))?);
-            if start != next {
+            let blob = matches!(r.get_ref(5), Ok(rusqlite::types::ValueRef::Blob(_)));
+            if !blob {
+                let start: i64 = r.get(0).map_err(|e| self.err(e))?;
+                let what = format!("segment at token {start} does not hold binary data");
+                return Err(Error::bad_input(what));
+            }
+            let g = segment(r).map_err(|e| self.err(e))?;
+            if g.start != next {
                 return Err(Error::bad_input(format!("the snapshot has no data for token {next}")));
             }
-            let n_bytes = get(2).map_err(|e| self.err(e))?;
-            let checksum: String = r.get(3).map_err(|e| self.err(e))?;
-            let compression: String = r.get(4).map_err(|e| self.err(e))?;
-            let data = r.get_ref(5).map_err(|e| self.err(e))?.as_blob().map_err(|_| {
-                Error::bad_input(format!("segment at token {start} does not hold binary data"))
-            })?;
-            let raw = open_segment(start, n_bytes, &checksum, &compression, data)?;
-            segments.push((start, n, raw));
-            next = start + n;
+            let data = g.data.as_slice();
+            let raw = open_segment(g.start, g.n_bytes, &g.checksum, &g.compression, data)?;
+            next = g.start + g.n_tokens;
+            each(g, raw);
         }
         if next != info.tokens.len() {
             return Err(Error::bad_input(format!("the snapshot has no data for token {next}")));
         }
-        Ok(Some(SavedSnapshot { binding: info.binding, tokens: info.tokens, segments }))
+        Ok(Some(info))
     }
 
-    /// Drops a session's snapshot (the messages stay).
-    pub fn drop_snapshot(&mut self, session_id: i64) -> Result<()> {
-        self.write(|tx| {
+    /// A session's snapshot checked whole and kept as stored, to copy into another
+    /// database with `insert_stored`. `Ok(None)` when it has none.
+    pub(super) fn read_stored(&self, session_id: i64) -> Result<Option<StoredSnapshot>> {
+        let mut segments = Vec::new();
+        let info = self.read_checked(session_id, |g, _| segments.push(g))?;
+        Ok(info.map(|info| StoredSnapshot { info, segments }))
+    }
+
+    /// Drops a session's snapshot (the messages stay). When a damaged page keeps SQLite
+    /// from deleting its segments, the header goes alone (foreign keys off for that
+    /// transaction) and each segment is then freed on its own; returns how many stay
+    /// behind, unreadable, owned by no snapshot, until `hearth sessions repair`.
+    pub fn drop_snapshot(&mut self, session_id: i64) -> Result<usize> {
+        let delete = |tx: &Transaction| {
             tx.execute("DELETE FROM kv_snapshots WHERE session_id = ?1", [session_id])
-        })?;
-        Ok(())
+        };
+        match self.write_raw(delete) {
+            Ok(_) => return Ok(0),
+            Err(e) if !is_corrupt(&e) => return Err(self.err(e)),
+            Err(_) => {}
+        }
+        self.set_foreign_keys(false).map_err(|e| self.err(e))?;
+        let detached = self.write_raw(delete);
+        self.set_foreign_keys(true).map_err(|e| self.err(e))?;
+        detached.map_err(|e| self.err(e))?;
+        Ok(self.free_orphan_segments()?.1)
+    }
+
+    /// Deletes the segments no snapshot owns, each in its own transaction so that one on
+    /// a damaged page stays behind alone; returns (freed, left behind).
+    pub fn free_orphan_segments(&mut self) -> Result<(usize, usize)> {
+        let ids: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id FROM kv_segments
+                     WHERE snapshot_id NOT IN (SELECT id FROM kv_snapshots)",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| self.err(e))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))?
+        };
+        let (mut freed, mut stuck) = (0, 0);
+        for id in ids {
+            match self.write_raw(|tx| tx.execute("DELETE FROM kv_segments WHERE id = ?1", [id])) {
+                Ok(_) => freed += 1,
+                Err(e) if is_corrupt(&e) => stuck += 1,
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+        Ok((freed, stuck))
     }
 
     /// Drops every snapshot made for a model whose SHA-256 is not in `present`; returns
-    /// how many.
-    pub fn drop_snapshots_except(&mut self, present: &[String]) -> Result<usize> {
+    /// how many, and how many of their segments a damaged page kept (see `drop_snapshot`).
+    pub fn drop_snapshots_except(&mut self, present: &[String]) -> Result<(usize, usize)> {
         let list = serde_json::to_string(present).expect("strings serialize");
-        self.write(|tx| {
-            tx.execute(
-                "DELETE FROM kv_snapshots WHERE model_sha256 NOT IN (SELECT value FROM json_each(?1))",
-                [list],
-            )
-        })
+        let sessions: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT session_id FROM kv_snapshots
+                     WHERE model_sha256 NOT IN (SELECT value FROM json_each(?1))",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt.query_map([list], |r| r.get(0)).map_err(|e| self.err(e))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(|e| self.err(e))?
+        };
+        let mut stuck = 0;
+        for &id in &sessions {
+            stuck += self.drop_snapshot(id)?;
+        }
+        Ok((sessions.len(), stuck))
     }
+}
+
+/// A snapshot's header and its segments' ranges (no segment data is read).
+fn snapshot_info(conn: &Connection, session_id: i64) -> rusqlite::Result<Option<SnapshotInfo>> {
+    let head = conn
+        .query_row(
+            "SELECT id, model_sha256, arch, n_ctx, kv_dtype, tokens, tokens_hash, created
+             FROM kv_snapshots WHERE session_id = ?1",
+            [session_id],
+            |r| {
+                let binding = Binding {
+                    model_sha256: r.get(1)?,
+                    arch: r.get(2)?,
+                    n_ctx: r.get::<_, i64>(3)? as usize,
+                    kv_dtype: r.get(4)?,
+                };
+                Ok((r.get::<_, i64>(0)?, binding, r.get::<_, Vec<u8>>(5)?, r.get(6)?, r.get(7)?))
+            },
+        )
+        .optional()?;
+    let Some((id, binding, tokens, tokens_hash, created)) = head else { return Ok(None) };
+    let mut stmt = conn
+        .prepare("SELECT start, n_tokens FROM kv_segments WHERE snapshot_id = ?1 ORDER BY start")?;
+    let segments = stmt
+        .query_map([id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let tokens =
+        tokens.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    Ok(Some(SnapshotInfo { binding, tokens, tokens_hash, created, segments }))
+}
+
+/// A segment row (start, n_tokens, n_bytes, checksum, compression, data).
+fn segment(r: &rusqlite::Row) -> rusqlite::Result<Segment> {
+    Ok(Segment {
+        start: r.get::<_, i64>(0)? as usize,
+        n_tokens: r.get::<_, i64>(1)? as usize,
+        n_bytes: r.get::<_, i64>(2)? as usize,
+        checksum: r.get(3)?,
+        compression: r.get(4)?,
+        data: r.get(5)?,
+    })
+}
+
+/// A snapshot as stored (segments compressed), checked, for another database.
+pub(super) struct StoredSnapshot {
+    info: SnapshotInfo,
+    segments: Vec<Segment>,
+}
+
+/// Writes a snapshot read by `read_stored` as session `session_id`'s snapshot.
+pub(super) fn insert_stored(
+    tx: &Transaction,
+    session_id: i64,
+    s: &StoredSnapshot,
+) -> rusqlite::Result<()> {
+    let tokens = token_bytes(&s.info.tokens);
+    let head = Head {
+        binding: &s.info.binding,
+        n_tokens: s.info.tokens.len(),
+        tokens: &tokens,
+        tokens_hash: &s.info.tokens_hash,
+        stored_bytes: s.segments.iter().map(|g| g.data.len() as u64).sum(),
+        created: s.info.created,
+    };
+    let id = insert_header(tx, session_id, &head)?;
+    insert_segments(tx, id, &s.segments)
 }
 
 #[cfg(test)]

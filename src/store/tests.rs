@@ -4,13 +4,13 @@
 use super::snapshots::{prepare, reusable_prefix, Binding, SEGMENT_TOKENS};
 use super::*;
 
-fn temp_store() -> (tempfile::TempDir, Store) {
+pub(super) fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join(DB_FILE)).unwrap();
     (dir, store)
 }
 
-fn binding() -> Binding {
+pub(super) fn binding() -> Binding {
     Binding {
         model_sha256: "ab".repeat(32),
         arch: "llama".into(),
@@ -29,14 +29,14 @@ fn cache_of(tokens: &[u32]) -> impl Fn(usize, usize) -> Result<Vec<u8>> + '_ {
     }
 }
 
-fn turn(user: &str, answer: &str) -> Turn {
+pub(super) fn turn(user: &str, answer: &str) -> Turn {
     Turn {
         messages: vec![("user".into(), user.into(), 3), ("assistant".into(), answer.into(), 5)],
         ..Turn::default()
     }
 }
 
-fn save(store: &mut Store, id: i64, tokens: &[u32]) -> u64 {
+pub(super) fn save(store: &mut Store, id: i64, tokens: &[u32]) -> u64 {
     let info = store.snapshot_info(id).unwrap();
     let prepared = prepare(info.as_ref(), binding(), tokens.to_vec(), cache_of(tokens)).unwrap();
     let new = prepared.new_tokens() as u64;
@@ -44,7 +44,7 @@ fn save(store: &mut Store, id: i64, tokens: &[u32]) -> u64 {
     new
 }
 
-fn restored(store: &Store, id: i64) -> Vec<u8> {
+pub(super) fn restored(store: &Store, id: i64) -> Vec<u8> {
     let snap = store.load_snapshot(id).unwrap().unwrap();
     snap.segments.into_iter().flat_map(|s| s.2).collect()
 }
@@ -117,11 +117,18 @@ fn a_growing_conversation_writes_only_its_new_tokens() {
     assert_eq!(restored(&store, s.id), cache_of(&tokens)(0, tokens.len()).unwrap());
     let info = store.snapshot_info(s.id).unwrap().unwrap();
     assert_eq!(info.tokens, tokens);
+    // The header's size is the segments' stored size, kept ones included.
+    let stored: i64 = store
+        .conn()
+        .query_row("SELECT sum(length(data)) FROM kv_segments", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(store.session(s.id).unwrap().snapshot_bytes, stored as u64);
+    assert_eq!(store.sessions().unwrap()[0].snapshot_tokens, tokens.len());
 }
 
 #[test]
 fn another_binding_replaces_the_whole_snapshot() {
-    let old = super::SnapshotInfo::for_test(binding(), (0..10).collect(), vec![(0, 10, 1)]);
+    let old = super::SnapshotInfo::for_test(binding(), (0..10).collect(), vec![(0, 10)]);
     let tokens: Vec<u32> = (0..20).collect();
     assert_eq!(reusable_prefix(Some(&old), &binding(), &tokens), 10);
     let other = Binding { n_ctx: 2048, ..binding() };
@@ -186,7 +193,7 @@ fn a_full_database_fails_the_turn_whole_and_keeps_what_was_there() {
 }
 
 /// Pseudo-random bytes, 64 per token, that zstd cannot shrink.
-fn noise_fn() -> impl Fn(usize, usize) -> Result<Vec<u8>> {
+pub(super) fn noise_fn() -> impl Fn(usize, usize) -> Result<Vec<u8>> {
     |a, b| {
         Ok((a * 64..b * 64)
             .map(|i| (((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 56) as u8)

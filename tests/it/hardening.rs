@@ -231,3 +231,92 @@ fn tensors_the_architecture_does_not_take_fail_the_load_by_name() {
     let out = common::run(&["run", "-m", model.to_str().unwrap(), "-p", "Hi", "-n", "2"]);
     assert_fails(&out, 2, "1 tensor that the llama architecture does not use (blk.0.attn_q.bias)");
 }
+
+/// Pseudo-random bytes (xorshift64) from `seed`.
+fn noise_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A page in the middle of the last stored snapshot segment's data (SQLite's `dbstat`
+/// places every page).
+fn snapshot_data_page(db: &std::path::Path) -> u64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let page: i64 = conn
+        .query_row(
+            "SELECT pageno FROM dbstat WHERE name = 'kv_segments' AND pagetype = 'overflow'
+             ORDER BY path DESC LIMIT 1 OFFSET 2",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    page as u64 - 1
+}
+
+/// 16.3: with 4096 random bytes written at offset 10 × 4096 of `hearth.db` (a store
+/// holding one session and its KV snapshot), `sessions list`, `show`, `export`, `rm`,
+/// `gc` and `ask --session` all exited 2 "database disk image is malformed", while
+/// `sqlite3` still read every message. The same with a page of the snapshot's data.
+#[test]
+fn a_damaged_snapshot_page_does_not_lock_out_the_sessions() {
+    let m = model_path(SMOLLM2);
+    for exact_reproduction in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let db = data.join("hearth.db");
+        let run = |args: &[&str]| {
+            common::hearth().env("HEARTH_DATA_DIR", &data).args(args).output().unwrap()
+        };
+        let ask =
+            |q: &str| run(&["ask", "-m", m.to_str().unwrap(), "--session", "x", "-n", "8", q]);
+        assert!(ask("hi").status.success());
+        let page = if exact_reproduction { 10 } else { snapshot_data_page(&db) };
+        let mut bytes = std::fs::read(&db).unwrap();
+        let at = page as usize * 4096;
+        bytes[at..at + 4096].copy_from_slice(&noise_bytes(page, 4096));
+        std::fs::write(&db, &bytes).unwrap();
+        let case = if exact_reproduction { "offset 10 × 4096" } else { "snapshot data" };
+
+        let list = run(&["sessions", "list"]);
+        assert!(list.status.success(), "{case}: {}", stderr(&list));
+        assert!(common::stdout(&list).contains(" x "), "{case}");
+        let show = run(&["sessions", "show", "x"]);
+        assert!(show.status.success() && common::stdout(&show).contains("\nhi\n"), "{case}");
+        let export = run(&["sessions", "export", "x", "--format", "json"]);
+        assert!(export.status.success(), "{case}: {}", stderr(&export));
+        let json: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+        assert_eq!(json["messages"].as_array().unwrap().len(), 3, "{case}");
+
+        let out = ask("again");
+        let err = stderr(&out);
+        assert!(out.status.success(), "{case}: {err}");
+        let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+        assert_eq!(warnings.len(), 1, "{case}: {err}");
+        assert!(warnings[0].starts_with("hearth: warning: the session's KV snapshot is damaged"));
+        assert!(warnings[0].contains("was dropped"), "{case}: {err}");
+        assert!(!common::stdout(&out).trim().is_empty());
+
+        // gc does what it can and says what it could not; repair rebuilds the store.
+        let gc = run(&["sessions", "gc"]);
+        assert_eq!(gc.status.code(), Some(2), "{case}: {}", stderr(&gc));
+        assert!(stderr(&gc).contains("could not be removed"), "{case}: {}", stderr(&gc));
+        let repair = run(&["sessions", "repair"]);
+        let report = stderr(&repair);
+        assert!(repair.status.success(), "{case}: {report}");
+        assert!(report.contains("kept: 1 session(s), 5 message(s)"), "{case}: {report}");
+        assert!(report.contains("the old file is kept as "), "{case}: {report}");
+        let out = ask("and again");
+        assert!(out.status.success() && !stderr(&out).contains("warning"), "{}", stderr(&out));
+        assert!(run(&["sessions", "gc"]).status.success());
+        let healthy = run(&["sessions", "repair"]);
+        assert!(healthy.status.success() && stderr(&healthy).contains("healthy"));
+        assert!(run(&["sessions", "rm", "x"]).status.success());
+    }
+}
