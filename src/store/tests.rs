@@ -126,6 +126,21 @@ fn a_growing_conversation_writes_only_its_new_tokens() {
     assert_eq!(store.sessions().unwrap()[0].snapshot_tokens, tokens.len());
 }
 
+/// Issue 16.10: `sessions gc` said the database grew when it shrank, counting the
+/// write-ahead log that VACUUM had just filled.
+#[test]
+fn gc_reports_the_compacted_size_not_the_log_vacuum_filled() {
+    let (_d, mut store) = temp_store();
+    let s = store.create_session(Some("s"), None, &serde_json::json!({})).unwrap();
+    let tokens: Vec<u32> = (0..(4 * SEGMENT_TOKENS as u32)).collect();
+    save(&mut store, s.id, &tokens);
+    store.remove_session(s.id).unwrap();
+    let before = store.file_bytes();
+    store.vacuum().unwrap();
+    let after = store.file_bytes();
+    assert!(after < before / 2, "{before} -> {after} bytes");
+}
+
 #[test]
 fn another_binding_replaces_the_whole_snapshot() {
     let old = super::SnapshotInfo::for_test(binding(), (0..10).collect(), vec![(0, 10)]);
