@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::cpu::{kv::CpuKv, CpuBackend, CpuTensor, CpuWeight};
 #[cfg(feature = "vulkan")]
 use super::vulkan::{VkIds, VkKv, VkTensor, VkWeight, VulkanBackend};
-use super::{AttnParams, Backend, KvShape, RopeParams};
+use super::{AttnParams, Backend, DeltaParams, KvShape, RopeParams};
 use crate::error::Result;
 use crate::gguf::{GgufFile, TensorInfo};
 
@@ -313,5 +313,62 @@ impl Backend for AnyBackend {
 
     fn kv_import(&self, kv: &mut AnyKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
         each!(self, |b, S| b.kv_import(S::kv_mut(kv), rows, bytes))
+    }
+
+    fn mul(&self, a: &AnyTensor, c: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.mul(S::t(a), S::t(c))))
+    }
+
+    fn sigmoid(&self, x: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.sigmoid(S::t(x))))
+    }
+
+    fn silu(&self, x: &AnyTensor) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.silu(S::t(x))))
+    }
+
+    fn l2_norm(&self, x: &AnyTensor, n: usize, eps: f32) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.l2_norm(S::t(x), n, eps)))
+    }
+
+    fn slice_cols(&self, x: &AnyTensor, offset: usize, width: usize, period: usize) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.slice_cols(S::t(x), offset, width, period)))
+    }
+
+    fn gdn_decay(&self, alpha: &AnyTensor, dt_bias: &AnyWeight, a: &AnyWeight) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.gdn_decay(S::t(alpha), S::w(dt_bias), S::w(a))))
+    }
+
+    fn ssm_conv(&self, kv: &mut AnyKv, il: usize, x: &AnyTensor, w: &AnyWeight) -> AnyTensor {
+        each!(self, |b, S| S::wrap(b.ssm_conv(S::kv_mut(kv), il, S::t(x), S::w(w))))
+    }
+
+    fn gated_delta_net(
+        &self,
+        kv: &mut AnyKv,
+        il: usize,
+        q: &AnyTensor,
+        k: &AnyTensor,
+        v: &AnyTensor,
+        g: &AnyTensor,
+        beta: &AnyTensor,
+        p: &DeltaParams,
+    ) -> AnyTensor {
+        each!(self, |b, S| {
+            let (q, k, v, g, beta) = (S::t(q), S::t(k), S::t(v), S::t(g), S::t(beta));
+            S::wrap(b.gated_delta_net(S::kv_mut(kv), il, q, k, v, g, beta, p))
+        })
+    }
+
+    fn state_clear(&self, kv: &mut AnyKv) {
+        each!(self, |b, S| b.state_clear(S::kv_mut(kv)))
+    }
+
+    fn state_export(&self, kv: &AnyKv) -> Result<Vec<u8>> {
+        each!(self, |b, S| b.state_export(S::kv(kv)))
+    }
+
+    fn state_import(&self, kv: &mut AnyKv, bytes: &[u8]) -> Result<()> {
+        each!(self, |b, S| b.state_import(S::kv_mut(kv), bytes))
     }
 }

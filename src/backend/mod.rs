@@ -24,6 +24,34 @@ pub enum RopeMode {
     Normal,
     /// Split halves (i, i + n_rot/2), as in GPT-NeoX, qwen2, gemma.
     Neox,
+    /// Interleaved multi-section rope (qwen35): split halves as `Neox`, each pair taking
+    /// its angle from the time, height or width section in turn
+    /// (`rope.dimension_sections`). For text all three positions are the token's and the
+    /// fourth is 0, so a pair no section claims is left unrotated.
+    Imrope([u32; 4]),
+}
+
+impl RopeMode {
+    /// Whether rotated pair `i` of a head turns with the token's position (always, but
+    /// for the pairs no section of an interleaved multi-section rope claims).
+    pub fn rotates_pair(self, i: usize) -> bool {
+        let RopeMode::Imrope(s) = self else { return true };
+        let total: u32 = s.iter().sum();
+        if total == 0 {
+            return true;
+        }
+        let sector = (i as u32) % total;
+        match sector % 3 {
+            0 => sector < 3 * s[0],
+            1 => sector < 3 * s[1],
+            _ => sector < 3 * s[2],
+        }
+    }
+
+    /// Whether pairs are split halves (i, i + n_rot/2) rather than adjacent.
+    pub fn split_halves(self) -> bool {
+        !matches!(self, RopeMode::Normal)
+    }
 }
 
 /// Rotary embedding settings for one layer.
@@ -87,7 +115,49 @@ impl KvType {
     }
 }
 
-/// Shape of a KV cache: one K and one V row of these widths per position and layer.
+/// The recurrent state of a hybrid model's gated DeltaNet layers: per such layer, the
+/// last `d_conv - 1` inputs of its causal conv1d and one `head_dim × head_dim` matrix per
+/// value head. Fixed in size, whatever the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateShape {
+    /// Bit `il` set: layer `il` is recurrent (it has state, not KV rows).
+    pub layers: u128,
+    /// f32 values of one layer's conv state.
+    pub conv: usize,
+    /// f32 values of one layer's delta-rule state.
+    pub ssm: usize,
+}
+
+impl StateShape {
+    /// No recurrent layers.
+    pub const NONE: StateShape = StateShape { layers: 0, conv: 0, ssm: 0 };
+
+    pub fn is_recurrent(&self, il: usize) -> bool {
+        il < 128 && self.layers >> il & 1 == 1
+    }
+
+    /// Recurrent layers.
+    pub fn count(&self) -> usize {
+        self.layers.count_ones() as usize
+    }
+
+    /// Bytes of the whole state (f32, every recurrent layer).
+    pub fn bytes(&self) -> usize {
+        4 * self.count() * (self.conv + self.ssm)
+    }
+}
+
+/// Heads of a gated DeltaNet layer: `n_head_k` key heads shared by `n_head_v` value
+/// heads (value head h reads key head h mod `n_head_k`), all `head_dim` wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaParams {
+    pub n_head_k: usize,
+    pub n_head_v: usize,
+    pub head_dim: usize,
+}
+
+/// Shape of a KV cache: one K and one V row of these widths per position and layer
+/// (attention layers; recurrent layers hold `state` instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KvShape {
     pub n_layer: usize,
@@ -98,6 +168,7 @@ pub struct KvShape {
     pub n_embd_v: usize,
     pub type_k: KvType,
     pub type_v: KvType,
+    pub state: StateShape,
 }
 
 /// The ops a model's forward pass is made of. Activations are f32 matrices of
@@ -195,4 +266,61 @@ pub trait Backend: Send + Sync + Sized {
     fn kv_export(&self, kv: &Self::Kv, rows: Range<usize>) -> Result<Vec<u8>>;
     /// Restores positions `rows` from what `kv_export` produced for them.
     fn kv_import(&self, kv: &mut Self::Kv, rows: Range<usize>, bytes: &[u8]) -> Result<()>;
+
+    // The gated DeltaNet of hybrid models (qwen35, qwen35moe).
+
+    /// Elementwise product.
+    fn mul(&self, a: &Self::Tensor, b: &Self::Tensor) -> Self::Tensor;
+    /// Elementwise logistic function.
+    fn sigmoid(&self, x: &Self::Tensor) -> Self::Tensor;
+    /// Elementwise x·sigmoid(x).
+    fn silu(&self, x: &Self::Tensor) -> Self::Tensor;
+    /// Each chunk of `n` values of every row divided by its L2 norm: x / √(Σx² + eps).
+    fn l2_norm(&self, x: &Self::Tensor, n: usize, eps: f32) -> Self::Tensor;
+    /// Columns of every row: of each `period` columns, the `width` from `offset` on.
+    fn slice_cols(
+        &self,
+        x: &Self::Tensor,
+        offset: usize,
+        width: usize,
+        period: usize,
+    ) -> Self::Tensor;
+    /// The log-decay of the delta rule: softplus(alpha + dt_bias) · a, per row and head.
+    fn gdn_decay(
+        &self,
+        alpha: &Self::Tensor,
+        dt_bias: &Self::Weight,
+        a: &Self::Weight,
+    ) -> Self::Tensor;
+    /// Causal conv1d of layer `il`: each output row is the weighted sum (per channel, the
+    /// `d_conv` values of `w`'s row) of that input row and the `d_conv - 1` before it —
+    /// from the cached state for the first rows. The state keeps the last inputs.
+    fn ssm_conv(
+        &self,
+        kv: &mut Self::Kv,
+        il: usize,
+        x: &Self::Tensor,
+        w: &Self::Weight,
+    ) -> Self::Tensor;
+    /// The gated delta rule of layer `il`, token by token, on the cached state S of each
+    /// value head: S ← exp(g)·S; S ← S + k ⊗ β(v − Sᵀk); out = Sᵀq / √head_dim.
+    /// q, k `(n, n_head_k · d)` (L2-normed), v `(n, n_head_v · d)`, g and β `(n, n_head_v)`.
+    #[allow(clippy::too_many_arguments)]
+    fn gated_delta_net(
+        &self,
+        kv: &mut Self::Kv,
+        il: usize,
+        q: &Self::Tensor,
+        k: &Self::Tensor,
+        v: &Self::Tensor,
+        g: &Self::Tensor,
+        beta: &Self::Tensor,
+        p: &DeltaParams,
+    ) -> Self::Tensor;
+    /// Zeroes the recurrent state (a sequence starting over).
+    fn state_clear(&self, kv: &mut Self::Kv);
+    /// The recurrent state of every recurrent layer (conv, then delta rule), f32 LE.
+    fn state_export(&self, kv: &Self::Kv) -> Result<Vec<u8>>;
+    /// Restores what `state_export` produced.
+    fn state_import(&self, kv: &mut Self::Kv, bytes: &[u8]) -> Result<()>;
 }

@@ -1,7 +1,7 @@
 //! Plain scalar versions of the backend ops, written straight from the math with f64
 //! accumulation and no threads: the oracle the backends are tested against.
 
-use super::{AttnParams, RopeMode, RopeParams};
+use super::{AttnParams, DeltaParams, RopeMode, RopeParams};
 use crate::quant::{self, GgmlType};
 
 /// Dequantizes a whole weight of `n_elems` values.
@@ -66,12 +66,12 @@ pub fn gelu_tanh(x: f32) -> f32 {
 pub fn rope_head(head: &[f32], pos: u32, p: &RopeParams) -> Vec<f32> {
     let mut out = head.to_vec();
     let half = p.n_rot / 2;
-    for i in 0..half {
+    for i in (0..half).filter(|&i| p.mode.rotates_pair(i)) {
         let theta = pos as f64 * p.freq_scale as f64
             / (p.freq_base as f64).powf(2.0 * i as f64 / p.n_rot as f64);
         let (a, b) = match p.mode {
             RopeMode::Normal => (2 * i, 2 * i + 1),
-            RopeMode::Neox => (i, i + half),
+            RopeMode::Neox | RopeMode::Imrope(_) => (i, i + half),
         };
         let (x0, x1) = (head[a] as f64, head[b] as f64);
         out[a] = (x0 * theta.cos() - x1 * theta.sin()) as f32;
@@ -119,4 +119,43 @@ pub fn attention(
         }
     }
     out
+}
+
+#[allow(clippy::needless_range_loop)]
+/// The gated delta rule from its definition, each value head's state a plain matrix
+/// S[i][j] in f64; inputs `[q, k, v, g, beta]` token-major as the backend op takes them.
+pub fn gated_delta_net(s: &mut [Vec<Vec<f64>>], x: [&[f32]; 5], p: &DeltaParams) -> Vec<f32> {
+    let [q, k, v, g, beta] = x;
+    let (d, hv, hk) = (p.head_dim, p.n_head_v, p.n_head_k);
+    let n = g.len() / hv;
+    let mut out = vec![0f32; n * hv * d];
+    for t in 0..n {
+        for (h, sh) in s.iter_mut().enumerate() {
+            let at =
+                |a: &[f32], heads: usize, hh: usize, i: usize| a[(t * heads + hh) * d + i] as f64;
+            let decay = (g[t * hv + h] as f64).exp();
+            sh.iter_mut().flatten().for_each(|m| *m *= decay);
+            for j in 0..d {
+                let sk: f64 = (0..d).map(|i| sh[i][j] * at(k, hk, h % hk, i)).sum();
+                let dj = (at(v, hv, h, j) - sk) * beta[t * hv + h] as f64;
+                (0..d).for_each(|i| sh[i][j] += at(k, hk, h % hk, i) * dj);
+            }
+            for j in 0..d {
+                let o: f64 = (0..d).map(|i| sh[i][j] * at(q, hk, h % hk, i)).sum();
+                out[(t * hv + h) * d + j] = (o / (d as f64).sqrt()) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Each chunk of `n` values over √(Σx² + eps), in f64.
+pub fn l2_norm(x: &[f32], n: usize, eps: f32) -> Vec<f32> {
+    x.chunks(n)
+        .flat_map(|c| {
+            let ss: f64 = c.iter().map(|&v| v as f64 * v as f64).sum();
+            let inv = 1.0 / (ss + eps as f64).sqrt();
+            c.iter().map(move |&v| (v as f64 * inv) as f32)
+        })
+        .collect()
 }

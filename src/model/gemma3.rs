@@ -15,7 +15,7 @@ const SWA_PATTERN: usize = 6;
 const ROPE_FREQ_BASE_SWA: f32 = 10_000.0;
 
 pub fn layer_specs(hp: &HParams) -> Vec<Spec> {
-    let mut s = attn_specs(hp, false, QkNorm::PerHead);
+    let mut s = attn_specs(hp, false, QkNorm::PerHead, false);
     s.push(req("post_attention_norm.weight", &[hp.n_embd]));
     s.extend(ffn_specs(hp));
     s.push(req("post_ffw_norm.weight", &[hp.n_embd]));
@@ -51,7 +51,7 @@ pub fn forward<B: Backend>(
             (rope_params(hp, RopeMode::Neox, hp.rope_freq_base), attn_params(hp, scale, None))
         };
         let h = b.rms_norm(&x, &l.attn_norm, hp.rms_eps);
-        let a = attention(batch, hp, l, &h, il, rope, &attn);
+        let a = attention(batch, hp, l.attention(), &h, il, rope, &attn, false);
         let a = post_norm(b, a, &l.post_attn_norm, hp.rms_eps);
         x = b.add(&x, &a);
         let h = b.rms_norm(&x, &l.ffn_norm, hp.rms_eps);

@@ -2,7 +2,7 @@
 //! keys fails early with the whole list.
 
 use crate::error::{Error, Result};
-use crate::gguf::Metadata;
+use crate::gguf::{Metadata, Value};
 
 /// Everything the forward pass needs to know about a model's shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +30,42 @@ pub struct HParams {
     pub n_ff_exp: usize,
     /// Rows of the shared expert (`expert_shared_feed_forward_length`).
     pub n_ff_shexp: usize,
+    /// `rope.dimension_sections` of an interleaved multi-section rope (qwen35).
+    pub rope_sections: Option<[u32; 4]>,
+    /// The gated DeltaNet of a hybrid model (`ssm.*`), when the file has one.
+    pub ssm: Option<Ssm>,
+    /// Multi-token-prediction layers after the trunk (`nextn_predict_layers`): counted in
+    /// `block_count`, not in `n_layer`, and not run.
+    pub n_layer_nextn: usize,
+}
+
+/// Shape of a hybrid model's gated DeltaNet layers (`{arch}.ssm.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ssm {
+    /// Taps of the causal conv1d (`ssm.conv_kernel`).
+    pub d_conv: usize,
+    /// Width of the values over all value heads (`ssm.inner_size`).
+    pub d_inner: usize,
+    /// Width of one head, keys and values alike (`ssm.state_size`).
+    pub d_state: usize,
+    /// Key heads (`ssm.group_count`).
+    pub n_group: usize,
+    /// Value heads (`ssm.time_step_rank`).
+    pub n_v_heads: usize,
+    /// Which trunk layers are recurrent (the others attend).
+    pub recurrent: Vec<bool>,
+}
+
+impl Ssm {
+    /// Width of the keys (and of the queries) over all key heads.
+    pub fn key_dim(&self) -> usize {
+        self.d_state * self.n_group
+    }
+
+    /// Channels of the conv: queries, keys and values.
+    pub fn conv_dim(&self) -> usize {
+        2 * self.key_dim() + self.d_inner
+    }
 }
 
 /// Reads `{arch}.{key}` values, collecting the names of missing required keys.
@@ -83,6 +119,13 @@ impl HParams {
         let head_dim = n_embd.checked_div(n_head).unwrap_or(0);
         let head_dim_k = r.opt_usize("attention.key_length")?.unwrap_or(head_dim);
         let n_expert = r.opt_usize("expert_count")?.unwrap_or(0);
+        let n_layer_nextn = r.opt_usize("nextn_predict_layers")?.unwrap_or(0);
+        let n_layer = n_layer.checked_sub(n_layer_nextn).ok_or_else(|| {
+            Error::bad_input(format!(
+                "{}.nextn_predict_layers {n_layer_nextn} is more than block_count {n_layer}",
+                arch
+            ))
+        })?;
         let hp = HParams {
             n_vocab: vocab_size(m, &r)?,
             n_ctx_train,
@@ -102,6 +145,9 @@ impl HParams {
             n_expert_used: r.opt_usize("expert_used_count")?.unwrap_or(0),
             n_ff_exp: r.opt_usize("expert_feed_forward_length")?.unwrap_or(n_ff),
             n_ff_shexp: r.opt_usize("expert_shared_feed_forward_length")?.unwrap_or(0),
+            rope_sections: rope_sections(&r)?,
+            ssm: ssm(&r, n_layer, n_layer_nextn)?,
+            n_layer_nextn,
             arch: arch.clone(),
         };
         hp.validate()?;
@@ -158,6 +204,11 @@ impl HParams {
     pub fn n_embd_v_gqa(&self) -> usize {
         self.n_head_kv * self.head_dim_v
     }
+
+    /// Whether layer `il` is a recurrent (gated DeltaNet) layer.
+    pub fn is_recurrent(&self, il: usize) -> bool {
+        self.ssm.as_ref().is_some_and(|s| s.recurrent.get(il).copied().unwrap_or(false))
+    }
 }
 
 fn vocab_size(m: &Metadata, r: &Reader) -> Result<usize> {
@@ -165,6 +216,106 @@ fn vocab_size(m: &Metadata, r: &Reader) -> Result<usize> {
         return Ok(n);
     }
     Ok(m.get_array("tokenizer.ggml.tokens").map(|a| a.len()).unwrap_or(0))
+}
+
+/// The integers of array `key`, when present (any integer or bool element type).
+fn int_array(r: &Reader, k: &str) -> Result<Option<Vec<i64>>> {
+    let key = r.key(k);
+    let Some(value) = r.m.get(&key) else { return Ok(None) };
+    let Value::Array(a) = value else {
+        return Err(Error::bad_input(format!("{key} is not an array")));
+    };
+    let json = a.to_json();
+    let items = json.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .map(|v| v.as_i64().or_else(|| v.as_bool().map(i64::from)))
+        .collect::<Option<Vec<i64>>>()
+        .map(Some)
+        .ok_or_else(|| Error::bad_input(format!("{key} is not an array of integers")))
+}
+
+fn rope_sections(r: &Reader) -> Result<Option<[u32; 4]>> {
+    let Some(v) = int_array(r, "rope.dimension_sections")? else { return Ok(None) };
+    let mut s = [0u32; 4];
+    for (i, x) in v.iter().take(4).enumerate() {
+        s[i] = u32::try_from(*x).map_err(|_| {
+            Error::bad_input(format!("{} holds {x}", r.key("rope.dimension_sections")))
+        })?;
+    }
+    Ok(Some(s))
+}
+
+/// The DeltaNet shape, when the file has `ssm.conv_kernel`; the recurrent layers from
+/// `attention.recurrent_layers` (one flag per block, or the recurrent layer indices),
+/// else every layer but each `full_attention_interval`-th (default 4).
+fn ssm(r: &Reader, n_layer: usize, n_nextn: usize) -> Result<Option<Ssm>> {
+    let Some(d_conv) = r.opt_usize("ssm.conv_kernel")? else { return Ok(None) };
+    let need = |k: &str| -> Result<usize> {
+        r.opt_usize(k)?
+            .ok_or_else(|| Error::bad_input(format!("missing metadata keys: {}", r.key(k))))
+    };
+    let recurrent = match int_array(r, "attention.recurrent_layers")? {
+        Some(flags) if flags.len() == n_layer + n_nextn => {
+            flags.iter().take(n_layer).map(|&f| f != 0).collect()
+        }
+        Some(ids) => {
+            let mut v = vec![false; n_layer];
+            ids.iter()
+                .filter_map(|&i| usize::try_from(i).ok())
+                .filter(|&i| i < n_layer)
+                .for_each(|i| v[i] = true);
+            v
+        }
+        None => {
+            let every = r.opt_usize("full_attention_interval")?.unwrap_or(4).max(1);
+            (0..n_layer).map(|il| (il + 1) % every != 0).collect()
+        }
+    };
+    let ssm = Ssm {
+        d_conv,
+        d_inner: need("ssm.inner_size")?,
+        d_state: need("ssm.state_size")?,
+        n_group: need("ssm.group_count")?,
+        n_v_heads: need("ssm.time_step_rank")?,
+        recurrent,
+    };
+    let key = |k: &str| r.key(k);
+    if d_conv < 1
+        || ssm.d_state == 0
+        || ssm.n_group == 0
+        || !ssm.n_v_heads.is_multiple_of(ssm.n_group)
+    {
+        return Err(Error::bad_input(format!(
+            "{} {d_conv}, {} {} and {} {} (a multiple of {} {}) must be non-zero",
+            key("ssm.conv_kernel"),
+            key("ssm.state_size"),
+            ssm.d_state,
+            key("ssm.time_step_rank"),
+            ssm.n_v_heads,
+            key("ssm.group_count"),
+            ssm.n_group
+        )));
+    }
+    if ssm.d_inner != ssm.d_state * ssm.n_v_heads {
+        return Err(Error::bad_input(format!(
+            "{} {} is not {} {} × {} {}",
+            key("ssm.inner_size"),
+            ssm.d_inner,
+            key("ssm.state_size"),
+            ssm.d_state,
+            key("ssm.time_step_rank"),
+            ssm.n_v_heads
+        )));
+    }
+    if n_layer > 128 && ssm.recurrent.iter().any(|&x| x) {
+        return Err(Error::unsupported(format!(
+            "{} blocks of a hybrid model are more than 128",
+            n_layer
+        ))
+        .with_key(key("block_count")));
+    }
+    Ok(Some(ssm))
 }
 
 fn rope_freq_scale(r: &Reader) -> Result<f32> {
@@ -183,7 +334,6 @@ fn rope_freq_scale(r: &Reader) -> Result<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gguf::Value;
 
     fn meta(pairs: &[(&str, Value)]) -> Metadata {
         let mut m = Metadata::new();

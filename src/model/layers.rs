@@ -2,9 +2,10 @@
 //! experts with its router, output head — as sequences of backend ops. No architecture
 //! names appear here: what differs is passed in as settings or absent tensors.
 
-use super::weights::{Ffn, LayerWeights, ModelWeights, SharedExpert};
+use super::hparams::Ssm;
+use super::weights::{Attention, DeltaNet, Ffn, ModelWeights, SharedExpert};
 use super::HParams;
-use crate::backend::{AttnParams, Backend, RopeMode, RopeParams};
+use crate::backend::{AttnParams, Backend, DeltaParams, RopeMode, RopeParams};
 
 /// The tokens of one forward call: their positions and the cache they extend.
 /// What is shown each layer's output: its index and the hidden state.
@@ -67,22 +68,30 @@ pub fn attn_params(hp: &HParams, scale: f32, window: Option<usize>) -> AttnParam
 }
 
 /// Self-attention of normed input `h`: projections (+ biases), q/k norms, rotary
-/// embeddings, cache write, attention, output projection.
+/// embeddings, cache write, attention, output projection. A `gated` attention's query
+/// projection yields per head the query and a gate; the attention output is multiplied
+/// by sigmoid(gate) before the output projection.
+#[allow(clippy::too_many_arguments)]
 pub fn attention<B: Backend>(
     batch: &mut Batch<B>,
     hp: &HParams,
-    l: &LayerWeights<B::Weight>,
+    l: &Attention<B::Weight>,
     h: &B::Tensor,
     il: usize,
     rope: RopeParams,
     attn: &AttnParams,
+    gated: bool,
 ) -> B::Tensor {
     let b = batch.b;
     let with_bias = |t: B::Tensor, bias: &Option<B::Weight>| match bias {
         Some(bias) => b.add_row(&t, bias),
         None => t,
     };
-    let mut q = with_bias(b.matmul(&l.wq, h), &l.bq);
+    let d = hp.head_dim_k;
+    let (mut q, gate) = match with_bias(b.matmul(&l.wq, h), &l.bq) {
+        qg if gated => (b.slice_cols(&qg, 0, d, 2 * d), Some(b.slice_cols(&qg, d, d, 2 * d))),
+        q => (q, None),
+    };
     let mut k = with_bias(b.matmul(&l.wk, h), &l.bk);
     let v = with_bias(b.matmul(&l.wv, h), &l.bv);
     if let Some(w) = &l.q_norm {
@@ -95,7 +104,39 @@ pub fn attention<B: Backend>(
     let k = b.rope(&k, batch.positions, &RopeParams { n_head: hp.n_head_kv, ..rope });
     b.kv_store(batch.kv, il, batch.start, &k, &v);
     let out = b.attention(&q, batch.kv, il, batch.positions, attn);
+    let out = match gate {
+        Some(g) => b.mul(&out, &b.sigmoid(&g)),
+        None => out,
+    };
     b.matmul(&l.wo, &out)
+}
+
+/// A gated DeltaNet layer on normed input `h`: the q/k/v projection through the causal
+/// conv1d and SiLU, L2-normed queries and keys, the gated delta rule on the layer's
+/// recurrent state (decay from alpha, write strength sigmoid(beta)), an RMS norm of each
+/// head gated by SiLU(z), and the output projection.
+pub fn delta_net<B: Backend>(
+    batch: &mut Batch<B>,
+    hp: &HParams,
+    s: &Ssm,
+    l: &DeltaNet<B::Weight>,
+    h: &B::Tensor,
+    il: usize,
+) -> B::Tensor {
+    let b = batch.b;
+    let (kd, c) = (s.key_dim(), s.conv_dim());
+    let qkv = b.matmul(&l.qkv, h);
+    let z = b.matmul(&l.gate, h);
+    let beta = b.sigmoid(&b.matmul(&l.beta, h));
+    let g = b.gdn_decay(&b.matmul(&l.alpha, h), &l.dt_bias, &l.a);
+    let conv = b.silu(&b.ssm_conv(batch.kv, il, &qkv, &l.conv1d));
+    let q = b.l2_norm(&b.slice_cols(&conv, 0, kd, c), s.d_state, hp.rms_eps);
+    let k = b.l2_norm(&b.slice_cols(&conv, kd, kd, c), s.d_state, hp.rms_eps);
+    let v = b.slice_cols(&conv, 2 * kd, s.d_inner, c);
+    let p = DeltaParams { n_head_k: s.n_group, n_head_v: s.n_v_heads, head_dim: s.d_state };
+    let o = b.gated_delta_net(batch.kv, il, &q, &k, &v, &g, &beta, &p);
+    let o = b.swiglu(&z, &b.rms_norm(&o, &l.norm, hp.rms_eps));
+    b.matmul(&l.out, &o)
 }
 
 fn gated<B: Backend>(b: &B, act: Act, gate: &B::Tensor, up: &B::Tensor) -> B::Tensor {

@@ -13,4 +13,5 @@ pub const DECODER: PreNormDecoder = PreNormDecoder {
     ffn: FfnKind::DenseOrMoe,
     rope: RopeMode::Normal,
     routing: Routing { norm_topk: true },
+    ..PreNormDecoder::BASE
 };

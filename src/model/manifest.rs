@@ -78,20 +78,28 @@ pub fn load<B: Backend>(
 
 /// Refuses a file holding tensors the manifest does not take (a llama file carrying
 /// `attn_q.bias`, say): ignoring them would compute another model than the file's.
+/// `layers` holds each trunk layer's specs; the `n_nextn` blocks after them (the
+/// multi-token-prediction layers hearth does not run) may hold anything.
 pub fn check_leftovers(
     file: &GgufFile,
     arch: &str,
     globals: &[Spec],
-    layer: &[Spec],
-    n_layer: usize,
+    layers: &[Vec<Spec>],
+    n_nextn: usize,
 ) -> Result<()> {
     let mut known: std::collections::HashSet<String> =
         globals.iter().map(|s| s.name.to_string()).collect();
-    for il in 0..n_layer {
-        known.extend(layer.iter().map(|s| format!("blk.{il}.{}", s.name)));
+    for (il, specs) in layers.iter().enumerate() {
+        known.extend(specs.iter().map(|s| format!("blk.{il}.{}", s.name)));
     }
-    let left: Vec<&str> =
-        file.tensors().iter().map(|t| t.name.as_str()).filter(|n| !known.contains(*n)).collect();
+    let skipped: Vec<String> =
+        (layers.len()..layers.len() + n_nextn).map(|il| format!("blk.{il}.")).collect();
+    let left: Vec<&str> = file
+        .tensors()
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| !known.contains(*n) && !skipped.iter().any(|p| n.starts_with(p.as_str())))
+        .collect();
     if left.is_empty() {
         return Ok(());
     }
@@ -126,12 +134,14 @@ pub fn global_specs(hp: &super::HParams) -> Vec<Spec> {
     ]
 }
 
-/// Attention tensors: norm, q/k/v/output, optional biases and q/k norms.
-pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm) -> Vec<Spec> {
+/// Attention tensors: norm, q/k/v/output, optional biases and q/k norms; a `gated`
+/// query projection is twice as wide (a gate per query value).
+pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm, gated: bool) -> Vec<Spec> {
     let (q_w, k_w, v_w) = (hp.n_head * hp.head_dim_k, hp.n_embd_k_gqa(), hp.n_embd_v_gqa());
+    let q_out = if gated { 2 * q_w } else { q_w };
     let mut s = vec![
         req("attn_norm.weight", &[hp.n_embd]),
-        req("attn_q.weight", &[hp.n_embd, q_w]),
+        req("attn_q.weight", &[hp.n_embd, q_out]),
         req("attn_k.weight", &[hp.n_embd, k_w]),
         req("attn_v.weight", &[hp.n_embd, v_w]),
         req("attn_output.weight", &[hp.n_head * hp.head_dim_v, hp.n_embd]),
@@ -154,6 +164,23 @@ pub fn attn_specs(hp: &super::HParams, bias: bool, qk_norm: QkNorm) -> Vec<Spec>
         }
     }
     s
+}
+
+/// A gated DeltaNet layer's tensors, with its norm.
+pub fn delta_net_specs(hp: &super::HParams, s: &super::hparams::Ssm) -> Vec<Spec> {
+    let (e, hv) = (hp.n_embd, s.n_v_heads);
+    vec![
+        req("attn_norm.weight", &[e]),
+        req("attn_qkv.weight", &[e, s.conv_dim()]),
+        req("attn_gate.weight", &[e, s.d_inner]),
+        req("ssm_conv1d.weight", &[s.d_conv, s.conv_dim()]),
+        req("ssm_dt.bias", &[hv]),
+        req("ssm_a", &[hv]),
+        req("ssm_beta.weight", &[e, hv]),
+        req("ssm_alpha.weight", &[e, hv]),
+        req("ssm_norm.weight", &[s.d_state]),
+        req("ssm_out.weight", &[s.d_inner, e]),
+    ]
 }
 
 /// A dense SwiGLU/GeGLU feed-forward with its norm.

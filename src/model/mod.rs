@@ -14,13 +14,15 @@ mod olmoe;
 mod qwen2;
 mod qwen2moe;
 mod qwen3;
+mod qwen35;
+mod qwen35moe;
 mod qwen3moe;
 
 use std::sync::Arc;
 
 pub use hparams::HParams;
 
-use crate::backend::{Backend, KvShape, KvType};
+use crate::backend::{Backend, KvShape, KvType, StateShape};
 use crate::error::{Error, Result};
 use crate::gguf::GgufFile;
 use decoder::PreNormDecoder;
@@ -36,6 +38,8 @@ pub enum Arch {
     Qwen2Moe,
     Qwen3,
     Qwen3Moe,
+    Qwen35,
+    Qwen35Moe,
     Gemma3,
     Olmoe,
 }
@@ -47,6 +51,8 @@ const ARCH_NAMES: &[(&str, Arch)] = &[
     ("qwen2moe", Arch::Qwen2Moe),
     ("qwen3", Arch::Qwen3),
     ("qwen3moe", Arch::Qwen3Moe),
+    ("qwen35", Arch::Qwen35),
+    ("qwen35moe", Arch::Qwen35Moe),
     ("gemma3", Arch::Gemma3),
     ("olmoe", Arch::Olmoe),
 ];
@@ -75,16 +81,30 @@ impl Arch {
             Arch::Qwen2Moe => Some(&qwen2moe::DECODER),
             Arch::Qwen3 => Some(&qwen3::DECODER),
             Arch::Qwen3Moe => Some(&qwen3moe::DECODER),
+            Arch::Qwen35 => Some(&qwen35::DECODER),
+            Arch::Qwen35Moe => Some(&qwen35moe::DECODER),
             Arch::Olmoe => Some(&olmoe::DECODER),
             Arch::Gemma3 => None,
         }
     }
 
-    fn layer_specs(self, hp: &HParams) -> Vec<Spec> {
+    /// The tensors of layer `il`.
+    fn layer_specs(self, hp: &HParams, il: usize) -> Vec<Spec> {
         match self.decoder() {
-            Some(d) => d.layer_specs(hp),
+            Some(d) => d.layer_specs(hp, il),
             None => gemma3::layer_specs(hp),
         }
+    }
+
+    /// Whether the architecture mixes gated DeltaNet layers with attention (and needs
+    /// `ssm.*`).
+    pub fn is_hybrid(self) -> bool {
+        matches!(self, Arch::Qwen35 | Arch::Qwen35Moe)
+    }
+
+    /// The name of the norm before the feed-forward.
+    fn ffn_norm(self) -> &'static str {
+        self.decoder().map_or("ffn_norm.weight", |d| d.ffn_norm)
     }
 
     /// Whether the architecture needs expert tensors (and `expert_count`).
@@ -125,13 +145,27 @@ impl<B: Backend> Model<B> {
                     .with_key(format!("{}.expert_count", hp.arch)),
             ));
         }
-        let specs = arch.layer_specs(&hp);
-        manifest::check_leftovers(&file, arch.name(), &global_specs(&hp), &specs, hp.n_layer)?;
+        if arch.is_hybrid() && hp.ssm.is_none() {
+            return Err(in_file(
+                Error::bad_input(format!("{} needs its gated DeltaNet's shape", arch.name()))
+                    .with_key(format!("{}.ssm.conv_kernel", hp.arch)),
+            ));
+        }
+        let specs: Vec<Vec<Spec>> = (0..hp.n_layer).map(|il| arch.layer_specs(&hp, il)).collect();
+        manifest::check_leftovers(
+            &file,
+            arch.name(),
+            &global_specs(&hp),
+            &specs,
+            hp.n_layer_nextn,
+        )?;
         let mut g = manifest::load(&backend, &file, "", &global_specs(&hp))?;
-        let layers = (0..hp.n_layer)
-            .map(|il| {
-                let t = manifest::load(&backend, &file, &format!("blk.{il}."), &specs)?;
-                Ok(LayerWeights::from_tensors(t))
+        let layers = specs
+            .iter()
+            .enumerate()
+            .map(|(il, specs)| {
+                let t = manifest::load(&backend, &file, &format!("blk.{il}."), specs)?;
+                Ok(LayerWeights::from_tensors(t, arch.ffn_norm()))
             })
             .collect::<Result<Vec<_>>>()?;
         let weights = ModelWeights {
@@ -172,7 +206,26 @@ impl<B: Backend> Model<B> {
             n_embd_v: self.hp.n_embd_v_gqa(),
             type_k,
             type_v,
+            state: self.state_shape(),
         })
+    }
+
+    /// The recurrent state of the gated DeltaNet layers (none for other models).
+    pub fn state_shape(&self) -> StateShape {
+        let Some(s) = &self.hp.ssm else { return StateShape::NONE };
+        let layers = (0..self.hp.n_layer)
+            .filter(|&il| self.hp.is_recurrent(il))
+            .fold(0u128, |m, il| m | 1 << il);
+        StateShape {
+            layers,
+            conv: (s.d_conv - 1) * s.conv_dim(),
+            ssm: s.n_v_heads * s.d_state * s.d_state,
+        }
+    }
+
+    /// Whether the model carries a recurrent state besides its KV cache.
+    pub fn is_recurrent(&self) -> bool {
+        self.state_shape().count() > 0
     }
 
     /// Runs `tokens` at positions `start..` through the model, extending `kv`, and
@@ -201,6 +254,10 @@ impl<B: Backend> Model<B> {
     ) -> Result<Vec<f32>> {
         let positions: Vec<u32> = (start..start + tokens.len()).map(|p| p as u32).collect();
         let b = &self.backend;
+        if start == 0 {
+            // A sequence starting over: the recurrent state is that of no tokens.
+            b.state_clear(kv);
+        }
         // Shortens the tap's borrow to this call's (the trait object's lifetime with it).
         let tap = tap.map(|t| t as &mut layers::LayerTap<'_, B::Tensor>);
         let mut batch = Batch { b, kv, positions: &positions, start, tap };

@@ -12,4 +12,5 @@ pub const DECODER: PreNormDecoder = PreNormDecoder {
     ffn: FfnKind::Moe { shared: false },
     rope: RopeMode::Neox,
     routing: Routing { norm_topk: false },
+    ..PreNormDecoder::BASE
 };

@@ -27,17 +27,42 @@ pub struct SharedExpert<W> {
     pub down: W,             // (n_ff_shexp, n_embd)
 }
 
+/// Self-attention of a layer. With a gated attention (qwen35), `wq` yields per head the
+/// query and then as many gate values.
+pub struct Attention<W> {
+    pub wq: W,             // (n_embd, n_head · head_dim_k), ×2 gated
+    pub wk: W,             // (n_embd, n_head_kv · head_dim_k)
+    pub wv: W,             // (n_embd, n_head_kv · head_dim_v)
+    pub wo: W,             // (n_head · head_dim_v, n_embd)
+    pub bq: Option<W>,     // (n_head · head_dim_k)
+    pub bk: Option<W>,     // (n_head_kv · head_dim_k)
+    pub bv: Option<W>,     // (n_head_kv · head_dim_v)
+    pub q_norm: Option<W>, // (head_dim_k) per head, or (n_head · head_dim_k) whole
+    pub k_norm: Option<W>, // (head_dim_k) per head, or (n_head_kv · head_dim_k) whole
+}
+
+/// A gated DeltaNet layer (linear attention with a recurrent state).
+pub struct DeltaNet<W> {
+    pub qkv: W,     // (n_embd, 2 · key_dim + d_inner): queries, keys, values
+    pub gate: W,    // (n_embd, d_inner): z, the output gate
+    pub conv1d: W,  // (d_conv, 2 · key_dim + d_inner)
+    pub dt_bias: W, // (n_v_heads)
+    pub a: W,       // (n_v_heads): −exp(A_log)
+    pub alpha: W,   // (n_embd, n_v_heads)
+    pub beta: W,    // (n_embd, n_v_heads)
+    pub norm: W,    // (d_state)
+    pub out: W,     // (d_inner, n_embd)
+}
+
+/// What mixes the tokens of a layer.
+pub enum Mixer<W> {
+    Attention(Attention<W>),
+    DeltaNet(DeltaNet<W>),
+}
+
 pub struct LayerWeights<W> {
-    pub attn_norm: W,              // (n_embd)
-    pub wq: W,                     // (n_embd, n_head · head_dim_k)
-    pub wk: W,                     // (n_embd, n_head_kv · head_dim_k)
-    pub wv: W,                     // (n_embd, n_head_kv · head_dim_v)
-    pub wo: W,                     // (n_head · head_dim_v, n_embd)
-    pub bq: Option<W>,             // (n_head · head_dim_k)
-    pub bk: Option<W>,             // (n_head_kv · head_dim_k)
-    pub bv: Option<W>,             // (n_head_kv · head_dim_v)
-    pub q_norm: Option<W>,         // (head_dim_k) per head, or (n_head · head_dim_k) whole
-    pub k_norm: Option<W>,         // (head_dim_k) per head, or (n_head_kv · head_dim_k) whole
+    pub attn_norm: W, // (n_embd)
+    pub mixer: Mixer<W>,
     pub post_attn_norm: Option<W>, // (n_embd)
     pub ffn_norm: W,               // (n_embd)
     pub ffn: Ffn<W>,
@@ -52,8 +77,18 @@ pub struct ModelWeights<W> {
 }
 
 impl<W> LayerWeights<W> {
-    /// Builds a layer from tensors loaded by the architecture's manifest.
-    pub fn from_tensors(mut t: Tensors<W>) -> LayerWeights<W> {
+    /// The layer's attention (every layer of the architectures without DeltaNet layers,
+    /// whose manifests require it).
+    pub fn attention(&self) -> &Attention<W> {
+        match &self.mixer {
+            Mixer::Attention(a) => a,
+            Mixer::DeltaNet(_) => panic!("manifest lists attention for this layer"),
+        }
+    }
+
+    /// Builds a layer from tensors loaded by the architecture's manifest; the norm before
+    /// the feed-forward is `ffn_norm` (qwen35 names it `post_attention_norm`).
+    pub fn from_tensors(mut t: Tensors<W>, ffn_norm: &str) -> LayerWeights<W> {
         let ffn = match t.get("ffn_gate_inp.weight") {
             Some(router) => Ffn::Moe {
                 router,
@@ -73,19 +108,36 @@ impl<W> LayerWeights<W> {
                 down: t.take("ffn_down.weight"),
             },
         };
+        let ffn_norm = t.take(ffn_norm);
+        let mixer = match t.get("ssm_conv1d.weight") {
+            Some(conv1d) => Mixer::DeltaNet(DeltaNet {
+                qkv: t.take("attn_qkv.weight"),
+                gate: t.take("attn_gate.weight"),
+                conv1d,
+                dt_bias: t.take("ssm_dt.bias"),
+                a: t.take("ssm_a"),
+                alpha: t.take("ssm_alpha.weight"),
+                beta: t.take("ssm_beta.weight"),
+                norm: t.take("ssm_norm.weight"),
+                out: t.take("ssm_out.weight"),
+            }),
+            None => Mixer::Attention(Attention {
+                wq: t.take("attn_q.weight"),
+                wk: t.take("attn_k.weight"),
+                wv: t.take("attn_v.weight"),
+                wo: t.take("attn_output.weight"),
+                bq: t.get("attn_q.bias"),
+                bk: t.get("attn_k.bias"),
+                bv: t.get("attn_v.bias"),
+                q_norm: t.get("attn_q_norm.weight"),
+                k_norm: t.get("attn_k_norm.weight"),
+            }),
+        };
         LayerWeights {
             attn_norm: t.take("attn_norm.weight"),
-            wq: t.take("attn_q.weight"),
-            wk: t.take("attn_k.weight"),
-            wv: t.take("attn_v.weight"),
-            wo: t.take("attn_output.weight"),
-            bq: t.get("attn_q.bias"),
-            bk: t.get("attn_k.bias"),
-            bv: t.get("attn_v.bias"),
-            q_norm: t.get("attn_q_norm.weight"),
-            k_norm: t.get("attn_k_norm.weight"),
+            mixer,
             post_attn_norm: t.get("post_attention_norm.weight"),
-            ffn_norm: t.take("ffn_norm.weight"),
+            ffn_norm,
             ffn,
             post_ffw_norm: t.get("post_ffw_norm.weight"),
         }

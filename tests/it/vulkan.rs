@@ -302,7 +302,7 @@ mod hybrid {
     use hearth::backend::cpu::kv::CpuKv;
     use hearth::backend::cpu::{CpuBackend, CpuTensor, CpuWeight};
     use hearth::backend::vulkan::{VkKv, VkWeight, VulkanBackend};
-    use hearth::backend::{AttnParams, Backend, KvShape, RopeParams};
+    use hearth::backend::{AttnParams, Backend, DeltaParams, KvShape, RopeParams};
     use hearth::gguf::{GgufFile, TensorInfo};
 
     pub struct Hybrid {
@@ -459,6 +459,57 @@ mod hybrid {
             b: &[u8],
         ) -> hearth::error::Result<()> {
             CpuBackend.kv_import(&mut kv.0, rows, b)
+        }
+
+        // The gated DeltaNet (no Vulkan kernels): on the CPU.
+        fn mul(&self, a: &CpuTensor, b: &CpuTensor) -> CpuTensor {
+            CpuBackend.mul(a, b)
+        }
+        fn sigmoid(&self, x: &CpuTensor) -> CpuTensor {
+            CpuBackend.sigmoid(x)
+        }
+        fn silu(&self, x: &CpuTensor) -> CpuTensor {
+            CpuBackend.silu(x)
+        }
+        fn l2_norm(&self, x: &CpuTensor, n: usize, eps: f32) -> CpuTensor {
+            CpuBackend.l2_norm(x, n, eps)
+        }
+        fn slice_cols(&self, x: &CpuTensor, o: usize, w: usize, p: usize) -> CpuTensor {
+            CpuBackend.slice_cols(x, o, w, p)
+        }
+        fn gdn_decay(&self, a: &CpuTensor, dt: &Self::Weight, s: &Self::Weight) -> CpuTensor {
+            CpuBackend.gdn_decay(a, &dt.0, &s.0)
+        }
+        fn ssm_conv(
+            &self,
+            kv: &mut Self::Kv,
+            il: usize,
+            x: &CpuTensor,
+            w: &Self::Weight,
+        ) -> CpuTensor {
+            CpuBackend.ssm_conv(&mut kv.0, il, x, &w.0)
+        }
+        fn gated_delta_net(
+            &self,
+            kv: &mut Self::Kv,
+            il: usize,
+            q: &CpuTensor,
+            k: &CpuTensor,
+            v: &CpuTensor,
+            g: &CpuTensor,
+            beta: &CpuTensor,
+            p: &DeltaParams,
+        ) -> CpuTensor {
+            CpuBackend.gated_delta_net(&mut kv.0, il, q, k, v, g, beta, p)
+        }
+        fn state_clear(&self, kv: &mut Self::Kv) {
+            CpuBackend.state_clear(&mut kv.0)
+        }
+        fn state_export(&self, kv: &Self::Kv) -> hearth::error::Result<Vec<u8>> {
+            CpuBackend.state_export(&kv.0)
+        }
+        fn state_import(&self, kv: &mut Self::Kv, b: &[u8]) -> hearth::error::Result<()> {
+            CpuBackend.state_import(&mut kv.0, b)
         }
     }
 }

@@ -129,6 +129,12 @@ pub struct CpuKv {
     pub k: Vec<KvRows>,
     /// Per layer: rows of `n_embd_v` values, as for `k`.
     pub v: Vec<KvRows>,
+    /// Per layer: the conv state of a recurrent layer (`shape.state.conv` values, the
+    /// oldest input first, channel-minor); empty for attention layers.
+    pub conv: Vec<Vec<f32>>,
+    /// Per layer: the delta-rule state of a recurrent layer, one `d × d` matrix per value
+    /// head stored transposed (row j holds column j of S); empty for attention layers.
+    pub ssm: Vec<Vec<f32>>,
 }
 
 fn store_f16(dst: &mut [f16], src: &[f32]) {
@@ -145,11 +151,60 @@ pub fn to_f16(src: &[f32]) -> Vec<f16> {
 
 impl CpuKv {
     pub fn new(shape: KvShape) -> CpuKv {
+        let st = shape.state;
+        let state = |n: usize| -> Vec<Vec<f32>> {
+            (0..shape.n_layer)
+                .map(|il| if st.is_recurrent(il) { vec![0.0; n] } else { Vec::new() })
+                .collect()
+        };
         CpuKv {
             shape,
             k: (0..shape.n_layer).map(|_| KvRows::new(shape.type_k)).collect(),
             v: (0..shape.n_layer).map(|_| KvRows::new(shape.type_v)).collect(),
+            conv: state(st.conv),
+            ssm: state(st.ssm),
         }
+    }
+
+    /// Layers with KV rows (every layer but the recurrent ones).
+    fn attn_layers(&self) -> usize {
+        self.shape.n_layer - self.shape.state.count()
+    }
+
+    /// The layers that cache K and V rows.
+    fn layers_with_rows(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.shape.n_layer).filter(|&il| !self.shape.state.is_recurrent(il))
+    }
+
+    /// Zeroes the recurrent state.
+    pub fn state_clear(&mut self) {
+        self.conv.iter_mut().chain(&mut self.ssm).for_each(|s| s.fill(0.0));
+    }
+
+    /// The recurrent state of every recurrent layer, its conv state then its delta-rule
+    /// state, as f32 little-endian bytes.
+    pub fn state_export(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.shape.state.bytes());
+        for (c, s) in self.conv.iter().zip(&self.ssm) {
+            out.extend(c.iter().chain(s).flat_map(|x| x.to_le_bytes()));
+        }
+        out
+    }
+
+    /// Restores what `state_export` wrote.
+    pub fn state_import(&mut self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() != self.shape.state.bytes() {
+            return Err(Error::bad_input(format!(
+                "recurrent state of {} bytes does not fit this model's {} bytes",
+                bytes.len(),
+                self.shape.state.bytes()
+            )));
+        }
+        let mut vals = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        for (c, s) in self.conv.iter_mut().zip(&mut self.ssm) {
+            c.iter_mut().chain(s.iter_mut()).for_each(|x| *x = vals.next().unwrap_or(0.0));
+        }
+        Ok(())
     }
 
     pub fn store(&mut self, il: usize, start: usize, k: &[f32], v: &[f32]) {
@@ -161,13 +216,17 @@ impl CpuKv {
     /// Bytes of `n_tokens` positions over all layers (K then V per layer, as stored).
     pub fn export_len(&self, n_tokens: usize) -> usize {
         let s = &self.shape;
-        s.n_layer * n_tokens * (s.type_k.row_bytes(s.n_embd_k) + s.type_v.row_bytes(s.n_embd_v))
+        self.attn_layers()
+            * n_tokens
+            * (s.type_k.row_bytes(s.n_embd_k) + s.type_v.row_bytes(s.n_embd_v))
     }
 
-    /// Positions `rows` of every layer (per layer their K rows, then their V rows).
+    /// Positions `rows` of every attention layer (per layer their K rows, then their V
+    /// rows).
     pub fn export(&self, rows: Range<usize>) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.export_len(rows.len()));
-        for (k, v) in self.k.iter().zip(&self.v) {
+        for il in self.layers_with_rows() {
+            let (k, v) = (&self.k[il], &self.v[il]);
             k.export(self.shape.n_embd_k, rows.clone(), &mut out);
             v.export(self.shape.n_embd_v, rows.clone(), &mut out);
         }
@@ -191,7 +250,8 @@ impl CpuKv {
         let s = self.shape;
         let (kb, vb) =
             (n_tokens * s.type_k.row_bytes(s.n_embd_k), n_tokens * s.type_v.row_bytes(s.n_embd_v));
-        for (il, layer) in bytes.chunks_exact(kb + vb).enumerate() {
+        let layers: Vec<usize> = self.layers_with_rows().collect();
+        for (&il, layer) in layers.iter().zip(bytes.chunks_exact(kb + vb)) {
             self.k[il].import(s.n_embd_k, s.n_ctx, rows.clone(), &layer[..kb]);
             self.v[il].import(s.n_embd_v, s.n_ctx, rows.clone(), &layer[kb..]);
         }

@@ -2,6 +2,7 @@
 //! matrices, work split across the threads of `pool`.
 
 mod attention;
+mod delta;
 mod expert;
 pub mod kv;
 pub mod matmul;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use self::kv::CpuKv;
 use self::matmul::QRows;
-use super::{AttnParams, Backend, KvShape, RopeParams};
+use super::{AttnParams, Backend, DeltaParams, KvShape, RopeParams};
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::quant::{self, GgmlType};
@@ -55,6 +56,14 @@ impl CpuWeight {
             CpuWeight::Mapped { info, .. } => info.n_bytes,
             CpuWeight::Vector { data, .. } => 4 * data.len() as u64,
         }
+    }
+
+    /// Every value, dequantized (small weights only: a conv's taps).
+    fn dequantized(&self) -> Vec<f32> {
+        let rows = self.rows();
+        let mut out = vec![0f32; rows.k * rows.n_rows];
+        quant::dequantize(rows.ty, rows.bytes, &mut out).expect("a loaded weight dequantizes");
+        out
     }
 
     fn vector(&self) -> &[f32] {
@@ -266,6 +275,82 @@ impl Backend for CpuBackend {
 
     fn kv_import(&self, kv: &mut CpuKv, rows: Range<usize>, bytes: &[u8]) -> Result<()> {
         kv.import(rows, bytes)
+    }
+
+    fn mul(&self, a: &CpuTensor, b: &CpuTensor) -> CpuTensor {
+        assert_eq!((a.n_rows, a.n_cols), (b.n_rows, b.n_cols), "mul shapes");
+        self.t(a.data.iter().zip(&b.data).map(|(x, y)| x * y).collect(), a.n_rows, a.n_cols)
+    }
+
+    fn sigmoid(&self, x: &CpuTensor) -> CpuTensor {
+        self.t(x.data.iter().map(|&v| ops::sigmoid(v)).collect(), x.n_rows, x.n_cols)
+    }
+
+    fn silu(&self, x: &CpuTensor) -> CpuTensor {
+        self.t(x.data.iter().map(|&v| ops::silu(v)).collect(), x.n_rows, x.n_cols)
+    }
+
+    fn l2_norm(&self, x: &CpuTensor, n: usize, eps: f32) -> CpuTensor {
+        self.t(ops::l2_norm(&x.data, n, eps), x.n_rows, x.n_cols)
+    }
+
+    fn slice_cols(&self, x: &CpuTensor, offset: usize, width: usize, period: usize) -> CpuTensor {
+        let data: Vec<f32> = x
+            .data
+            .chunks(period)
+            .flat_map(|block| &block[offset..offset + width])
+            .copied()
+            .collect();
+        let n_cols = x.n_cols / period * width;
+        self.t(data, x.n_rows, n_cols)
+    }
+
+    fn gdn_decay(&self, alpha: &CpuTensor, dt_bias: &CpuWeight, a: &CpuWeight) -> CpuTensor {
+        let (dt, a) = (dt_bias.vector(), a.vector());
+        let data = alpha
+            .data
+            .chunks(alpha.n_cols)
+            .flat_map(|row| {
+                row.iter().zip(dt).zip(a).map(|((&x, &b), &s)| ops::softplus(x + b) * s)
+            })
+            .collect();
+        self.t(data, alpha.n_rows, alpha.n_cols)
+    }
+
+    fn ssm_conv(&self, kv: &mut CpuKv, il: usize, x: &CpuTensor, w: &CpuWeight) -> CpuTensor {
+        let taps = w.dequantized();
+        let d_conv = self.weight_dims(w)[0] as usize;
+        let out = delta::ssm_conv(&mut kv.conv[il], &x.data, &taps, x.n_cols, d_conv);
+        self.t(out, x.n_rows, x.n_cols)
+    }
+
+    fn gated_delta_net(
+        &self,
+        kv: &mut CpuKv,
+        il: usize,
+        q: &CpuTensor,
+        k: &CpuTensor,
+        v: &CpuTensor,
+        g: &CpuTensor,
+        beta: &CpuTensor,
+        p: &DeltaParams,
+    ) -> CpuTensor {
+        let x =
+            delta::DeltaInputs { q: &q.data, k: &k.data, v: &v.data, g: &g.data, beta: &beta.data };
+        let out = delta::gated_delta_net(&mut kv.ssm[il], &x, p);
+        self.t(out, q.n_rows, p.n_head_v * p.head_dim)
+    }
+
+    fn state_clear(&self, kv: &mut CpuKv) {
+        kv.state_clear();
+    }
+
+    fn state_export(&self, kv: &CpuKv) -> Result<Vec<u8>> {
+        Ok(kv.state_export())
+    }
+
+    fn state_import(&self, kv: &mut CpuKv, bytes: &[u8]) -> Result<()> {
+        kv.state_import(bytes)
     }
 }
 

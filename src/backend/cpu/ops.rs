@@ -89,10 +89,14 @@ fn rope_angles(pos: u32, p: &RopeParams) -> Vec<(f32, f32)> {
     let theta_scale = p.freq_base.powf(-2.0 / p.n_rot as f32);
     let mut theta = pos as f32;
     (0..p.n_rot / 2)
-        .map(|_| {
+        .map(|i| {
             let t = theta * p.freq_scale;
             theta *= theta_scale;
-            (t.cos(), t.sin())
+            if p.mode.rotates_pair(i) {
+                (t.cos(), t.sin())
+            } else {
+                (1.0, 0.0)
+            }
         })
         .collect()
 }
@@ -102,12 +106,33 @@ fn rotate_head(head: &mut [f32], angles: &[(f32, f32)], p: &RopeParams) {
     for (i, &(cos, sin)) in angles.iter().enumerate() {
         let (a, b) = match p.mode {
             RopeMode::Normal => (2 * i, 2 * i + 1),
-            RopeMode::Neox => (i, i + half),
+            RopeMode::Neox | RopeMode::Imrope(_) => (i, i + half),
         };
         let (x0, x1) = (head[a], head[b]);
         head[a] = x0 * cos - x1 * sin;
         head[b] = x0 * sin + x1 * cos;
     }
+}
+
+/// ln(1 + eˣ), as the reference engine computes it (x itself above 20).
+pub fn softplus(x: f32) -> f32 {
+    if x > 20.0 {
+        x
+    } else {
+        (1.0 + x.exp()).ln()
+    }
+}
+
+/// Each chunk of `n` values divided by √(Σx² + eps) (the reference engine's L2 norm of
+/// the DeltaNet's q and k: an RMS norm with eps/n, scaled by 1/√n).
+pub fn l2_norm(x: &[f32], n: usize, eps: f32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(x.len());
+    for chunk in x.chunks(n) {
+        let ss: f32 = chunk.iter().map(|v| v * v).sum();
+        let inv = 1.0 / (ss + eps).sqrt();
+        out.extend(chunk.iter().map(|v| v * inv));
+    }
+    out
 }
 
 /// The logistic function.

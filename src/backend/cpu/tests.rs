@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::backend::{naive, AttnParams, Backend, KvShape, KvType, RopeMode, RopeParams};
+use crate::backend::{
+    naive, AttnParams, Backend, KvShape, KvType, RopeMode, RopeParams, StateShape,
+};
 use crate::gguf::{GgufFile, GgufWriter};
 use crate::quant::TYPE_TABLE;
 use crate::testutil::{random_blocks, rounded, Rng};
@@ -194,8 +196,15 @@ fn attention_error(type_k: KvType, type_v: KvType) -> f64 {
     let mut rng = Rng(17);
     let b = CpuBackend;
     let (dk, dv) = (32, 64);
-    let shape =
-        KvShape { n_layer: 2, n_ctx: 40, n_embd_k: 2 * dk, n_embd_v: 2 * dv, type_k, type_v };
+    let shape = KvShape {
+        n_layer: 2,
+        n_ctx: 40,
+        n_embd_k: 2 * dk,
+        n_embd_v: 2 * dv,
+        type_k,
+        type_v,
+        state: StateShape::NONE,
+    };
     let n_kv = 30;
     let (keys, values) = (rng.vec(n_kv * shape.n_embd_k), rng.vec(n_kv * shape.n_embd_v));
     let mut kv = b.new_kv(shape).unwrap();
@@ -230,7 +239,15 @@ fn kv_export_import_round_trip() {
     for (type_k, type_v) in [(KvType::F16, KvType::F16), (KvType::F32, KvType::Q8_0)] {
         let mut rng = Rng(23);
         let b = CpuBackend;
-        let shape = KvShape { n_layer: 3, n_ctx: 8, n_embd_k: 32, n_embd_v: 64, type_k, type_v };
+        let shape = KvShape {
+            n_layer: 3,
+            n_ctx: 8,
+            n_embd_k: 32,
+            n_embd_v: 64,
+            type_k,
+            type_v,
+            state: StateShape::NONE,
+        };
         let mut kv = b.new_kv(shape).unwrap();
         for il in 0..3 {
             let (k, v) = (rng.vec(5 * 32), rng.vec(5 * 64));

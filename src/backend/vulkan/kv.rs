@@ -30,6 +30,14 @@ impl VkKv {
     /// the sizes wanted: a layer's K or V rows must fit one binding (the attention kernel
     /// reads them whole), and all of them the device's memory.
     pub fn new(gpu: &Gpu, queue: &Queue, shape: KvShape) -> Result<VkKv> {
+        if shape.state.count() > 0 {
+            return Err(Error::unsupported(format!(
+                "vulkan: the gated DeltaNet of this hybrid model ({} recurrent layers: conv1d, \
+                 delta rule, interleaved multi-section rope) has no Vulkan kernels yet; every \
+                 op of it runs on the CPU backend",
+                shape.state.count()
+            )));
+        }
         let (n, ek, ev) = (shape.n_ctx, shape.n_embd_k, shape.n_embd_v);
         let (k_words, v_words) =
             (layer_words(shape.type_k, n, ek), layer_words(shape.type_v, n, ev));

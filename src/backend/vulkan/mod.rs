@@ -29,7 +29,7 @@ use self::pipelines::Pipelines;
 use self::queue::{detail, readback_buffer, Queue};
 pub use self::weights::VkWeight;
 use super::cpu::{CpuBackend, CpuWeight};
-use super::{AttnParams, Backend, KvShape, RopeParams};
+use super::{AttnParams, Backend, DeltaParams, KvShape, RopeParams};
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, TensorInfo};
 
@@ -419,5 +419,71 @@ impl Backend for VulkanBackend {
             }
             self.queue.flush(&self.gpu)
         })
+    }
+
+    // The gated DeltaNet: no kernels yet. `new_kv` refuses a model with recurrent layers
+    // (with `--backend auto` the model loads on the CPU instead), so these never run on
+    // a model the device holds; each is a kept failure, not a wrong answer.
+
+    fn mul(&self, a: &VkTensor, _: &VkTensor) -> VkTensor {
+        self.no_kernel("mul", (a.n_rows, a.n_cols))
+    }
+
+    fn sigmoid(&self, x: &VkTensor) -> VkTensor {
+        self.no_kernel("sigmoid", (x.n_rows, x.n_cols))
+    }
+
+    fn silu(&self, x: &VkTensor) -> VkTensor {
+        self.no_kernel("silu", (x.n_rows, x.n_cols))
+    }
+
+    fn l2_norm(&self, x: &VkTensor, _: usize, _: f32) -> VkTensor {
+        self.no_kernel("l2_norm", (x.n_rows, x.n_cols))
+    }
+
+    fn slice_cols(&self, x: &VkTensor, _: usize, width: usize, period: usize) -> VkTensor {
+        self.no_kernel("slice_cols", (x.n_rows, x.n_cols / period.max(1) * width))
+    }
+
+    fn gdn_decay(&self, alpha: &VkTensor, _: &VkWeight, _: &VkWeight) -> VkTensor {
+        self.no_kernel("gdn_decay", (alpha.n_rows, alpha.n_cols))
+    }
+
+    fn ssm_conv(&self, _: &mut VkKv, _: usize, x: &VkTensor, _: &VkWeight) -> VkTensor {
+        self.no_kernel("ssm_conv", (x.n_rows, x.n_cols))
+    }
+
+    fn gated_delta_net(
+        &self,
+        _: &mut VkKv,
+        _: usize,
+        q: &VkTensor,
+        _: &VkTensor,
+        _: &VkTensor,
+        _: &VkTensor,
+        _: &VkTensor,
+        p: &DeltaParams,
+    ) -> VkTensor {
+        self.no_kernel("gated_delta_net", (q.n_rows, p.n_head_v * p.head_dim))
+    }
+
+    fn state_clear(&self, _: &mut VkKv) {}
+
+    fn state_export(&self, _: &VkKv) -> Result<Vec<u8>> {
+        self.read_back("state export", || Ok(Vec::new()))
+    }
+
+    fn state_import(&self, _: &mut VkKv, bytes: &[u8]) -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        Err(Error::unsupported("vulkan: this cache holds no recurrent state"))
+    }
+}
+
+impl VulkanBackend {
+    /// An op of the gated DeltaNet, which has no kernel here: a kept failure.
+    fn no_kernel(&self, name: &str, shape: (usize, usize)) -> VkTensor {
+        self.op(name, shape, || Err(Error::unsupported(format!("{name} has no Vulkan kernel"))))
     }
 }

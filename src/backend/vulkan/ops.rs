@@ -10,7 +10,7 @@ use super::queue::{context, device_buffer, host_buffer};
 use super::weights::VkWeight;
 use super::{VkIds, VkTensor, VulkanBackend};
 use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::quant::{self, GgmlType};
 
 /// Activation rows of one `mul_mat` workgroup (`NT` in mul_mat.comp).
@@ -356,13 +356,16 @@ impl VulkanBackend {
         positions: &[u32],
         p: &RopeParams,
     ) -> Result<VkTensor> {
+        if let RopeMode::Imrope(_) = p.mode {
+            return Err(Error::unsupported("interleaved multi-section rope has no Vulkan kernel"));
+        }
         let y = self.alloc(x.n_rows, x.n_cols)?;
         let pos = self.upload(positions)?;
         let push = RopePush {
             n_head: p.n_head as u32,
             head_dim: p.head_dim as u32,
             n_rot: p.n_rot as u32,
-            neox: u32::from(p.mode == RopeMode::Neox),
+            neox: u32::from(p.mode.split_halves()),
             theta_scale: p.freq_base.powf(-2.0 / p.n_rot as f32),
             freq_scale: p.freq_scale,
             n_tokens: x.n_rows as u32,

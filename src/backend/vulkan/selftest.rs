@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::VulkanBackend;
 use crate::backend::cpu::CpuBackend;
-use crate::backend::{AttnParams, Backend, KvShape, KvType, RopeMode, RopeParams};
+use crate::backend::{AttnParams, Backend, KvShape, KvType, RopeMode, RopeParams, StateShape};
 use crate::error::{Error, Result};
 use crate::gguf::{GgufFile, GgufWriter, TensorInfo};
 
@@ -115,6 +115,7 @@ fn ops(vk: &VulkanBackend) -> Result<()> {
         n_embd_v: c / 2,
         type_k: KvType::F16,
         type_v: KvType::F16,
+        state: StateShape::NONE,
     };
     let kv_rows = values(n * c / 2, 4);
     let (mut kvv, mut kvc) = (vk.new_kv(shape)?, cpu.new_kv(shape)?);

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use super::selftest::nmse;
 use super::*;
 use crate::backend::cpu::{CpuBackend, CpuWeight};
-use crate::backend::{naive, KvType, RopeMode};
+use crate::backend::{naive, KvType, RopeMode, StateShape};
 use crate::gguf::GgufWriter;
 use crate::quant::GgmlType;
 use crate::testutil::{random_blocks, rounded, Rng};
@@ -252,6 +252,7 @@ fn attention_case(b: &VulkanBackend, ty: KvType, tv: KvType, window: Option<usiz
         n_embd_v: n_head_kv * dv,
         type_k: ty,
         type_v: tv,
+        state: StateShape::NONE,
     };
     let p = AttnParams { n_head, n_head_kv, head_dim_k: dk, head_dim_v: dv, scale: 0.125, window };
     let cpu = CpuBackend;
@@ -310,8 +311,15 @@ fn kv_export_import_round_trip() {
     let Some(b) = vk() else { return };
     let mut rng = Rng(10);
     for ty in KvType::ALL {
-        let shape =
-            KvShape { n_layer: 3, n_ctx: 8, n_embd_k: 32, n_embd_v: 64, type_k: ty, type_v: ty };
+        let shape = KvShape {
+            n_layer: 3,
+            n_ctx: 8,
+            n_embd_k: 32,
+            n_embd_v: 64,
+            type_k: ty,
+            type_v: ty,
+            state: StateShape::NONE,
+        };
         let mut kv = b.new_kv(shape).unwrap();
         let k = rng.vec(8 * 32);
         let v = rng.vec(8 * 64);
@@ -379,7 +387,15 @@ fn a_kv_cache_the_device_cannot_hold_is_an_error_naming_its_size() {
     let Some(b) = vk() else { return };
     let n_ctx = b.device().max_storage_buffer_range as usize / 256 + 1;
     let ty = KvType::F32;
-    let shape = KvShape { n_layer: 2, n_ctx, n_embd_k: 64, n_embd_v: 64, type_k: ty, type_v: ty };
+    let shape = KvShape {
+        n_layer: 2,
+        n_ctx,
+        n_embd_k: 64,
+        n_embd_v: 64,
+        type_k: ty,
+        type_v: ty,
+        state: StateShape::NONE,
+    };
     let msg = b.new_kv(shape).err().expect("a cache wider than a binding").to_string();
     assert!(msg.contains(&format!("a KV cache of {n_ctx} positions")), "{msg}");
     assert!(msg.contains("per layer, more than the"), "{msg}");
