@@ -87,6 +87,11 @@ impl GgufWriter {
         Ok(self)
     }
 
+    /// A tensor added before: its description and its bytes, to change in place.
+    pub fn tensor_mut(&mut self, name: &str) -> Option<(&TensorInfo, &mut Vec<u8>)> {
+        self.tensors.iter_mut().find(|(t, _)| t.name == name).map(|(t, d)| (&*t, d))
+    }
+
     /// Adds an F32 tensor from values.
     pub fn add_f32(
         &mut self,

@@ -58,9 +58,34 @@ fn summary(file: &GgufFile) -> Vec<(&'static str, String)> {
             rows.push((label, v));
         }
     }
+    if let Some(pattern) = layer_pattern(m) {
+        rows.push(("layer pattern", pattern));
+    }
     rows.push(("tokenizer", tokenizer_summary(m)));
     rows.push(("chat template", chat_template_summary(m)));
     rows
+}
+
+/// A hybrid model's layers: how many are gated DeltaNet (R) and attention (A), the
+/// repeating unit, and the multi-token-prediction blocks hearth does not run.
+fn layer_pattern(m: &Metadata) -> Option<String> {
+    let hp = crate::model::HParams::from_metadata(m).ok()?;
+    hp.ssm.as_ref()?;
+    let marks: Vec<&str> =
+        (0..hp.n_layer).map(|il| if hp.is_recurrent(il) { "R" } else { "A" }).collect();
+    let n_rec = marks.iter().filter(|&&x| x == "R").count();
+    let unit = (1..=marks.len())
+        .find(|&u| marks.len().is_multiple_of(u) && marks.chunks(u).all(|c| c == &marks[..u]))
+        .unwrap_or(marks.len());
+    let times = marks.len() / unit.max(1);
+    let repeat = if times > 1 { format!(" ×{times}") } else { String::new() };
+    let mtp =
+        if hp.n_layer_nextn > 0 { format!(", {} MTP", hp.n_layer_nextn) } else { String::new() };
+    Some(format!(
+        "{n_rec} gated DeltaNet + {} attention ({}){repeat}{mtp}",
+        marks.len() - n_rec,
+        marks[..unit].join(" ")
+    ))
 }
 
 fn file_type(m: &Metadata) -> String {

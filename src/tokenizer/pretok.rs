@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 const GPT2: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
 const LLAMA3: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const QWEN2: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// qwen2's split, with combining marks (\p{M}) kept in the letter runs.
+const QWEN35: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const DIGIT: &str = r"\p{N}";
 const DEFAULT: [&str; 4] = [r"[\p{P}\$\+<=>\^~\|]+", GPT2, r"\p{N}+", "[0-9][0-9][0-9]"];
 const DEEPSEEK_LLM: [&str; 6] = [
@@ -103,6 +105,7 @@ const TABLE: &[(&[&str], PreConfig)] = &[
         ],
         cfg(&[QWEN2]),
     ),
+    (&["qwen35"], cfg(&[QWEN35])),
     (&["poro-chat", "bloom", "gpt3-finnish"], cfg(&[BLOOM])),
     (&["viking"], cfg(&[BLOOM, DIGIT])),
     (&["chatglm-bpe"], cfg(&[LLAMA3])),
@@ -233,6 +236,9 @@ mod tests {
     #[test]
     fn qwen2_splits_single_digits() {
         assert_eq!(pieces("qwen2", "v12 DON'T"), ["v", "1", "2", " DON", "'T"]);
+        // qwen35 keeps a combining mark in its word; qwen2 splits it off.
+        assert_eq!(pieces("qwen35", "cafe\u{301}s"), ["cafe\u{301}s"]);
+        assert_eq!(pieces("qwen2", "cafe\u{301}s"), ["cafe", "\u{301}s"]);
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod engine;
 mod fuzz;
 mod gguf;
 mod hardening;
+mod hybrid;
+mod hybrid_models;
 mod inspect;
 mod moe;
 mod refmodel;
