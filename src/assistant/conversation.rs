@@ -195,9 +195,15 @@ impl Conversation {
             _ => None,
         };
         let tokens = session.tokens().to_vec();
-        let prepared = snapshots::prepare(info.as_ref(), binding, tokens, |a, b| {
-            session.export_kv_range(a..b)
-        })?;
+        let states: Vec<(usize, Vec<u8>)> =
+            session.export_states()?.into_iter().map(|c| (c.pos, c.state)).collect();
+        let prepared = snapshots::prepare(
+            info.as_ref(),
+            binding,
+            tokens,
+            |a, b| session.export_kv_range(a..b),
+            &states,
+        )?;
         let turn = Turn { messages, settings: Some(settings), model_id };
         let id = match self.save(&turn, Some(&prepared)) {
             Ok(id) => {
@@ -249,7 +255,8 @@ pub fn binding<B: Backend>(model_sha256: String, session: &Session<B>) -> Bindin
 pub fn import<B: Backend>(session: &mut Session<B>, snap: &SavedSnapshot) -> Result<()> {
     let pieces: Vec<(usize, usize, &[u8])> =
         snap.segments.iter().map(|(s, n, d)| (*s, *n, d.as_slice())).collect();
-    session.import_kv_ranges(&snap.tokens, &pieces)
+    let states: Vec<(usize, &[u8])> = snap.states.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+    session.import_kv_ranges(&snap.tokens, &pieces, &states)
 }
 
 /// What differs between a snapshot's binding and the session's, in words.

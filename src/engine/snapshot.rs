@@ -8,7 +8,8 @@ use crate::backend::KvType;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"HKVS";
-const VERSION: u32 = 1;
+/// 2 added the recurrent-state checkpoints after the cache bytes; 1 is still read.
+const VERSION: u32 = 2;
 
 /// The element types of the cached keys and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,9 @@ pub struct SnapshotMeta {
     pub n_ctx: u32,
     pub dtype: KvDtype,
     pub tokens: Vec<u32>,
+    /// A recurrent model's state after the first `pos` tokens, for some positions (the
+    /// last one `tokens.len()`); empty for other models.
+    pub states: Vec<(usize, Vec<u8>)>,
 }
 
 /// SHA-256 of a byte string (a model file's bytes).
@@ -78,6 +82,12 @@ pub fn encode(meta: &SnapshotMeta, data: &[u8]) -> Vec<u8> {
     meta.tokens.iter().for_each(|t| out.extend_from_slice(&t.to_le_bytes()));
     out.extend_from_slice(&(data.len() as u64).to_le_bytes());
     out.extend_from_slice(data);
+    out.extend_from_slice(&(meta.states.len() as u32).to_le_bytes());
+    for (pos, state) in &meta.states {
+        out.extend_from_slice(&(*pos as u32).to_le_bytes());
+        out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+        out.extend_from_slice(state);
+    }
     out
 }
 
@@ -97,6 +107,12 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
+
+    /// A u64 length followed by that many bytes.
+    fn blob(&mut self) -> Result<&'a [u8]> {
+        let len = u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"));
+        self.take(usize::try_from(len).map_err(|_| Error::bad_input("KV snapshot is truncated"))?)
+    }
 }
 
 /// Splits a snapshot into its header and cache bytes.
@@ -106,7 +122,7 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotMeta, &[u8])> {
         return Err(Error::bad_input("not a hearth KV snapshot"));
     }
     let version = r.u32()?;
-    if version != VERSION {
+    if version != VERSION && version != 1 {
         return Err(Error::unsupported(format!(
             "KV snapshot version {version} (this hearth reads {VERSION})"
         )));
@@ -125,14 +141,18 @@ pub fn decode(bytes: &[u8]) -> Result<(SnapshotMeta, &[u8])> {
     )?;
     let tokens =
         token_bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    let data_len = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
-    let data = r.take(
-        usize::try_from(data_len).map_err(|_| Error::bad_input("KV snapshot is truncated"))?,
-    )?;
+    let data = r.blob()?;
+    let mut states = Vec::new();
+    if version >= 2 {
+        for _ in 0..r.u32()? {
+            let pos = r.u32()? as usize;
+            states.push((pos, r.blob()?.to_vec()));
+        }
+    }
     if !r.0.is_empty() {
         return Err(Error::bad_input("KV snapshot has trailing bytes"));
     }
-    Ok((SnapshotMeta { model_sha256, arch, n_ctx, dtype, tokens }, data))
+    Ok((SnapshotMeta { model_sha256, arch, n_ctx, dtype, tokens, states }, data))
 }
 
 /// Refuses a snapshot made for another model, architecture, context size or cache type.
@@ -162,6 +182,7 @@ mod tests {
             n_ctx: 64,
             dtype: KvDtype::F16,
             tokens: vec![1, 2, 3],
+            states: vec![(2, vec![5; 8]), (3, vec![6; 8])],
         }
     }
 

@@ -68,12 +68,15 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     let row = store.create_session(Some("bench"), None, &json!({}))?;
     let mut session = load::session(model, n_ctx, &args.model.config())?;
     session.prefill(&history)?;
-    let raw_bytes = session.export_kv_data()?.len() as u64;
     let t = Instant::now();
+    let states: Vec<(usize, Vec<u8>)> =
+        session.export_states()?.into_iter().map(|c| (c.pos, c.state)).collect();
+    let state_bytes: usize = states.iter().map(|(_, s)| s.len()).sum();
+    let raw_bytes = (session.export_kv_data()?.len() + state_bytes) as u64;
     let sha = crate::store::hex(&session.model().sha256());
     let bound = conversation::binding(sha, &session);
-    let prepared =
-        snapshots::prepare(None, bound, history.clone(), |a, b| session.export_kv_range(a..b))?;
+    let export = |a, b| session.export_kv_range(a..b);
+    let prepared = snapshots::prepare(None, bound, history.clone(), export, &states)?;
     store.commit_turn(row.id, &Turn::default(), Some(&prepared))?;
     let save_secs = t.elapsed().as_secs_f64();
     drop(store);

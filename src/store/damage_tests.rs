@@ -48,7 +48,7 @@ fn noise(a: usize, b: usize) -> Vec<u8> {
 /// A turn in session `id` with a snapshot of `n` tokens of incompressible cache.
 fn turn_with_snapshot(store: &mut Store, id: i64, n: u32) {
     let tokens: Vec<u32> = (0..n).collect();
-    let prepared = prepare(None, binding(), tokens, |a, b| Ok(noise(a, b))).unwrap();
+    let prepared = prepare(None, binding(), tokens, |a, b| Ok(noise(a, b)), &[]).unwrap();
     store.commit_turn(id, &turn("q", "a"), Some(&prepared)).unwrap();
 }
 

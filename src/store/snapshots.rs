@@ -1,6 +1,11 @@
 //! KV snapshots in the database: a session's cache as token-range segments, each
 //! compressed and checksummed on its own, so a turn that extends the conversation writes
 //! only its new tokens, and a damaged segment is found before anything is restored.
+//!
+//! A hybrid model's recurrent state is kept beside its cache as checkpoints: rows of
+//! the same table with `n_tokens` 0 and `start` −1 − the position they are the state
+//! after (so they sort first and never collide with a token range). Every turn rewrites
+//! them; they are checked and copied as the segments are.
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
@@ -59,10 +64,15 @@ pub struct SavedSnapshot {
     pub tokens: Vec<u32>,
     /// (start, n_tokens, cache bytes) covering `0..tokens.len()` in order.
     pub segments: Vec<(usize, usize, Vec<u8>)>,
+    /// (position, recurrent state after it), in order (hybrid models).
+    pub states: Vec<(usize, Vec<u8>)>,
 }
 
+/// A row of `kv_segments`: a token range of the cache, or (`n_tokens` 0) a checkpoint
+/// of the recurrent state.
 struct Segment {
-    start: usize,
+    /// The `start` column: a token position, or −1 − the checkpoint's position.
+    start: i64,
     n_tokens: usize,
     n_bytes: usize,
     checksum: String,
@@ -79,12 +89,43 @@ pub struct PreparedSnapshot {
     /// The tokens hash of the snapshot the plan kept segments of.
     base_hash: Option<String>,
     segments: Vec<Segment>,
+    /// The recurrent-state checkpoints (all rewritten each turn).
+    states: Vec<Segment>,
+}
+
+impl Segment {
+    /// The checkpoint position of a state row.
+    fn state_pos(&self) -> Option<usize> {
+        (self.n_tokens == 0 && self.start < 0).then(|| (-1 - self.start) as usize)
+    }
+
+    /// What the row holds, for messages.
+    fn label(&self) -> String {
+        match self.state_pos() {
+            Some(pos) => format!("state checkpoint at token {pos}"),
+            None => format!("segment at token {}", self.start),
+        }
+    }
+
+    /// Compresses `raw` as `width`-byte values.
+    fn new(start: i64, n_tokens: usize, raw: &[u8], width: usize) -> Result<Segment> {
+        let data = zstd::bulk::compress(&split_planes(raw, width), ZSTD_LEVEL)
+            .map_err(|e| Error::failed(format!("compressing the KV snapshot: {e}")))?;
+        Ok(Segment {
+            start,
+            n_tokens,
+            n_bytes: raw.len(),
+            checksum: sha256_hex(raw),
+            compression: compression_name(width),
+            data,
+        })
+    }
 }
 
 impl PreparedSnapshot {
     /// Compressed bytes this write adds.
     pub fn new_bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.data.len() as u64).sum()
+        self.segments.iter().chain(&self.states).map(|s| s.data.len() as u64).sum()
     }
 
     /// Tokens whose cache this write adds.
@@ -165,12 +206,14 @@ pub fn reusable_prefix(
 }
 
 /// Compresses the cache of `tokens[keep..]`, read through `export(start, end)`, into
-/// segments of at most `SEGMENT_TOKENS`.
+/// segments of at most `SEGMENT_TOKENS`, and the recurrent `states` (position, f32
+/// bytes) of a hybrid model.
 pub fn prepare(
     existing: Option<&SnapshotInfo>,
     binding: Binding,
     tokens: Vec<u32>,
     export: impl Fn(usize, usize) -> Result<Vec<u8>>,
+    states: &[(usize, Vec<u8>)],
 ) -> Result<PreparedSnapshot> {
     let keep = reusable_prefix(existing, &binding, &tokens);
     let base_hash = (keep > 0).then(|| existing.map(|e| e.tokens_hash.clone())).flatten();
@@ -179,20 +222,14 @@ pub fn prepare(
     let mut start = keep;
     while start < tokens.len() {
         let end = (start + SEGMENT_TOKENS).min(tokens.len());
-        let raw = export(start, end)?;
-        let data = zstd::bulk::compress(&split_planes(&raw, width), ZSTD_LEVEL)
-            .map_err(|e| Error::failed(format!("compressing the KV snapshot: {e}")))?;
-        segments.push(Segment {
-            start,
-            n_tokens: end - start,
-            n_bytes: raw.len(),
-            checksum: sha256_hex(&raw),
-            compression: compression_name(width),
-            data,
-        });
+        segments.push(Segment::new(start as i64, end - start, &export(start, end)?, width)?);
         start = end;
     }
-    Ok(PreparedSnapshot { binding, tokens, keep, base_hash, segments })
+    let states = states
+        .iter()
+        .map(|(pos, raw)| Segment::new(-1 - *pos as i64, 0, raw, 4))
+        .collect::<Result<_>>()?;
+    Ok(PreparedSnapshot { binding, tokens, keep, base_hash, segments, states })
 }
 
 /// Writes a prepared snapshot as the session's one snapshot. When the stored one is no
@@ -233,7 +270,8 @@ pub(super) fn write(
         created: super::now(),
     };
     let id = insert_header(tx, session_id, &head)?;
-    insert_segments(tx, id, &s.segments)
+    insert_segments(tx, id, &s.segments)?;
+    insert_segments(tx, id, &s.states)
 }
 
 /// Rewrites snapshot `id` as `s`: its kept segments stay, the rest are replaced.
@@ -250,10 +288,11 @@ fn extend(
         params![id, s.tokens.len() as i64, tokens, hash, super::now()],
     )?;
     tx.execute(
-        "DELETE FROM kv_segments WHERE snapshot_id = ?1 AND start + n_tokens > ?2",
+        "DELETE FROM kv_segments WHERE snapshot_id = ?1 AND (start + n_tokens > ?2 OR start < 0)",
         params![id, s.keep as i64],
     )?;
     insert_segments(tx, id, &s.segments)?;
+    insert_segments(tx, id, &s.states)?;
     // The kept segments were read whole by the restore that let them stay.
     tx.execute(
         "UPDATE kv_snapshots SET stored_bytes = (SELECT coalesce(sum(length(data)), 0)
@@ -270,7 +309,7 @@ fn insert_segments(tx: &Transaction, id: i64, segments: &[Segment]) -> rusqlite:
                  compression, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 id,
-                g.start as i64,
+                g.start,
                 g.n_tokens as i64,
                 g.n_bytes as i64,
                 g.checksum,
@@ -347,18 +386,17 @@ pub(super) fn copy(tx: &Transaction, from: i64, to: i64) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Decompresses and checks one stored segment.
+/// Decompresses and checks one stored segment (`what` names it in errors).
 fn open_segment(
-    start: usize,
+    what: &str,
     n_bytes: usize,
     checksum: &str,
     compression: &str,
     data: &[u8],
 ) -> Result<Vec<u8>> {
     let unzstd = |data: &[u8]| {
-        zstd::bulk::decompress(data, n_bytes).map_err(|e| {
-            Error::bad_input(format!("segment at token {start} does not decompress: {e}"))
-        })
+        zstd::bulk::decompress(data, n_bytes)
+            .map_err(|e| Error::bad_input(format!("{what} does not decompress: {e}")))
     };
     let width = compression.strip_prefix("zstd+planes").map(str::parse::<usize>);
     let raw = match (compression, width) {
@@ -368,7 +406,7 @@ fn open_segment(
         _ => return Err(Error::unsupported(format!("segment compression '{compression}'"))),
     };
     if raw.len() != n_bytes || sha256_hex(&raw) != checksum {
-        return Err(Error::bad_input(format!("segment at token {start} fails its checksum")));
+        return Err(Error::bad_input(format!("{what} fails its checksum")));
     }
     Ok(raw)
 }
@@ -383,10 +421,17 @@ impl Store {
     /// hash, its segments covering every token, each against its checksum. `Ok(None)`
     /// when the session has none; an error says what is wrong with it.
     pub fn load_snapshot(&self, session_id: i64) -> Result<Option<SavedSnapshot>> {
-        let mut segments = Vec::new();
-        let info =
-            self.read_checked(session_id, |g, raw| segments.push((g.start, g.n_tokens, raw)))?;
-        Ok(info.map(|info| SavedSnapshot { binding: info.binding, tokens: info.tokens, segments }))
+        let (mut segments, mut states) = (Vec::new(), Vec::new());
+        let info = self.read_checked(session_id, |g, raw| match g.state_pos() {
+            Some(pos) => states.push((pos, raw)),
+            None => segments.push((g.start as usize, g.n_tokens, raw)),
+        })?;
+        Ok(info.map(|info| SavedSnapshot {
+            binding: info.binding,
+            tokens: info.tokens,
+            segments,
+            states,
+        }))
     }
 
     /// Reads a session's snapshot and checks it whole; `each` gets every segment as
@@ -418,12 +463,20 @@ impl Store {
                 return Err(Error::bad_input(what));
             }
             let g = segment(r).map_err(|e| self.err(e))?;
-            if g.start != next {
+            let data = g.data.as_slice();
+            if let Some(pos) = g.state_pos() {
+                if pos > info.tokens.len() {
+                    return Err(Error::bad_input(format!("{} is past its tokens", g.label())));
+                }
+                let raw = open_segment(&g.label(), g.n_bytes, &g.checksum, &g.compression, data)?;
+                each(g, raw);
+                continue;
+            }
+            if g.start != next as i64 {
                 return Err(Error::bad_input(format!("the snapshot has no data for token {next}")));
             }
-            let data = g.data.as_slice();
-            let raw = open_segment(g.start, g.n_bytes, &g.checksum, &g.compression, data)?;
-            next = g.start + g.n_tokens;
+            let raw = open_segment(&g.label(), g.n_bytes, &g.checksum, &g.compression, data)?;
+            next = g.start as usize + g.n_tokens;
             each(g, raw);
         }
         if next != info.tokens.len() {
@@ -528,7 +581,7 @@ fn snapshot_info(conn: &Connection, session_id: i64) -> rusqlite::Result<Option<
         .optional()?;
     let Some((id, binding, tokens, tokens_hash, created)) = head else { return Ok(None) };
     let mut stmt = conn
-        .prepare("SELECT start, n_tokens FROM kv_segments WHERE snapshot_id = ?1 ORDER BY start")?;
+        .prepare("SELECT start, n_tokens FROM kv_segments WHERE snapshot_id = ?1 AND start >= 0 ORDER BY start")?;
     let segments = stmt
         .query_map([id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -540,7 +593,7 @@ fn snapshot_info(conn: &Connection, session_id: i64) -> rusqlite::Result<Option<
 /// A segment row (start, n_tokens, n_bytes, checksum, compression, data).
 fn segment(r: &rusqlite::Row) -> rusqlite::Result<Segment> {
     Ok(Segment {
-        start: r.get::<_, i64>(0)? as usize,
+        start: r.get(0)?,
         n_tokens: r.get::<_, i64>(1)? as usize,
         n_bytes: r.get::<_, i64>(2)? as usize,
         checksum: r.get(3)?,
@@ -597,10 +650,18 @@ mod tests {
         let raw: Vec<u8> = (0..4000u32).map(|i| (i * 7 % 251) as u8).collect();
         for w in [1, 2, 4] {
             let data = zstd::bulk::compress(&split_planes(&raw, w), ZSTD_LEVEL).unwrap();
-            let got = open_segment(0, raw.len(), &sha256_hex(&raw), &compression_name(w), &data);
+            let got = open_segment(
+                "segment at token 0",
+                raw.len(),
+                &sha256_hex(&raw),
+                &compression_name(w),
+                &data,
+            );
             assert_eq!(got.unwrap(), raw);
         }
-        let err = open_segment(0, 3, &sha256_hex(b"abc"), "zstd+planes99", b"abc").unwrap_err();
+        let err =
+            open_segment("segment at token 0", 3, &sha256_hex(b"abc"), "zstd+planes99", b"abc")
+                .unwrap_err();
         assert!(err.to_string().contains("zstd+planes99"));
     }
 }

@@ -38,7 +38,8 @@ pub(super) fn turn(user: &str, answer: &str) -> Turn {
 
 pub(super) fn save(store: &mut Store, id: i64, tokens: &[u32]) -> u64 {
     let info = store.snapshot_info(id).unwrap();
-    let prepared = prepare(info.as_ref(), binding(), tokens.to_vec(), cache_of(tokens)).unwrap();
+    let prepared =
+        prepare(info.as_ref(), binding(), tokens.to_vec(), cache_of(tokens), &[]).unwrap();
     let new = prepared.new_tokens() as u64;
     store.commit_turn(id, &turn("q", "a"), Some(&prepared)).unwrap();
     new
@@ -199,7 +200,7 @@ fn a_full_database_fails_the_turn_whole_and_keeps_what_was_there() {
     // Incompressible cache bytes, far more than two pages.
     let big: Vec<u32> = (0..4000).collect();
     let info = store.snapshot_info(s.id).unwrap();
-    let prepared = prepare(info.as_ref(), binding(), big, noise_fn()).unwrap();
+    let prepared = prepare(info.as_ref(), binding(), big, noise_fn(), &[]).unwrap();
     let err = store.commit_turn(s.id, &turn("q2", "a2"), Some(&prepared)).unwrap_err();
     assert!(err.to_string().contains("full"), "{err}");
     assert_eq!(store.messages(s.id).unwrap().len(), 2);

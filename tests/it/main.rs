@@ -11,6 +11,7 @@ mod gguf;
 mod hardening;
 mod hybrid;
 mod hybrid_models;
+mod hybrid_session;
 mod inspect;
 mod moe;
 mod refmodel;

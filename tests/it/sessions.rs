@@ -337,7 +337,7 @@ fn marked_store(db: &std::path::Path) -> Vec<(i64, i64, String)> {
     };
     let tokens: Vec<u32> = (0..1200).collect();
     let noise = |a: usize, b: usize| Ok(noise_of(a * 64, b * 64));
-    let snapshot = prepare(None, binding, tokens, noise).unwrap();
+    let snapshot = prepare(None, binding, tokens, noise, &[]).unwrap();
     store.commit_turn(2, &Turn::default(), Some(&snapshot)).unwrap();
     let messages = (1..=3)
         .flat_map(|id| store.messages(id).unwrap().into_iter().map(move |m| (id, m.seq, m.content)))
