@@ -87,6 +87,19 @@ fn load_on_gpu(
     b: crate::backend::vulkan::VulkanBackend,
     args: &ModelConfig,
 ) -> Result<Model<AnyBackend>> {
+    if let Some(arch) = hybrid_arch(&file) {
+        let why = format!(
+            "the gated DeltaNet layers of {arch} have no Vulkan kernels yet (the conv1d, \
+             the delta rule and the multi-section rope would all run on the CPU)"
+        );
+        if args.backend == BackendChoice::Auto {
+            warn_cpu(&why);
+            return Model::load(file, AnyBackend::Cpu(CpuBackend));
+        }
+        return Err(crate::error::Error::unsupported(format!(
+            "vulkan: {why}; run it with --backend cpu"
+        )));
+    }
     let model = match Model::load(Arc::clone(&file), AnyBackend::Vulkan(b)) {
         Ok(m) => m,
         Err(e) if args.backend == BackendChoice::Auto => {
@@ -187,6 +200,13 @@ fn check_context(model: &Model<AnyBackend>, n_ctx: usize, args: &ModelConfig) ->
 }
 
 const GIB: f64 = (1u64 << 30) as f64;
+
+/// The architecture's name when it is a hybrid one (DeltaNet layers).
+#[cfg(feature = "vulkan")]
+fn hybrid_arch(file: &GgufFile) -> Option<&str> {
+    let name = file.architecture().ok()?;
+    crate::model::Arch::from_name(name).ok().filter(|a| a.is_hybrid()).map(|_| name)
+}
 
 #[cfg(feature = "vulkan")]
 fn warn_cpu(why: &str) {

@@ -279,6 +279,45 @@ fn a_vulkan_failure_is_an_error_not_an_exit() {
     assert_eq!(stdout(&out), stdout(&run_on("cpu")));
 }
 
+/// A hybrid model (its DeltaNet has no Vulkan kernels yet): `--backend vulkan` refuses
+/// it in one line naming what stays on the CPU; auto runs it there after one warning.
+#[test]
+fn a_hybrid_model_says_plainly_that_it_runs_on_the_cpu() {
+    let Some(vk) = vulkan() else { return };
+    let d = vk.device().index.to_string();
+    drop(vk);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-qwen35moe.gguf");
+    crate::hybrid_models::build(&crate::hybrid_models::Hybrid::tiny(false)).write(&path).unwrap();
+    let run_on = |backend: &str| {
+        let m = path.to_str().unwrap();
+        run(&[
+            "run",
+            "-m",
+            m,
+            "-p",
+            "the cat",
+            "-n",
+            "4",
+            "--temp",
+            "0",
+            "--device",
+            &d,
+            "--backend",
+            backend,
+        ])
+    };
+    let out = run_on("vulkan");
+    assert_fails(&out, 2, "gated DeltaNet layers of qwen35moe have no Vulkan kernels");
+    let out = run_on("auto");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("hearth: warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].ends_with("running on the CPU"), "{err}");
+    assert_eq!(stdout(&out), stdout(&run_on("cpu")));
+}
+
 #[test]
 fn devices_lists_what_the_tests_run_on() {
     if vulkan().is_none() {
