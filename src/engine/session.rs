@@ -294,18 +294,17 @@ impl<B: Backend> Session<B> {
         self.import_kv_ranges(&meta.tokens, &[(0, meta.tokens.len(), data)], &states)
     }
 
-    /// What a snapshot keeps of a recurrent model's state: the two latest checkpoints
-    /// before the end (the last prompt's end and the token before it, where a
-    /// regenerated answer resumes) and the state of the whole history. Empty for other
-    /// models.
+    /// What a snapshot keeps of a recurrent model's state: the checkpoint before the
+    /// last prompt's last token (where a regenerated answer resumes: the one directly
+    /// followed by another) and the state of the whole history. Empty for other models.
     pub fn export_states(&self) -> Result<Vec<Checkpoint>> {
         let n = self.tokens.len();
         if !self.recurrent || n == 0 {
             return Ok(Vec::new());
         }
-        let before: Vec<&Checkpoint> = self.checkpoints.iter().filter(|c| c.pos < n).collect();
-        let mut out: Vec<Checkpoint> =
-            before[before.len().saturating_sub(2)..].iter().map(|c| (*c).clone()).collect();
+        let cps = &self.checkpoints;
+        let regen = cps.iter().rev().find(|c| c.pos < n && cps.iter().any(|d| d.pos == c.pos + 1));
+        let mut out: Vec<Checkpoint> = regen.cloned().into_iter().collect();
         let now = self.model.backend.state_export(&self.kv)?;
         out.push(Checkpoint { pos: n, state: now });
         Ok(out)

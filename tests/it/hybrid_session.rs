@@ -34,6 +34,15 @@ fn tokens(seed: u64, n: usize) -> Vec<u32> {
         .collect()
 }
 
+fn binding() -> Binding {
+    Binding {
+        model_sha256: "cd".repeat(32),
+        arch: "qwen35moe".into(),
+        n_ctx: 2048,
+        kv_dtype: "f16/f16".into(),
+    }
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
@@ -87,6 +96,12 @@ fn regenerating_an_answer_resumes_before_the_prompts_last_token() {
     let again = s.prefill(&rest).unwrap();
     assert!(max_diff(&again, &first) < 1e-4);
     assert_eq!(greedy(&mut s, again, 6), answer);
+    // The same after the session went through a snapshot.
+    let mut restored = Session::new(Arc::clone(&model), 2048, 512).unwrap();
+    restored.import_kv(&s.export_kv().unwrap()).unwrap();
+    assert_eq!(restored.reuse_prefix(&prompt), &prompt[prompt.len() - 1..]);
+    let last = restored.prefill(&prompt[prompt.len() - 1..]).unwrap();
+    assert_eq!(greedy(&mut restored, last, 6), answer);
 }
 
 #[test]
@@ -104,14 +119,8 @@ fn a_hybrid_session_resumes_from_its_stored_snapshot_with_the_tokens_of_a_reread
     let states: Vec<(usize, Vec<u8>)> =
         s.export_states().unwrap().into_iter().map(|c| (c.pos, c.state)).collect();
     assert_eq!(states.last().unwrap().0, history.len());
-    let binding = Binding {
-        model_sha256: "cd".repeat(32),
-        arch: "qwen35moe".into(),
-        n_ctx: 2048,
-        kv_dtype: "f16/f16".into(),
-    };
     let export = |a, b| s.export_kv_range(a..b);
-    let snap = prepare(None, binding, history.clone(), export, &states).unwrap();
+    let snap = prepare(None, binding(), history.clone(), export, &states).unwrap();
     store.commit_turn(row.id, &Turn::default(), Some(&snap)).unwrap();
     // The next question, in a session restored from the store and in one that re-reads.
     let saved = store.load_snapshot(row.id).unwrap().unwrap();
@@ -149,18 +158,13 @@ fn a_damaged_state_checkpoint_is_found_before_anything_is_restored() {
     s.prefill(&tokens(6, 50)).unwrap();
     let states: Vec<(usize, Vec<u8>)> =
         s.export_states().unwrap().into_iter().map(|c| (c.pos, c.state)).collect();
-    let binding = Binding {
-        model_sha256: "cd".repeat(32),
-        arch: "qwen35moe".into(),
-        n_ctx: 2048,
-        kv_dtype: "f16/f16".into(),
-    };
     let history = s.tokens().to_vec();
     let export = |a, b| s.export_kv_range(a..b);
-    let snap = prepare(None, binding, history, export, &states).unwrap();
+    let snap = prepare(None, binding(), history, export, &states).unwrap();
     store.commit_turn(row.id, &Turn::default(), Some(&snap)).unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
+    // The state of the whole history (50 tokens): start −51.
     conn.execute("UPDATE kv_segments SET checksum = 'x' WHERE start = -51", []).unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
