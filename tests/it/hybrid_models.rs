@@ -310,7 +310,7 @@ fn byte_char(b: u8) -> char {
 }
 
 /// A byte-level BPE vocabulary (qwen35 pre-tokenizer), padded with `pad` unused tokens.
-fn byte_vocab(w: &mut GgufWriter, pad: usize) {
+pub fn byte_vocab(w: &mut GgufWriter, pad: usize) {
     let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_char(b).to_string()).collect();
     tokens.extend(MERGES.iter().map(|(a, b)| format!("{a}{b}")));
     tokens.extend(SPECIALS.iter().map(|s| s.to_string()));

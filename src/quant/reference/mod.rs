@@ -141,13 +141,37 @@ pub fn dequantize_row_to_vec(ty: GgmlType, src: &[u8]) -> Result<Vec<f32>, Quant
     Ok(dst)
 }
 
+/// Values from which `quantize` splits its work over the machine's cores.
+const PARALLEL_FROM: usize = 1 << 20;
+
 /// Quantizes `src` (a whole number of blocks of `ty`) with the reference quantizer,
-/// appending the block bytes to `dst`.
+/// appending the block bytes to `dst`. Large inputs are cut into runs of whole blocks
+/// quantized on all cores at once (blocks are independent: the bytes are the same).
 pub fn quantize(ty: GgmlType, src: &[f32], dst: &mut Vec<u8>) -> Result<(), QuantError> {
     let from_f32 = kernels(ty).and_then(|k| k.from_f32).ok_or(QuantError::NotQuantizable { ty })?;
     let n_bytes = bytes_for(ty, src.len())?;
     dst.reserve(n_bytes);
-    from_f32(src, dst);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if src.len() < PARALLEL_FROM || threads == 1 {
+        from_f32(src, dst);
+        return Ok(());
+    }
+    let block = ty.info().block_elems;
+    let per = src.len().div_ceil(threads).div_ceil(block) * block;
+    let parts: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = src
+            .chunks(per)
+            .map(|run| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    from_f32(run, &mut out);
+                    out
+                })
+            })
+            .collect();
+        jobs.into_iter().map(|j| j.join().expect("a quantizer thread panicked")).collect()
+    });
+    parts.iter().for_each(|p| dst.extend_from_slice(p));
     Ok(())
 }
 

@@ -288,3 +288,19 @@ fn quantize_appends() {
     assert_eq!(q[0], 0xAA);
     assert_eq!(dequantize_row_to_vec(Q8_0, &q[1..]).unwrap(), vec![127.0; 32]);
 }
+
+#[test]
+fn a_large_input_quantized_on_every_core_gives_the_bytes_of_one_pass() {
+    // Past PARALLEL_FROM, in two halves each below it (quantized in one pass each).
+    let n = PARALLEL_FROM + 2 * 256;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 - 500.0) / 97.0).collect();
+    for ty in [Q8_0, Q4_K, Q6_K] {
+        let mut whole = Vec::new();
+        quantize(ty, &x, &mut whole).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        quantize(ty, &x[..n / 2], &mut a).unwrap();
+        quantize(ty, &x[n / 2..], &mut b).unwrap();
+        a.extend(b);
+        assert!(whole == a, "{ty}");
+    }
+}
