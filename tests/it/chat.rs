@@ -135,3 +135,19 @@ fn gemma_roles_that_do_not_alternate_give_a_clean_error() {
     assert!(msg.contains("chat template (built-in gemma)"), "{msg}");
     assert!(msg.contains("Conversation roles must alternate"), "{msg}");
 }
+
+/// Qwen3.5's own template (namespaces, macros, reversed slices, `<think>` splitting) renders
+/// as jinja2 renders it (`tests/golden/qwen35-chat.json`).
+#[test]
+fn qwen35_template_renders_as_jinja2_does() {
+    let template = ChatTemplate::from_file(common::fixture("fixtures/chat/qwen3.5.jinja")).unwrap();
+    let golden = golden_json("qwen35-chat.json");
+    for case in golden["cases"].as_array().unwrap() {
+        let opts = RenderOptions {
+            add_generation_prompt: case["add_generation_prompt"].as_bool().unwrap(),
+            ..RenderOptions::default()
+        };
+        let got = template.render(&messages(case), &opts).unwrap();
+        assert_eq!(got, case["rendered"].as_str().unwrap(), "{}", case["name"]);
+    }
+}
