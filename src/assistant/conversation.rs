@@ -195,8 +195,7 @@ impl Conversation {
             _ => None,
         };
         let tokens = session.tokens().to_vec();
-        let states: Vec<(usize, Vec<u8>)> =
-            session.export_states()?.into_iter().map(|c| (c.pos, c.state)).collect();
+        let states = session.export_states()?;
         let prepared = snapshots::prepare(
             info.as_ref(),
             binding,

@@ -1,7 +1,7 @@
 //! Plain scalar versions of the backend ops, written straight from the math with f64
 //! accumulation and no threads: the oracle the backends are tested against.
 
-use super::{AttnParams, DeltaParams, RopeMode, RopeParams};
+use super::{AttnParams, DeltaParams, RopeParams};
 use crate::quant::{self, GgmlType};
 
 /// Dequantizes a whole weight of `n_elems` values.
@@ -69,10 +69,7 @@ pub fn rope_head(head: &[f32], pos: u32, p: &RopeParams) -> Vec<f32> {
     for i in (0..half).filter(|&i| p.mode.rotates_pair(i)) {
         let theta = pos as f64 * p.freq_scale as f64
             / (p.freq_base as f64).powf(2.0 * i as f64 / p.n_rot as f64);
-        let (a, b) = match p.mode {
-            RopeMode::Normal => (2 * i, 2 * i + 1),
-            RopeMode::Neox | RopeMode::Imrope(_) => (i, i + half),
-        };
+        let (a, b) = if p.mode.split_halves() { (i, i + half) } else { (2 * i, 2 * i + 1) };
         let (x0, x1) = (head[a] as f64, head[b] as f64);
         out[a] = (x0 * theta.cos() - x1 * theta.sin()) as f32;
         out[b] = (x0 * theta.sin() + x1 * theta.cos()) as f32;

@@ -22,9 +22,9 @@ pub const MAX_CHECKPOINTS: usize = 4;
 
 /// A recurrent model's state after the first `pos` tokens of the history.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
-    pub pos: usize,
-    pub state: Vec<u8>,
+struct Checkpoint {
+    pos: usize,
+    state: Vec<u8>,
 }
 
 pub struct Session<B: Backend> {
@@ -183,11 +183,6 @@ impl<B: Backend> Session<B> {
         Ok(())
     }
 
-    /// The checkpoints kept, oldest first.
-    pub fn checkpoints(&self) -> &[Checkpoint] {
-        &self.checkpoints
-    }
-
     /// Appends `tokens` in batches and returns logits for every one `(n, n_vocab)`.
     pub fn prefill_all(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
         self.check_room(tokens.len())?;
@@ -218,7 +213,7 @@ impl<B: Backend> Session<B> {
             }
             Err(e) => {
                 if self.recurrent {
-                    self.rewind(start.saturating_sub(1));
+                    self.rewind(start);
                 }
                 Err(e)
             }
@@ -279,8 +274,7 @@ impl<B: Backend> Session<B> {
     /// A snapshot of the filled part of the cache (and of a recurrent model's state),
     /// bound to this model and context.
     pub fn export_kv(&self) -> Result<Vec<u8>> {
-        let states = self.export_states()?.into_iter().map(|c| (c.pos, c.state)).collect();
-        let meta = self.snapshot_meta(self.tokens.clone(), states);
+        let meta = self.snapshot_meta(self.tokens.clone(), self.export_states()?);
         Ok(snapshot::encode(&meta, &self.export_kv_data()?))
     }
 
@@ -297,16 +291,17 @@ impl<B: Backend> Session<B> {
     /// What a snapshot keeps of a recurrent model's state: the checkpoint before the
     /// last prompt's last token (where a regenerated answer resumes: the one directly
     /// followed by another) and the state of the whole history. Empty for other models.
-    pub fn export_states(&self) -> Result<Vec<Checkpoint>> {
+    /// Each as (position, state bytes), in order.
+    pub fn export_states(&self) -> Result<Vec<(usize, Vec<u8>)>> {
         let n = self.tokens.len();
         if !self.recurrent || n == 0 {
             return Ok(Vec::new());
         }
         let cps = &self.checkpoints;
         let regen = cps.iter().rev().find(|c| c.pos < n && cps.iter().any(|d| d.pos == c.pos + 1));
-        let mut out: Vec<Checkpoint> = regen.cloned().into_iter().collect();
-        let now = self.model.backend.state_export(&self.kv)?;
-        out.push(Checkpoint { pos: n, state: now });
+        let mut out: Vec<(usize, Vec<u8>)> =
+            regen.map(|c| (c.pos, c.state.clone())).into_iter().collect();
+        out.push((n, self.model.backend.state_export(&self.kv)?));
         Ok(out)
     }
 

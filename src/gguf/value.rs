@@ -119,6 +119,26 @@ macro_rules! for_each_array {
 }
 
 impl Array {
+    /// The elements as integers, when they are integers (or bools, as 0 and 1) that fit
+    /// an i64.
+    pub fn as_ints(&self) -> Option<Vec<i64>> {
+        fn all<T: Copy>(v: &[T], f: impl Fn(T) -> Option<i64>) -> Option<Vec<i64>> {
+            v.iter().map(|&x| f(x)).collect()
+        }
+        match self {
+            Array::U8(v) => all(v, |x| Some(x.into())),
+            Array::I8(v) => all(v, |x| Some(x.into())),
+            Array::U16(v) => all(v, |x| Some(x.into())),
+            Array::I16(v) => all(v, |x| Some(x.into())),
+            Array::U32(v) => all(v, |x| Some(x.into())),
+            Array::I32(v) => all(v, |x| Some(x.into())),
+            Array::U64(v) => all(v, |x| i64::try_from(x).ok()),
+            Array::I64(v) => all(v, Some),
+            Array::Bool(v) => all(v, |x| Some(x.into())),
+            Array::F32(_) | Array::F64(_) | Array::String(_) | Array::Array(_) => None,
+        }
+    }
+
     pub fn elem_type(&self) -> ValueType {
         match self {
             Array::U8(_) => ValueType::U8,

@@ -36,6 +36,9 @@ pub struct PreNormDecoder {
     pub gated_attn: bool,
     /// Name of the norm before the feed-forward.
     pub ffn_norm: &'static str,
+    /// Layers the file's `ssm.*` marks recurrent are gated DeltaNet layers (qwen35),
+    /// and the file must have that shape.
+    pub recurrent: bool,
 }
 
 impl PreNormDecoder {
@@ -48,13 +51,14 @@ impl PreNormDecoder {
         routing: Routing { norm_topk: false },
         gated_attn: false,
         ffn_norm: "ffn_norm.weight",
+        recurrent: false,
     };
 
     /// The tensors of layer `il`: attention or, where `hp` marks the layer recurrent,
     /// a gated DeltaNet; then the feed-forward.
     pub fn layer_specs(&self, hp: &HParams, il: usize) -> Vec<Spec> {
         let mut s = match &hp.ssm {
-            Some(ssm) if hp.is_recurrent(il) => delta_net_specs(hp, ssm),
+            Some(ssm) if self.recurrent && hp.is_recurrent(il) => delta_net_specs(hp, ssm),
             _ => attn_specs(hp, self.qkv_bias, self.qk_norm, self.gated_attn),
         };
         let f = match self.ffn {

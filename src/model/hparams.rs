@@ -225,12 +225,7 @@ fn int_array(r: &Reader, k: &str) -> Result<Option<Vec<i64>>> {
     let Value::Array(a) = value else {
         return Err(Error::bad_input(format!("{key} is not an array")));
     };
-    let json = a.to_json();
-    let items = json.as_array().map(Vec::as_slice).unwrap_or_default();
-    items
-        .iter()
-        .map(|v| v.as_i64().or_else(|| v.as_bool().map(i64::from)))
-        .collect::<Option<Vec<i64>>>()
+    a.as_ints()
         .map(Some)
         .ok_or_else(|| Error::bad_input(format!("{key} is not an array of integers")))
 }
@@ -247,8 +242,8 @@ fn rope_sections(r: &Reader) -> Result<Option<[u32; 4]>> {
 }
 
 /// The DeltaNet shape, when the file has `ssm.conv_kernel`; the recurrent layers from
-/// `attention.recurrent_layers` (one flag per block, or the recurrent layer indices),
-/// else every layer but each `full_attention_interval`-th (default 4).
+/// `attention.recurrent_layers` (one flag per block), else every layer but each
+/// `full_attention_interval`-th (default 4).
 fn ssm(r: &Reader, n_layer: usize, n_nextn: usize) -> Result<Option<Ssm>> {
     let Some(d_conv) = r.opt_usize("ssm.conv_kernel")? else { return Ok(None) };
     let need = |k: &str| -> Result<usize> {
@@ -259,13 +254,13 @@ fn ssm(r: &Reader, n_layer: usize, n_nextn: usize) -> Result<Option<Ssm>> {
         Some(flags) if flags.len() == n_layer + n_nextn => {
             flags.iter().take(n_layer).map(|&f| f != 0).collect()
         }
-        Some(ids) => {
-            let mut v = vec![false; n_layer];
-            ids.iter()
-                .filter_map(|&i| usize::try_from(i).ok())
-                .filter(|&i| i < n_layer)
-                .for_each(|i| v[i] = true);
-            v
+        Some(flags) => {
+            return Err(Error::bad_input(format!(
+                "{} has {} flags for {} blocks",
+                r.key("attention.recurrent_layers"),
+                flags.len(),
+                n_layer + n_nextn
+            )))
         }
         None => {
             let every = r.opt_usize("full_attention_interval")?.unwrap_or(4).max(1);

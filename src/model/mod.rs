@@ -99,7 +99,7 @@ impl Arch {
     /// Whether the architecture mixes gated DeltaNet layers with attention (and needs
     /// `ssm.*`).
     pub fn is_hybrid(self) -> bool {
-        matches!(self, Arch::Qwen35 | Arch::Qwen35Moe)
+        self.decoder().is_some_and(|d| d.recurrent)
     }
 
     /// The name of the norm before the feed-forward.
@@ -212,7 +212,9 @@ impl<B: Backend> Model<B> {
 
     /// The recurrent state of the gated DeltaNet layers (none for other models).
     pub fn state_shape(&self) -> StateShape {
-        let Some(s) = &self.hp.ssm else { return StateShape::NONE };
+        let Some(s) = self.hp.ssm.as_ref().filter(|_| self.arch.is_hybrid()) else {
+            return StateShape::NONE;
+        };
         let layers = (0..self.hp.n_layer)
             .filter(|&il| self.hp.is_recurrent(il))
             .fold(0u128, |m, il| m | 1 << il);

@@ -16,4 +16,5 @@ pub const DECODER: PreNormDecoder = PreNormDecoder {
     routing: Routing { norm_topk: true },
     gated_attn: true,
     ffn_norm: "post_attention_norm.weight",
+    recurrent: true,
 };

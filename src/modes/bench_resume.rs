@@ -69,8 +69,7 @@ pub fn run(args: &BenchArgs, n_history: usize) -> Result<()> {
     let mut session = load::session(model, n_ctx, &args.model.config())?;
     session.prefill(&history)?;
     let t = Instant::now();
-    let states: Vec<(usize, Vec<u8>)> =
-        session.export_states()?.into_iter().map(|c| (c.pos, c.state)).collect();
+    let states = session.export_states()?;
     let state_bytes: usize = states.iter().map(|(_, s)| s.len()).sum();
     let raw_bytes = (session.export_kv_data()?.len() + state_bytes) as u64;
     let sha = crate::store::hex(&session.model().sha256());

@@ -116,8 +116,7 @@ fn a_hybrid_session_resumes_from_its_stored_snapshot_with_the_tokens_of_a_reread
     let last = s.prefill(&prompt).unwrap();
     greedy(&mut s, last, 10);
     let history = s.tokens().to_vec();
-    let states: Vec<(usize, Vec<u8>)> =
-        s.export_states().unwrap().into_iter().map(|c| (c.pos, c.state)).collect();
+    let states = s.export_states().unwrap();
     assert_eq!(states.last().unwrap().0, history.len());
     let export = |a, b| s.export_kv_range(a..b);
     let snap = prepare(None, binding(), history.clone(), export, &states).unwrap();
@@ -156,8 +155,7 @@ fn a_damaged_state_checkpoint_is_found_before_anything_is_restored() {
     let row = store.create_session(Some("hybrid"), None, &json!({})).unwrap();
     let mut s = Session::new(Arc::clone(&model), 2048, 512).unwrap();
     s.prefill(&tokens(6, 50)).unwrap();
-    let states: Vec<(usize, Vec<u8>)> =
-        s.export_states().unwrap().into_iter().map(|c| (c.pos, c.state)).collect();
+    let states = s.export_states().unwrap();
     let history = s.tokens().to_vec();
     let export = |a, b| s.export_kv_range(a..b);
     let snap = prepare(None, binding(), history, export, &states).unwrap();

@@ -75,14 +75,7 @@ mod tests {
 
     fn inputs(rng: &mut Rng, n: usize, p: &DeltaParams) -> [Vec<f32>; 5] {
         let (d, hk, hv) = (p.head_dim, p.n_head_k, p.n_head_v);
-        let unit = |v: Vec<f32>| -> Vec<f32> {
-            v.chunks(d)
-                .flat_map(|c| {
-                    let norm = c.iter().map(|x| x * x).sum::<f32>().sqrt();
-                    c.iter().map(move |x| x / norm)
-                })
-                .collect()
-        };
+        let unit = |v: Vec<f32>| naive::l2_norm(&v, d, 0.0);
         [
             unit(rng.vec(n * hk * d)),
             unit(rng.vec(n * hk * d)),

@@ -186,7 +186,8 @@ impl CpuKv {
     pub fn state_export(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.shape.state.bytes());
         for (c, s) in self.conv.iter().zip(&self.ssm) {
-            out.extend(c.iter().chain(s).flat_map(|x| x.to_le_bytes()));
+            out.extend_from_slice(super::bytemuck_f32(c));
+            out.extend_from_slice(super::bytemuck_f32(s));
         }
         out
     }

@@ -58,12 +58,20 @@ impl CpuWeight {
         }
     }
 
-    /// Every value, dequantized (small weights only: a conv's taps).
-    fn dequantized(&self) -> Vec<f32> {
+    /// Every value as f32 (small weights only: a conv's taps): read in place when the
+    /// weight is f32 already, else dequantized.
+    fn values(&self) -> std::borrow::Cow<'_, [f32]> {
         let rows = self.rows();
+        if rows.ty == GgmlType::F32 {
+            // SAFETY: any 4 bytes are a valid f32; `align_to` leaves misaligned bytes out.
+            let (head, vals, _) = unsafe { rows.bytes.align_to::<f32>() };
+            if head.is_empty() {
+                return std::borrow::Cow::Borrowed(vals);
+            }
+        }
         let mut out = vec![0f32; rows.k * rows.n_rows];
         quant::dequantize(rows.ty, rows.bytes, &mut out).expect("a loaded weight dequantizes");
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     fn vector(&self) -> &[f32] {
@@ -318,7 +326,7 @@ impl Backend for CpuBackend {
     }
 
     fn ssm_conv(&self, kv: &mut CpuKv, il: usize, x: &CpuTensor, w: &CpuWeight) -> CpuTensor {
-        let taps = w.dequantized();
+        let taps = w.values();
         let d_conv = self.weight_dims(w)[0] as usize;
         let out = delta::ssm_conv(&mut kv.conv[il], &x.data, &taps, x.n_cols, d_conv);
         self.t(out, x.n_rows, x.n_cols)

@@ -1,7 +1,7 @@
 //! Element-wise and row-wise CPU ops: RMS norm, activations, rotary embeddings, sums.
 
 use super::pool;
-use crate::backend::{RopeMode, RopeParams};
+use crate::backend::RopeParams;
 use crate::quant::f16_bits_to_f32;
 
 /// Rows per parallel task for row-wise ops.
@@ -104,10 +104,7 @@ fn rope_angles(pos: u32, p: &RopeParams) -> Vec<(f32, f32)> {
 fn rotate_head(head: &mut [f32], angles: &[(f32, f32)], p: &RopeParams) {
     let half = p.n_rot / 2;
     for (i, &(cos, sin)) in angles.iter().enumerate() {
-        let (a, b) = match p.mode {
-            RopeMode::Normal => (2 * i, 2 * i + 1),
-            RopeMode::Neox | RopeMode::Imrope(_) => (i, i + half),
-        };
+        let (a, b) = if p.mode.split_halves() { (i, i + half) } else { (2 * i, 2 * i + 1) };
         let (x0, x1) = (head[a], head[b]);
         head[a] = x0 * cos - x1 * sin;
         head[b] = x0 * sin + x1 * cos;

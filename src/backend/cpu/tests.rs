@@ -119,10 +119,11 @@ fn rms_norm_whole_rows_and_per_head() {
 }
 
 #[test]
-fn rope_matches_the_definition_in_both_modes() {
+fn rope_matches_the_definition_in_every_mode() {
     let mut rng = Rng(11);
     let b = CpuBackend;
-    for mode in [RopeMode::Normal, RopeMode::Neox] {
+    // [0, 1, 1, 0]: the even pairs are claimed by no section and stay unrotated.
+    for mode in [RopeMode::Normal, RopeMode::Neox, RopeMode::Imrope([0, 1, 1, 0])] {
         let p = RopeParams {
             mode,
             n_head: 3,
@@ -141,6 +142,13 @@ fn rope_matches_the_definition_in_both_modes() {
             .collect();
         assert_close(&got.data, &want, "rope");
     }
+}
+
+#[test]
+fn l2_norm_matches_naive() {
+    let x = Rng(17).vec(5 * 48);
+    let got = CpuBackend.l2_norm(&CpuBackend.tensor(x.clone(), 5, 48), 16, 1e-6);
+    assert_close(&got.data, &naive::l2_norm(&x, 16, 1e-6), "l2_norm");
 }
 
 #[test]

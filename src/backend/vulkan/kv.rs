@@ -33,8 +33,8 @@ impl VkKv {
         if shape.state.count() > 0 {
             return Err(Error::unsupported(format!(
                 "vulkan: the gated DeltaNet of this hybrid model ({} recurrent layers: conv1d, \
-                 delta rule, interleaved multi-section rope) has no Vulkan kernels yet; every \
-                 op of it runs on the CPU backend",
+                 delta rule, interleaved multi-section rope) has no Vulkan kernels yet; run it \
+                 on the CPU backend",
                 shape.state.count()
             )));
         }
