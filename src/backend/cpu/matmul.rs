@@ -187,9 +187,6 @@ pub struct Activations<'a> {
     pub panels: Option<&'a PanelSet>,
 }
 
-/// Activation rows from which panels pay off (fewer go one row at a time).
-const MIN_PANEL_ROWS: usize = 16;
-
 /// Activation panels with the kernel they were built for.
 pub struct PanelSet {
     kernel: PanelKernel,
@@ -198,10 +195,10 @@ pub struct PanelSet {
 
 impl PanelSet {
     /// The panels of `xq` (rows of `xb` bytes) for weights `w`, when `w`'s type has a
-    /// panel kernel at the running level and there are at least `MIN_PANEL_ROWS` rows.
+    /// panel kernel at the running level and there are enough rows for it to pay.
     pub fn new(w: QRows, xq: &[u8], xb: usize) -> Option<PanelSet> {
         let kernel = panel::panel_kernel(w.ty)?;
-        (xq.len() / xb >= MIN_PANEL_ROWS)
+        (xq.len() / xb >= kernel.min_rows)
             .then(|| PanelSet { kernel, panels: kernel.panels(xq, xb, w.k) })
     }
 }
@@ -215,12 +212,13 @@ pub fn one_row_meta(ty: GgmlType, xq: &[u8], panels: Option<&PanelSet>) -> Vec<X
     }
 }
 
-/// Values of each activation row one pass over a task's weight rows takes: the panels'
-/// slice (8 panels × 256 values × 8 bytes = 16 KiB) stays in L1 across the rows.
-const PANEL_SLICE: usize = 256;
+/// Bytes of panels one pass over a task's weight rows takes: the slice (8 panels × 256
+/// values × 8 rows, or one panel × 2048 values) stays in L1 across the rows, and with
+/// few panels each weight row is read in long runs, which the prefetchers follow.
+const PANEL_SLICE_BYTES: usize = 16 << 10;
 
 /// `rows_by_tokens` through panels: each weight row meets up to 64 activation rows per
-/// call, a slice of `PANEL_SLICE` values at a time, the sums kept in `acc`.
+/// call, a slice of `PANEL_SLICE_BYTES` at a time, the sums kept in `acc`.
 fn rows_by_panels(
     w: QRows,
     rows: std::ops::Range<usize>,
@@ -230,10 +228,11 @@ fn rows_by_panels(
     let (n, np) = (p.panels.n, p.panels.n_panels());
     let width = MAX_PANELS * PANEL_ROWS;
     let nb = w.k / p.kernel.block_elems;
-    let step = (PANEL_SLICE / p.kernel.block_elems).max(1);
     let mut acc = vec![0f32; rows.len() * width];
     for p0 in (0..np).step_by(MAX_PANELS) {
         let calls = (np - p0).min(MAX_PANELS);
+        let values = PANEL_SLICE_BYTES / (calls * PANEL_ROWS);
+        let step = (values / p.kernel.block_elems).max(1);
         acc.fill(0.0);
         for b0 in (0..nb).step_by(step) {
             let blocks = b0..(b0 + step).min(nb);

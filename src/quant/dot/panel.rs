@@ -123,6 +123,8 @@ pub struct PanelKernel {
     pub x_ty: GgmlType,
     /// Elements per weight block.
     pub block_elems: usize,
+    /// Activation rows from which the panels pay off.
+    pub min_rows: usize,
 }
 
 impl PanelKernel {
@@ -131,36 +133,50 @@ impl PanelKernel {
     }
 }
 
-/// The panel kernel of weights of type `ty`, when the running level has one (AVX-512
-/// VNNI) for it. Q4_1 has none: its one-row kernel already meets Q8_1's stored sums.
+/// The panel kernel of weights of type `ty`, when the running level has one for it
+/// (AVX-512 VNNI, or AVX2). Q4_1 has none: its one-row kernel already meets Q8_1's
+/// stored sums; nor has Q8_0 with AVX2, whose `maddubs` cannot take its quants unsigned.
 pub fn panel_kernel(ty: GgmlType) -> Option<PanelKernel> {
     panel_kernel_at(ty, super::level())
 }
 
 pub fn panel_kernel_at(ty: GgmlType, level: Level) -> Option<PanelKernel> {
-    if level != Level::Avx512Vnni || !level.supported() {
+    if !level.supported() {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        use super::x86::panel as p;
+        use super::x86::{self as x, panel::panels as vnni, panel_avx2::panels as avx2};
         use GgmlType::*;
-        let (f, sub): (PanelFn, usize) = match ty {
-            Q4_0 => (p::panels::<super::x86::Q4_0>, 32),
-            Q5_0 => (p::panels::<super::x86::Q5_0>, 32),
-            Q8_0 => (p::panels::<super::x86::Q8_0Vnni>, 32),
-            Q4_K => (p::panels::<super::x86::Q4K>, 32),
-            Q5_K => (p::panels::<super::x86::Q5K>, 32),
-            Q6_K => (p::panels::<super::x86::Q6K>, 16),
+        let (f, sub): (PanelFn, usize) = match (level, ty) {
+            (Level::Avx512Vnni, Q4_0) => (vnni::<x::Q4_0>, 32),
+            (Level::Avx512Vnni, Q5_0) => (vnni::<x::Q5_0>, 32),
+            (Level::Avx512Vnni, Q8_0) => (vnni::<x::Q8_0Vnni>, 32),
+            (Level::Avx512Vnni, Q4_K) => (vnni::<x::Q4K>, 32),
+            (Level::Avx512Vnni, Q5_K) => (vnni::<x::Q5K>, 32),
+            (Level::Avx512Vnni, Q6_K) => (vnni::<x::Q6K>, 16),
+            (Level::Avx2, Q4_0) => (avx2::<x::Q4_0>, 32),
+            (Level::Avx2, Q5_0) => (avx2::<x::Q5_0>, 32),
+            (Level::Avx2, Q4_K) => (avx2::<x::Q4K>, 32),
+            (Level::Avx2, Q5_K) => (avx2::<x::Q5K>, 32),
+            (Level::Avx2, Q6_K) => (avx2::<x::Q6K>, 16),
             _ => return None,
         };
+        let min_rows = if level == Level::Avx2 { MIN_ROWS_AVX2 } else { MIN_ROWS_VNNI };
         Some(PanelKernel {
             f,
             sub,
             x_ty: super::activation_type(ty),
             block_elems: ty.block_elems(),
+            min_rows,
         })
     }
     #[cfg(not(target_arch = "x86_64"))]
     None
 }
+
+/// Activation rows from which panels beat the one-row kernels (fewer go one at a time).
+/// With VNNI the one-row kernels are fast and panels pay from two full ones; with AVX2,
+/// whose one-row kernels spend a `madd` per `maddubs`, from half of one.
+const MIN_ROWS_VNNI: usize = 16;
+const MIN_ROWS_AVX2: usize = 4;

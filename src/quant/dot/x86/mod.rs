@@ -14,6 +14,7 @@ mod activations;
 mod blocks;
 mod grouped;
 pub mod panel;
+pub mod panel_avx2;
 
 use std::arch::x86_64::*;
 

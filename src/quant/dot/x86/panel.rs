@@ -20,31 +20,54 @@ pub trait PanelBlock: Block {
     /// The block's quants as runs of 32 bytes in element order, and per sub-block its
     /// (scale, offset).
     unsafe fn runs(w: *const u8, q: &mut [__m256i; 8], sm: &mut [(f32, f32); 16]);
+    /// The largest quant: how many `maddubs` pair sums fit in an i16 (AVX2).
+    const Q_MAX: i32;
+    /// As `runs`, with each sub-block's scale as `d · iscale` (`d` returned, `iscale` an
+    /// integer) and its offset apart.
+    unsafe fn int_runs(
+        w: *const u8,
+        q: &mut [__m256i; 8],
+        iscale: &mut [i16; 16],
+        offset: &mut [f32; 16],
+    ) -> f32;
 }
 
 /// The 32-element formats: one run, their `Unsigned` scale and offset.
 macro_rules! one_run {
-    ($($t:ty),*) => {$(
+    ($($t:ty: $max:expr),*) => {$(
         impl PanelBlock for $t {
             const ELEMS: usize = 32;
             const SUB: usize = 32;
+            const Q_MAX: i32 = $max;
             #[inline(always)]
             unsafe fn runs(w: *const u8, q: &mut [__m256i; 8], sm: &mut [(f32, f32); 16]) {
                 let u = Self::unpack(w);
                 q[0] = u.q;
                 sm[0] = (u.d, u.m);
             }
+            #[inline(always)]
+            unsafe fn int_runs(
+                w: *const u8,
+                q: &mut [__m256i; 8],
+                iscale: &mut [i16; 16],
+                offset: &mut [f32; 16],
+            ) -> f32 {
+                let u = Self::unpack(w);
+                (q[0], iscale[0], offset[0]) = (u.q, 1, u.m);
+                u.d
+            }
         }
     )*};
 }
-one_run!(Q4_0, Q5_0, Q8_0Vnni);
+one_run!(Q4_0: 15, Q5_0: 31, Q8_0Vnni: 255);
 
 /// Q4_K and Q5_K: eight runs with a 6-bit scale and min each (`d`, `dmin` at bytes 0, 2).
 macro_rules! k4_runs {
-    ($($t:ty),*) => {$(
+    ($($t:ty: $max:expr),*) => {$(
         impl PanelBlock for $t {
             const ELEMS: usize = 256;
             const SUB: usize = 32;
+            const Q_MAX: i32 = $max;
             #[inline(always)]
             unsafe fn runs(w: *const u8, q: &mut [__m256i; 8], sm: &mut [(f32, f32); 16]) {
                 *q = Self::unpack(w).q;
@@ -55,14 +78,31 @@ macro_rules! k4_runs {
                     *s = (d * sc as f32, -dmin * m as f32);
                 }
             }
+            #[inline(always)]
+            unsafe fn int_runs(
+                w: *const u8,
+                q: &mut [__m256i; 8],
+                iscale: &mut [i16; 16],
+                offset: &mut [f32; 16],
+            ) -> f32 {
+                *q = Self::unpack(w).q;
+                let (d, dmin) = (f16_at(w), f16_at(w.add(2)));
+                let scales: &[u8; 12] = &*w.add(4).cast();
+                for j in 0..8 {
+                    let (sc, m) = get_scale_min_k4(j, scales);
+                    (iscale[j], offset[j]) = (sc as i16, -dmin * m as f32);
+                }
+                d
+            }
         }
     )*};
 }
-k4_runs!(Q4K, Q5K);
+k4_runs!(Q4K: 15, Q5K: 31);
 
 impl PanelBlock for Q6K {
     const ELEMS: usize = 256;
     const SUB: usize = 16;
+    const Q_MAX: i32 = 63;
     /// Quants 0..64 with an offset of 32, an i8 scale per 16 (bytes 192..208, d at 208).
     #[inline(always)]
     unsafe fn runs(w: *const u8, q: &mut [__m256i; 8], sm: &mut [(f32, f32); 16]) {
@@ -73,10 +113,26 @@ impl PanelBlock for Q6K {
             *s = (sc, -32.0 * sc);
         }
     }
+
+    #[inline(always)]
+    unsafe fn int_runs(
+        w: *const u8,
+        q: &mut [__m256i; 8],
+        iscale: &mut [i16; 16],
+        offset: &mut [f32; 16],
+    ) -> f32 {
+        *q = Self::unpack(w).q;
+        let d = f16_at(w.add(208));
+        for i in 0..16 {
+            let sc = *w.add(192 + i) as i8;
+            (iscale[i], offset[i]) = (sc as i16, -32.0 * d * sc as f32);
+        }
+        d
+    }
 }
 
 #[inline(always)]
-unsafe fn f16_at(p: *const u8) -> f32 {
+pub(super) unsafe fn f16_at(p: *const u8) -> f32 {
     let bits = p.cast::<u16>().read_unaligned();
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
 }
@@ -84,14 +140,14 @@ unsafe fn f16_at(p: *const u8) -> f32 {
 /// One call's operands: weight blocks `blk0..blk1` of the row at `w`; panels `q_stride`
 /// bytes and `m_stride` floats apart at `q` and `meta`.
 #[derive(Clone, Copy)]
-struct Operands {
-    w: *const u8,
-    blk0: usize,
-    blk1: usize,
-    q: *const u8,
-    q_stride: usize,
-    meta: *const f32,
-    m_stride: usize,
+pub(super) struct Operands {
+    pub w: *const u8,
+    pub blk0: usize,
+    pub blk1: usize,
+    pub q: *const u8,
+    pub q_stride: usize,
+    pub meta: *const f32,
+    pub m_stride: usize,
 }
 
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
@@ -146,25 +202,10 @@ pub fn panels<B: PanelBlock>(
     blocks: Range<usize>,
     out: &mut [f32],
 ) {
-    let (k, sub) = p.k_sub();
-    assert_eq!(sub, B::SUB, "panels built for sub-blocks of {sub}, weights have {}", B::SUB);
-    let nb = k / B::ELEMS;
-    assert!(k.is_multiple_of(B::ELEMS) && w.len() == nb * B::W_BYTES, "weight row");
-    assert!(blocks.start <= blocks.end && blocks.end <= nb, "blocks {blocks:?} of {nb}");
-    assert!((1..=MAX_PANELS).contains(&n) && p0 + n <= p.n_panels() && out.len() >= PANEL_ROWS * n);
+    let o = check::<B>(w, p, p0, n, blocks, out);
     assert!(crate::quant::dot::vnni_available(), "VNNI kernel called on a CPU without it");
-    let (q, q_stride, meta, m_stride) = p.range(p0, n);
-    let o = Operands {
-        w: w.as_ptr(),
-        blk0: blocks.start,
-        blk1: blocks.end,
-        q: q.as_ptr(),
-        q_stride,
-        meta: meta.as_ptr(),
-        m_stride,
-    };
-    // SAFETY: the CPU has the features; the asserts bound every weight, quant and meta read
-    // (a panel holds k / 4 groups of 32 bytes and k / sub · 16 floats) and every write.
+    // SAFETY: the CPU has the features; `check` bounds every weight, quant and meta read
+    // and every write.
     unsafe {
         match n {
             1 => row::<B, 1>(o, out),
@@ -176,5 +217,33 @@ pub fn panels<B: PanelBlock>(
             7 => row::<B, 7>(o, out),
             _ => row::<B, 8>(o, out),
         }
+    }
+}
+
+/// Checks a panel call's lengths (a panel holds k / 4 groups of 32 bytes and k / sub ·
+/// 16 floats); returns its operands.
+pub(super) fn check<B: PanelBlock>(
+    w: &[u8],
+    p: &Panels,
+    p0: usize,
+    n: usize,
+    blocks: Range<usize>,
+    out: &[f32],
+) -> Operands {
+    let (k, sub) = p.k_sub();
+    assert_eq!(sub, B::SUB, "panels built for sub-blocks of {sub}, weights have {}", B::SUB);
+    let nb = k / B::ELEMS;
+    assert!(k.is_multiple_of(B::ELEMS) && w.len() == nb * B::W_BYTES, "weight row");
+    assert!(blocks.start <= blocks.end && blocks.end <= nb, "blocks {blocks:?} of {nb}");
+    assert!((1..=MAX_PANELS).contains(&n) && p0 + n <= p.n_panels() && out.len() >= PANEL_ROWS * n);
+    let (q, q_stride, meta, m_stride) = p.range(p0, n);
+    Operands {
+        w: w.as_ptr(),
+        blk0: blocks.start,
+        blk1: blocks.end,
+        q: q.as_ptr(),
+        q_stride,
+        meta: meta.as_ptr(),
+        m_stride,
     }
 }
