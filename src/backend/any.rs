@@ -244,6 +244,18 @@ impl Backend for AnyBackend {
         each!(self, |b, S| S::wrap(b.mul_mat_id(S::w(w), S::t(x), S::pick_ids(ids))))
     }
 
+    fn mul_mat_id_pair(
+        &self,
+        w: [&AnyWeight; 2],
+        x: &AnyTensor,
+        ids: &AnyIds,
+        slots: usize,
+    ) -> [AnyTensor; 2] {
+        each!(self, |b, S| {
+            b.mul_mat_id_pair(w.map(S::w), S::t(x), S::pick_ids(ids), slots).map(S::wrap)
+        })
+    }
+
     fn rms_norm(&self, x: &AnyTensor, w: &AnyWeight, eps: f32) -> AnyTensor {
         each!(self, |b, S| S::wrap(b.rms_norm(S::t(x), S::w(w), eps)))
     }

@@ -219,6 +219,19 @@ pub trait Backend: Send + Sync + Sized {
     ) -> (Self::Ids, Self::Tensor);
     /// Expert matmul: W dims `[k, m, n_expert]`; row r of x goes through expert `ids[r]`.
     fn mul_mat_id(&self, w: &Self::Weight, x: &Self::Tensor, ids: &Self::Ids) -> Self::Tensor;
+    /// The gate and up products of routed experts at once: `mul_mat_id` of each weight
+    /// over `repeat_rows(x, slots)`, where x has one row per token and `ids` `slots` per
+    /// token. A backend may quantize and gather x once for both.
+    fn mul_mat_id_pair(
+        &self,
+        w: [&Self::Weight; 2],
+        x: &Self::Tensor,
+        ids: &Self::Ids,
+        slots: usize,
+    ) -> [Self::Tensor; 2] {
+        let xr = self.repeat_rows(x, slots);
+        w.map(|w| self.mul_mat_id(w, &xr, ids))
+    }
 
     /// RMS norm over each chunk of `w.len()` values of every row, times `w`.
     fn rms_norm(&self, x: &Self::Tensor, w: &Self::Weight, eps: f32) -> Self::Tensor;

@@ -163,14 +163,8 @@ pub fn ffn<B: Backend>(
         Ffn::Moe { router, gate_exps, up_exps, down_exps, shared } => {
             let (ids, weights) = route(b, hp, router, h, routing);
             let k = hp.n_expert_used;
-            // Each token's input repeated once per selected expert slot.
-            let xr = b.repeat_rows(h, k);
-            let a = gated(
-                b,
-                act,
-                &b.mul_mat_id(gate_exps, &xr, &ids),
-                &b.mul_mat_id(up_exps, &xr, &ids),
-            );
+            let [gate, up] = b.mul_mat_id_pair([gate_exps, up_exps], h, &ids, k);
+            let a = gated(b, act, &gate, &up);
             let y = b.scale_rows_by(&b.mul_mat_id(down_exps, &a, &ids), &weights, false);
             let moe = b.sum_groups(&y, k);
             match shared {

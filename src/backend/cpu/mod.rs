@@ -191,6 +191,20 @@ impl Backend for CpuBackend {
         self.t(expert::mul_mat_id(rows, m, &x.data, ids), ids.len(), m)
     }
 
+    fn mul_mat_id_pair(
+        &self,
+        w: [&CpuWeight; 2],
+        x: &CpuTensor,
+        ids: &Vec<u32>,
+        slots: usize,
+    ) -> [CpuTensor; 2] {
+        let m = self.weight_dims(w[0])[1] as usize;
+        let rows = w.map(|w| w.rows());
+        assert_eq!((x.n_cols, x.n_rows * slots), (rows[0].k, ids.len()), "mul_mat_id shapes");
+        let mut outs = expert::mul_mat_ids(&rows, m, &x.data, ids, slots).into_iter();
+        [(); 2].map(|_| self.t(outs.next().expect("one product per weight"), ids.len(), m))
+    }
+
     fn rms_norm(&self, x: &CpuTensor, w: &CpuWeight, eps: f32) -> CpuTensor {
         self.t(ops::rms_norm(&x.data, w.vector(), eps), x.n_rows, x.n_cols)
     }
