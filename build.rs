@@ -62,9 +62,18 @@ mod kernels {
                 vec![format!("ACT_{ty}")],
             ));
         }
-        for name in
-            ["rms_norm", "rope", "binary", "gather_rows", "sum_groups", "topk", "build_tiles"]
-        {
+        for name in [
+            "rms_norm",
+            "rope",
+            "binary",
+            "gather_rows",
+            "sum_groups",
+            "topk",
+            "build_tiles",
+            "slice_cols",
+            "ssm_conv",
+            "delta_net",
+        ] {
             v.push((name.to_string(), format!("{name}.comp"), vec![]));
         }
         v

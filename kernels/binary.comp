@@ -1,4 +1,5 @@
-// Element-wise ops on f32 rows: add, bias add, scale, per-row scale, SwiGLU, GeGLU.
+// Element-wise ops on f32 rows: add, bias add, scale, per-row scale, SwiGLU, GeGLU,
+// product, sigmoid, SiLU, and the delta rule's decay softplus(a) · b[col].
 #version 450
 
 layout(local_size_x_id = 0) in;
@@ -15,6 +16,10 @@ layout(std430, binding = 2) writeonly buffer BufY { float y_data[]; };
 #define OP_SWIGLU 4     // silu(a) · b
 #define OP_GEGLU 5      // gelu(a) · b, tanh approximation
 #define OP_SCALE_ROWS_SIGMOID 6 // a · sigmoid(b[row])
+#define OP_MUL 7        // a · b
+#define OP_SIGMOID 8    // sigmoid(a)
+#define OP_SILU 9       // a · sigmoid(a)
+#define OP_SOFTPLUS_MUL_ROW 10 // softplus(a) · b[col]
 
 layout(push_constant) uniform Push {
     uint op;
@@ -47,6 +52,10 @@ void main() {
         case OP_SCALE_ROWS: y = a * b_data[i / p.n_cols]; break;
         case OP_SWIGLU: y = a / (1.0 + exp(-a)) * b_data[i]; break;
         case OP_SCALE_ROWS_SIGMOID: y = a * (1.0 / (1.0 + exp(-b_data[i / p.n_cols]))); break;
+        case OP_MUL: y = a * b_data[i]; break;
+        case OP_SIGMOID: y = 1.0 / (1.0 + exp(-a)); break;
+        case OP_SILU: y = a / (1.0 + exp(-a)); break;
+        case OP_SOFTPLUS_MUL_ROW: y = (a > 20.0 ? a : log(1.0 + exp(a))) * b_data[i % p.n_cols]; break;
         default: y = gelu(a) * b_data[i]; break;
         }
         y_data[i] = y;

@@ -1,4 +1,5 @@
-// RMS norm over each chunk of `chunk` values of every row, times the weight vector.
+// RMS norm over each chunk of `chunk` values of every row, times the weight vector; or
+// (l2 = 1, no weight read) each chunk divided by its L2 norm √(Σx² + eps).
 #version 450
 
 layout(local_size_x_id = 0) in;
@@ -12,6 +13,7 @@ layout(push_constant) uniform Push {
     uint chunk;     // values normalized together (= the weight's length)
     uint n_chunks;  // chunks in all
     float eps;
+    uint l2;
 } p;
 
 shared float red[WG];
@@ -35,6 +37,13 @@ void main() {
             red[tid] += red[tid + h];
         }
         barrier();
+    }
+    if (p.l2 != 0) {
+        const float inv = 1.0 / sqrt(red[0] + p.eps);
+        for (uint i = tid; i < p.chunk; i += WG) {
+            y_data[base + i] = x_data[base + i] * inv;
+        }
+        return;
     }
     const float scale = 1.0 / sqrt(red[0] / float(p.chunk) + p.eps);
     for (uint i = tid; i < p.chunk; i += WG) {

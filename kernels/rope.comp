@@ -1,4 +1,5 @@
-// Rotary position embeddings, adjacent pairs (normal) or split halves (neox).
+// Rotary position embeddings, adjacent pairs (normal) or split halves (neox, and the
+// interleaved multi-section rope of text tokens: pairs no section claims stay as they are).
 #version 450
 
 layout(local_size_x_id = 0) in;
@@ -16,7 +17,23 @@ layout(push_constant) uniform Push {
     float theta_scale;  // freq_base^(-2/n_rot), computed on the host as the CPU does
     float freq_scale;
     uint n_tokens;
+    uint imrope;      // 1: only pairs claimed by sections s0..s2 rotate
+    uint s0;
+    uint s1;
+    uint s2;
+    uint s_total;     // s0 + s1 + s2 + s3
 } p;
+
+// Whether pair j rotates: sections claim pairs in turn (0, 1, 2, 0, 1, 2, ...), each up
+// to its length, as `RopeMode::rotates_pair`.
+bool rotates(uint j) {
+    if (p.imrope == 0 || p.s_total == 0) {
+        return true;
+    }
+    const uint sector = j % p.s_total;
+    const uint m = sector % 3;
+    return sector < 3 * (m == 0 ? p.s0 : (m == 1 ? p.s1 : p.s2));
+}
 
 // 2π in two parts: k · TWO_PI_HI is exact for k < 2^16, so the reduction loses nothing
 // to the size of θ.
@@ -35,7 +52,14 @@ void main() {
     const uint tok = head / p.n_head;
     const uint base = head * p.head_dim;
     const uint half_rot = p.n_rot / 2;
-    if (j >= half_rot) {
+    if (j >= half_rot || !rotates(j)) {
+        if (j < half_rot) {
+            const uint a = p.neox != 0 ? j : 2 * j;
+            const uint b = p.neox != 0 ? j + half_rot : 2 * j + 1;
+            y_data[base + a] = x_data[base + a];
+            y_data[base + b] = x_data[base + b];
+            return;
+        }
         const uint a = p.n_rot + 2 * (j - half_rot);
         y_data[base + a] = x_data[base + a];
         y_data[base + a + 1] = x_data[base + a + 1];

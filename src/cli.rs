@@ -216,6 +216,12 @@ pub struct ModelArgs {
     #[arg(long = "n-gpu-layers", value_name = "auto|N", default_value = "auto",
           value_parser = parse_gpu_layers, conflicts_with_all = ["cpu_moe", "n_cpu_moe"])]
     pub n_gpu_layers: GpuLayers,
+    /// Device memory hearth may plan for, in MiB (default: all the device has): with
+    /// `-ngl auto` the model and its KV cache fit in 90% of it, the experts of the first
+    /// layers going to the CPU as needed. For a GPU shared with other programs.
+    #[arg(long = "gpu-memory", value_name = "MiB", env = "HEARTH_GPU_MEMORY",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub gpu_memory: Option<u64>,
 }
 
 fn parse_gpu_layers(s: &str) -> std::result::Result<GpuLayers, String> {
@@ -436,6 +442,7 @@ impl ModelArgs {
             cpu_moe: self.cpu_moe,
             n_cpu_moe: self.n_cpu_moe,
             n_gpu_layers: self.n_gpu_layers,
+            gpu_memory: self.gpu_memory.map(|mib| mib.saturating_mul(1 << 20)),
         }
     }
 }

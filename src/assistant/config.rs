@@ -47,6 +47,8 @@ pub struct ModelConfig {
     pub cpu_moe: bool,
     pub n_cpu_moe: Option<usize>,
     pub n_gpu_layers: GpuLayers,
+    /// `--gpu-memory`, bytes: `None`, all the device has.
+    pub gpu_memory: Option<u64>,
 }
 
 impl ModelConfig {

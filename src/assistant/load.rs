@@ -87,19 +87,6 @@ fn load_on_gpu(
     b: crate::backend::vulkan::VulkanBackend,
     args: &ModelConfig,
 ) -> Result<Model<AnyBackend>> {
-    if let Some(arch) = hybrid_arch(&file) {
-        let why = format!(
-            "the gated DeltaNet layers of {arch} have no Vulkan kernels yet (the conv1d, \
-             the delta rule and the multi-section rope would all run on the CPU)"
-        );
-        if args.backend == BackendChoice::Auto {
-            warn_cpu(&why);
-            return Model::load(file, AnyBackend::Cpu(CpuBackend));
-        }
-        return Err(crate::error::Error::unsupported(format!(
-            "vulkan: {why}; run it with --backend cpu"
-        )));
-    }
     let model = match Model::load(Arc::clone(&file), AnyBackend::Vulkan(b)) {
         Ok(m) => m,
         Err(e) if args.backend == BackendChoice::Auto => {
@@ -143,17 +130,27 @@ fn place_experts(
         (_, Some(n), _) => n,
         (_, _, GpuLayers::N(n)) => n_layer.saturating_sub(n),
         (_, _, GpuLayers::Auto) => {
+            let memory = args.gpu_memory.map_or(b.device().memory, |m| m.min(b.device().memory));
             let budget =
-                (b.device().memory / 10 * 9).saturating_sub(hp.as_ref().map_or(0, |hp| {
+                (memory / 10 * 9).saturating_sub(hp.as_ref().map_or(0, |hp| {
                     kv_bytes(hp, args.ctx_size(hp.n_ctx_train), args.cache_types())
                 }));
-            VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
+            let gib = memory as f64 / GIB;
+            let n = VulkanBackend::experts_to_host(file, budget).ok_or_else(|| {
                 crate::error::Error::unsupported(format!(
-                    "the model does not fit in the {:.1} GiB of device memory of {}",
-                    b.device().memory as f64 / (1u64 << 30) as f64,
+                    "the model does not fit in the {gib:.1} GiB of device memory of {}",
                     b.device().name
                 ))
-            })?
+            })?;
+            if n > 0 {
+                eprintln!(
+                    "hearth: the experts of the first {} of {n_layer} layers run on the CPU: \
+                     the model and its KV cache do not fit in the {gib:.1} GiB of {}",
+                    n.min(n_layer),
+                    b.device().name
+                );
+            }
+            n
         }
     };
     let total = file.tensors().iter().map(|t| t.n_bytes).sum();
@@ -200,13 +197,6 @@ fn check_context(model: &Model<AnyBackend>, n_ctx: usize, args: &ModelConfig) ->
 }
 
 const GIB: f64 = (1u64 << 30) as f64;
-
-/// The architecture's name when it is a hybrid one (DeltaNet layers).
-#[cfg(feature = "vulkan")]
-fn hybrid_arch(file: &GgufFile) -> Option<&str> {
-    let name = file.architecture().ok()?;
-    crate::model::Arch::from_name(name).ok().filter(|a| a.is_hybrid()).map(|_| name)
-}
 
 #[cfg(feature = "vulkan")]
 fn warn_cpu(why: &str) {

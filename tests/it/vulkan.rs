@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hearth::backend::cpu::CpuBackend;
 use hearth::backend::vulkan::VulkanBackend;
-use hearth::backend::KvType;
+use hearth::backend::{Backend, KvType};
 use hearth::gguf::GgufFile;
 use hearth::model::{Logits, Model};
 
@@ -204,6 +204,50 @@ fn cpu_moe_flags_keep_experts_on_the_cpu() {
     assert!(some.0 != "0 B" && some.0 != all.0, "{some:?}");
 }
 
+/// A model bigger than the device (here a `--gpu-memory` cap with room for about half of
+/// the experts) runs with the experts of its first layers on the CPU, and says so in one
+/// line; a cap below even the shared weights is an error that names the device's memory.
+#[test]
+fn a_model_too_big_for_the_device_keeps_its_first_experts_on_the_cpu_with_one_line() {
+    if vulkan().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = four_experts(dir.path(), false);
+    let file = GgufFile::open(&path).unwrap();
+    let (experts, rest): (Vec<_>, Vec<_>) =
+        file.tensors().iter().partition(|t| t.name.contains("_exps"));
+    let bytes = |v: &[&hearth::gguf::TensorInfo]| v.iter().map(|t| t.n_bytes).sum::<u64>();
+    // 90% of the cap holds the shared weights, half of the experts and the small cache.
+    let cap = (bytes(&rest) + bytes(&experts) / 2) / 9 * 10 + (16 << 20);
+    let model = path.to_str().unwrap();
+    let cap_mib = (cap >> 20).to_string();
+    let flags = ["--backend", "vulkan", "-v", "--gpu-memory", &cap_mib];
+    let (text, log) = greedy(model, PROMPT, &flags);
+    assert!(!text.trim().is_empty());
+    let notes: Vec<_> = log.lines().filter(|l| l.starts_with("hearth: ")).collect();
+    assert_eq!(notes.len(), 1, "{log}");
+    assert!(notes[0].contains("experts of the first") && notes[0].contains("run on the CPU"));
+    let placement = log.lines().find(|l| l.starts_with("placement:")).expect("placement");
+    assert!(!placement.contains(" 0 B on the CPU"), "{placement}");
+    let out = run(&[
+        "run",
+        "-m",
+        model,
+        "-p",
+        "x",
+        "-n",
+        "1",
+        "--backend",
+        "vulkan",
+        "--gpu-memory",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("does not fit in the 0.0 GiB") && err.lines().count() == 1, "{err}");
+}
+
 #[test]
 fn without_a_vulkan_driver_auto_runs_on_the_cpu_with_one_warning() {
     let model = model_path(SMOLLM2);
@@ -279,43 +323,62 @@ fn a_vulkan_failure_is_an_error_not_an_exit() {
     assert_eq!(stdout(&out), stdout(&run_on("cpu")));
 }
 
-/// A hybrid model (its DeltaNet has no Vulkan kernels yet): `--backend vulkan` refuses
-/// it in one line naming what stays on the CPU; auto runs it there after one warning.
+/// Hybrid models (gated DeltaNet and gated attention with multi-section rope) on the
+/// device: logits as the CPU's over a prompt fed in two calls (the recurrent state
+/// carried across them; dropping it shows), a device cache and state laid out as the
+/// CPU's (they continue there as the CPU's own), and `hearth run --backend vulkan`.
 #[test]
-fn a_hybrid_model_says_plainly_that_it_runs_on_the_cpu() {
+fn hybrid_models_match_the_cpu_and_carry_their_state() {
     let Some(vk) = vulkan() else { return };
     let d = vk.device().index.to_string();
     drop(vk);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tiny-qwen35moe.gguf");
-    crate::hybrid_models::build(&crate::hybrid_models::Hybrid::tiny(false)).write(&path).unwrap();
+    for dense in [false, true] {
+        let path = dir.path().join(format!("tiny-hybrid-{dense}.gguf"));
+        crate::hybrid_models::build(&crate::hybrid_models::Hybrid::tiny(dense))
+            .write(&path)
+            .unwrap();
+        let file = Arc::new(GgufFile::open(&path).unwrap());
+        let cpu = Model::load(Arc::clone(&file), CpuBackend).unwrap();
+        let gpu = Model::load(Arc::clone(&file), vulkan().unwrap()).unwrap();
+        let tokens: Vec<u32> = (0..13).map(|i| (i * 37 + 11) % 200 + 20).collect();
+        let (a, b) = tokens.split_at(7);
+        let mut ck = cpu.new_kv(64, KvType::F16, KvType::F16).unwrap();
+        let mut want = cpu.forward(&mut ck, a, 0, Logits::All).unwrap();
+        want.extend(cpu.forward(&mut ck, b, a.len(), Logits::All).unwrap());
+        let mut gk = gpu.new_kv(64, KvType::F16, KvType::F16).unwrap();
+        let mut got = gpu.forward(&mut gk, a, 0, Logits::All).unwrap();
+        got.extend(gpu.forward(&mut gk, b, a.len(), Logits::All).unwrap());
+        let e = nmse(&got, &want);
+        assert!(e < 1e-3, "{}: nmse {e}", file.architecture().unwrap());
+        // The device's cache and state, moved to a fresh CPU cache, continue as the CPU's.
+        let next = [7u32];
+        let mut moved = cpu.new_kv(64, KvType::F16, KvType::F16).unwrap();
+        let rows = gpu.backend.kv_export(&gk, 0..tokens.len()).unwrap();
+        cpu.backend.kv_import(&mut moved, 0..tokens.len(), &rows).unwrap();
+        cpu.backend.state_import(&mut moved, &gpu.backend.state_export(&gk).unwrap()).unwrap();
+        let cont = cpu.forward(&mut moved, &next, tokens.len(), Logits::All).unwrap();
+        let own = cpu.forward(&mut ck, &next, tokens.len(), Logits::All).unwrap();
+        let e = nmse(&cont, &own);
+        assert!(e < 1e-3, "continued on the cpu: nmse {e}");
+        // Without the state between the calls, the second call's logits go astray.
+        let mut lost = gpu.new_kv(64, KvType::F16, KvType::F16).unwrap();
+        gpu.forward(&mut lost, a, 0, Logits::All).unwrap();
+        gpu.backend.state_clear(&mut lost);
+        let astray = gpu.forward(&mut lost, b, a.len(), Logits::All).unwrap();
+        let e = nmse(&astray, &want[a.len() * want.len() / tokens.len()..]);
+        assert!(e > 1e-2, "a lost state went unnoticed: nmse {e}");
+    }
+    let path = dir.path().join("tiny-hybrid-false.gguf");
     let run_on = |backend: &str| {
         let m = path.to_str().unwrap();
-        run(&[
-            "run",
-            "-m",
-            m,
-            "-p",
-            "the cat",
-            "-n",
-            "4",
-            "--temp",
-            "0",
-            "--device",
-            &d,
-            "--backend",
-            backend,
-        ])
+        let args = ["run", "-m", m, "-p", "the cat", "-n", "4", "--temp", "0", "-v"];
+        run(&[&args[..], &["--device", &d, "--backend", backend]].concat())
     };
     let out = run_on("vulkan");
-    assert_fails(&out, 2, "gated DeltaNet layers of qwen35moe have no Vulkan kernels");
-    let out = run_on("auto");
-    let err = stderr(&out);
-    assert!(out.status.success(), "{err}");
-    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("hearth: warning:")).collect();
-    assert_eq!(warnings.len(), 1, "{err}");
-    assert!(warnings[0].ends_with("running on the CPU"), "{err}");
-    assert_eq!(stdout(&out), stdout(&run_on("cpu")));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let placement = stderr(&out);
+    assert!(placement.contains("placement: vulkan") && placement.contains(" 0 ops on the CPU"));
 }
 
 #[test]

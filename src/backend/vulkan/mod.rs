@@ -2,6 +2,7 @@
 //! kernel of `kernels/` recorded into one command buffer that is submitted when the
 //! host reads a result back; a failure inside an op is reported there too (`failure.rs`).
 
+mod delta;
 mod device;
 mod failure;
 mod kv;
@@ -279,6 +280,9 @@ impl Backend for VulkanBackend {
     }
 
     fn matmul(&self, w: &VkWeight, x: &VkTensor) -> VkTensor {
+        // A vector (the shared expert's gate) multiplies as a matrix of one row.
+        let row = w.as_one_row();
+        let w = row.as_ref().unwrap_or(w);
         let m = w.dims().get(1).map_or(0, |&m| m as usize);
         self.op("matmul", (x.n_rows, m), || self.matmul_op(w, x).map_err(|e| w.context(e)))
     }
@@ -385,8 +389,8 @@ impl Backend for VulkanBackend {
         let (kb, vb) =
             (s.type_k.row_bytes(s.n_embd_k) as u64, s.type_v.row_bytes(s.n_embd_v) as u64);
         let (lo, n) = (rows.start as u64, rows.len() as u64);
-        let ranges: Vec<_> = (kv.k.iter().zip(&kv.v))
-            .flat_map(|(k, v)| [(k, lo * kb, n * kb), (v, lo * vb, n * vb)])
+        let ranges: Vec<_> = (kv.layers_with_rows())
+            .flat_map(|il| [(&kv.k[il], lo * kb, n * kb), (&kv.v[il], lo * vb, n * vb)])
             .collect();
         self.read_back("KV export", || self.read_ranges(&ranges))
     }
@@ -410,8 +414,8 @@ impl Backend for VulkanBackend {
         self.read_back("KV import", || {
             let src = self.upload(bytes)?;
             let mut at = 0;
-            for (k, v) in kv.k.iter().zip(&kv.v) {
-                for (buf, rb) in [(k, kb), (v, vb)] {
+            for il in kv.layers_with_rows() {
+                for (buf, rb) in [(&kv.k[il], kb), (&kv.v[il], vb)] {
                     let dst = buf.as_bytes().clone().slice(lo * rb..(lo + n) * rb);
                     self.queue.copy(src.clone().slice(at..at + n * rb), dst);
                     at += n * rb;
@@ -421,69 +425,87 @@ impl Backend for VulkanBackend {
         })
     }
 
-    // The gated DeltaNet: no kernels yet. `new_kv` refuses a model with recurrent layers
-    // (with `--backend auto` the model loads on the CPU instead), so these never run on
-    // a model the device holds; each is a kept failure, not a wrong answer.
+    // The gated DeltaNet of hybrid models (`delta.rs`).
 
-    fn mul(&self, a: &VkTensor, _: &VkTensor) -> VkTensor {
-        self.no_kernel("mul", (a.n_rows, a.n_cols))
+    fn mul(&self, a: &VkTensor, b: &VkTensor) -> VkTensor {
+        let shape = (a.n_rows, a.n_cols);
+        self.op("mul", shape, || self.binary(BinaryOp::Mul, a, &b.buf, 0.0))
     }
 
     fn sigmoid(&self, x: &VkTensor) -> VkTensor {
-        self.no_kernel("sigmoid", (x.n_rows, x.n_cols))
+        let shape = (x.n_rows, x.n_cols);
+        self.op("sigmoid", shape, || self.binary(BinaryOp::Sigmoid, x, &x.buf, 0.0))
     }
 
     fn silu(&self, x: &VkTensor) -> VkTensor {
-        self.no_kernel("silu", (x.n_rows, x.n_cols))
+        let shape = (x.n_rows, x.n_cols);
+        self.op("silu", shape, || self.binary(BinaryOp::Silu, x, &x.buf, 0.0))
     }
 
-    fn l2_norm(&self, x: &VkTensor, _: usize, _: f32) -> VkTensor {
-        self.no_kernel("l2_norm", (x.n_rows, x.n_cols))
+    fn l2_norm(&self, x: &VkTensor, n: usize, eps: f32) -> VkTensor {
+        self.op("l2_norm", (x.n_rows, x.n_cols), || self.l2_norm_op(x, n, eps))
     }
 
-    fn slice_cols(&self, x: &VkTensor, _: usize, width: usize, period: usize) -> VkTensor {
-        self.no_kernel("slice_cols", (x.n_rows, x.n_cols / period.max(1) * width))
+    fn slice_cols(&self, x: &VkTensor, offset: usize, width: usize, period: usize) -> VkTensor {
+        let shape = (x.n_rows, x.n_cols / period.max(1) * width);
+        self.op("slice_cols", shape, || self.slice_cols_op(x, offset, width, period))
     }
 
-    fn gdn_decay(&self, alpha: &VkTensor, _: &VkWeight, _: &VkWeight) -> VkTensor {
-        self.no_kernel("gdn_decay", (alpha.n_rows, alpha.n_cols))
+    fn gdn_decay(&self, alpha: &VkTensor, dt_bias: &VkWeight, a: &VkWeight) -> VkTensor {
+        self.op("gdn_decay", (alpha.n_rows, alpha.n_cols), || self.gdn_decay_op(alpha, dt_bias, a))
     }
 
-    fn ssm_conv(&self, _: &mut VkKv, _: usize, x: &VkTensor, _: &VkWeight) -> VkTensor {
-        self.no_kernel("ssm_conv", (x.n_rows, x.n_cols))
+    fn ssm_conv(&self, kv: &mut VkKv, il: usize, x: &VkTensor, w: &VkWeight) -> VkTensor {
+        self.op("ssm_conv", (x.n_rows, x.n_cols), || self.ssm_conv_op(kv, il, x, w))
     }
 
     fn gated_delta_net(
         &self,
-        _: &mut VkKv,
-        _: usize,
+        kv: &mut VkKv,
+        il: usize,
         q: &VkTensor,
-        _: &VkTensor,
-        _: &VkTensor,
-        _: &VkTensor,
-        _: &VkTensor,
+        k: &VkTensor,
+        v: &VkTensor,
+        g: &VkTensor,
+        beta: &VkTensor,
         p: &DeltaParams,
     ) -> VkTensor {
-        self.no_kernel("gated_delta_net", (q.n_rows, p.n_head_v * p.head_dim))
+        self.op("gated_delta_net", (q.n_rows, p.n_head_v * p.head_dim), || {
+            self.delta_net_op(kv, il, [q, k, v, g, beta], p)
+        })
     }
 
-    fn state_clear(&self, _: &mut VkKv) {}
-
-    fn state_export(&self, _: &VkKv) -> Result<Vec<u8>> {
-        self.read_back("state export", || Ok(Vec::new()))
+    fn state_clear(&self, kv: &mut VkKv) {
+        for b in kv.state_buffers() {
+            self.queue.zero(b.clone());
+        }
     }
 
-    fn state_import(&self, _: &mut VkKv, bytes: &[u8]) -> Result<()> {
+    fn state_export(&self, kv: &VkKv) -> Result<Vec<u8>> {
+        let ranges: Vec<_> = kv.state_buffers().into_iter().map(|b| (b, 0, b.size())).collect();
+        self.read_back("state export", || self.read_ranges(&ranges))
+    }
+
+    fn state_import(&self, kv: &mut VkKv, bytes: &[u8]) -> Result<()> {
+        let want = kv.shape.state.bytes();
+        if bytes.len() != want {
+            return Err(Error::bad_input(format!(
+                "recurrent state of {} bytes does not fit this model's {want} bytes",
+                bytes.len()
+            )));
+        }
         if bytes.is_empty() {
             return Ok(());
         }
-        Err(Error::unsupported("vulkan: this cache holds no recurrent state"))
-    }
-}
-
-impl VulkanBackend {
-    /// An op of the gated DeltaNet, which has no kernel here: a kept failure.
-    fn no_kernel(&self, name: &str, shape: (usize, usize)) -> VkTensor {
-        self.op(name, shape, || Err(Error::unsupported(format!("{name} has no Vulkan kernel"))))
+        self.read_back("state import", || {
+            let src = self.upload(bytes)?;
+            let mut at = 0;
+            for b in kv.state_buffers() {
+                let n = b.size();
+                self.queue.copy(src.clone().slice(at..at + n), b.as_bytes().clone());
+                at += n;
+            }
+            self.queue.flush(&self.gpu)
+        })
     }
 }

@@ -10,7 +10,7 @@ use super::queue::{context, device_buffer, host_buffer};
 use super::weights::VkWeight;
 use super::{VkIds, VkTensor, VulkanBackend};
 use crate::backend::{AttnParams, KvType, RopeMode, RopeParams};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::quant::{self, GgmlType};
 
 /// Activation rows of one `mul_mat` workgroup (`NT` in mul_mat.comp).
@@ -42,7 +42,7 @@ push_struct!(
 );
 push_struct!(RoundPush { n_blocks: u32, n_elems: u32 } = 8);
 push_struct!(GetRowsPush { k: u32, row_bytes: u32, n: u32 } = 12);
-push_struct!(RmsNormPush { chunk: u32, n_chunks: u32, eps: f32 } = 12);
+push_struct!(RmsNormPush { chunk: u32, n_chunks: u32, eps: f32, l2: u32 } = 16);
 push_struct!(BinaryPush { op: u32, n: u32, n_cols: u32, s: f32 } = 16);
 push_struct!(TopKPush { n_expert: u32, k: u32, n_rows: u32, norm: u32 } = 16);
 push_struct!(TilesPush { n_rows: u32, n_expert: u32 } = 8);
@@ -56,9 +56,17 @@ push_struct!(
         neox: u32,
         theta_scale: f32,
         freq_scale: f32,
-        n_tokens: u32
-    } = 28
+        n_tokens: u32,
+        imrope: u32,
+        s0: u32,
+        s1: u32,
+        s2: u32,
+        s_total: u32
+    } = 48
 );
+push_struct!(SliceColsPush { n: u32, n_cols: u32, offset: u32, width: u32, period: u32 } = 20);
+push_struct!(SsmConvPush { c: u32, n: u32, d_conv: u32 } = 12);
+push_struct!(DeltaNetPush { n: u32, n_head_k: u32, n_head_v: u32, d: u32 } = 16);
 push_struct!(KvStorePush { width: u32, start: u32, n: u32 } = 12);
 push_struct!(
     AttentionPush {
@@ -81,15 +89,19 @@ pub enum BinaryOp {
     Swiglu = 4,
     Geglu = 5,
     ScaleRowsSigmoid = 6,
+    Mul = 7,
+    Sigmoid = 8,
+    Silu = 9,
+    SoftplusMulRow = 10,
 }
 
-fn bytes<T>(b: &Subbuffer<[T]>) -> Subbuffer<[u8]> {
+pub(super) fn bytes<T>(b: &Subbuffer<[T]>) -> Subbuffer<[u8]> {
     b.as_bytes().clone()
 }
 
 impl VulkanBackend {
     /// A 2-D grid of `n` workgroups within the per-dimension limit.
-    fn grid(&self, n: usize, z: usize) -> [u32; 3] {
+    pub(super) fn grid(&self, n: usize, z: usize) -> [u32; 3] {
         let max = self.gpu.max_groups[0] as usize;
         let x = n.clamp(1, max);
         [x as u32, n.div_ceil(x).max(1) as u32, z.max(1) as u32]
@@ -97,7 +109,7 @@ impl VulkanBackend {
 
     /// Records a dispatch of `kernel`; refuses a stand-in (see `failure.rs`) among the
     /// bindings, so a failed op's output never reaches a kernel.
-    fn run(
+    pub(super) fn run(
         &self,
         kernel: &str,
         buffers: &[Subbuffer<[u8]>],
@@ -344,7 +356,7 @@ impl VulkanBackend {
         let chunk = data.len() as usize;
         let n_chunks = x.n_rows * x.n_cols / chunk;
         let y = self.alloc(x.n_rows, x.n_cols)?;
-        let push = RmsNormPush { chunk: chunk as u32, n_chunks: n_chunks as u32, eps };
+        let push = RmsNormPush { chunk: chunk as u32, n_chunks: n_chunks as u32, eps, l2: 0 };
         let bufs = [bytes(&x.buf), bytes(data), bytes(&y.buf)];
         self.run("rms_norm", &bufs, &push, self.grid(n_chunks, 1))?;
         Ok(y)
@@ -356,11 +368,13 @@ impl VulkanBackend {
         positions: &[u32],
         p: &RopeParams,
     ) -> Result<VkTensor> {
-        if let RopeMode::Imrope(_) = p.mode {
-            return Err(Error::unsupported("interleaved multi-section rope has no Vulkan kernel"));
-        }
         let y = self.alloc(x.n_rows, x.n_cols)?;
         let pos = self.upload(positions)?;
+        let sections = match p.mode {
+            RopeMode::Imrope(s) => Some(s),
+            _ => None,
+        };
+        let s = sections.unwrap_or_default();
         let push = RopePush {
             n_head: p.n_head as u32,
             head_dim: p.head_dim as u32,
@@ -369,6 +383,11 @@ impl VulkanBackend {
             theta_scale: p.freq_base.powf(-2.0 / p.n_rot as f32),
             freq_scale: p.freq_scale,
             n_tokens: x.n_rows as u32,
+            imrope: u32::from(sections.is_some()),
+            s0: s[0],
+            s1: s[1],
+            s2: s[2],
+            s_total: s.iter().sum(),
         };
         let pairs = x.n_rows * p.n_head * p.head_dim / 2;
         let bufs = [bytes(&x.buf), bytes(&pos), bytes(&y.buf)];

@@ -22,7 +22,7 @@ pub const WG: usize = 64;
 
 /// The workgroup size a kernel is specialized with (its specialization constant 0).
 fn workgroup_size(name: &str) -> u32 {
-    let elementwise = ["binary", "sum_groups"].contains(&name);
+    let elementwise = ["binary", "sum_groups", "slice_cols"].contains(&name);
     (if elementwise { WG_ELEMS } else { WG }) as u32
 }
 

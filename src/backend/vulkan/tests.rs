@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use super::selftest::nmse;
 use super::*;
 use crate::backend::cpu::{CpuBackend, CpuWeight};
-use crate::backend::{naive, KvType, RopeMode, StateShape};
+use crate::backend::{naive, DeltaParams, KvType, RopeMode, StateShape};
 use crate::gguf::GgufWriter;
 use crate::quant::GgmlType;
 use crate::testutil::{random_blocks, rounded, Rng};
@@ -207,6 +207,102 @@ fn row_ops_match_the_cpu() {
     assert_close(&b.to_host(&b.geglu(&va, &vb)).unwrap(), &cpu.geglu(&ca, &cb).data, 1e-6, "geglu");
 }
 
+/// The element-wise and reshaping ops of the gated DeltaNet.
+#[test]
+fn delta_net_row_ops_match_the_cpu() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(12);
+    let (n, c) = (5, 96);
+    let (xa, xb) = (rng.vec(n * c), rng.vec(n * c));
+    let cpu = CpuBackend;
+    let (ca, cb) = (cpu.tensor(xa.clone(), n, c), cpu.tensor(xb.clone(), n, c));
+    let (va, vb) = (b.tensor(xa, n, c), b.tensor(xb, n, c));
+    let vector = |rng: &mut Rng| {
+        let f = file(
+            &[c as u64],
+            GgmlType::F32,
+            rng.vec(c).iter().flat_map(|v| v.to_le_bytes()).collect(),
+        );
+        weights(b, &f)
+    };
+    let ((vdt, cdt), (va_w, ca_w)) = (vector(&mut rng), vector(&mut rng));
+    let host = |t: &VkTensor| b.to_host(t).unwrap();
+    let cases: Vec<(&str, Vec<f32>, Vec<f32>)> = vec![
+        ("mul", host(&b.mul(&va, &vb)), cpu.mul(&ca, &cb).data),
+        ("sigmoid", host(&b.sigmoid(&va)), cpu.sigmoid(&ca).data),
+        ("silu", host(&b.silu(&va)), cpu.silu(&ca).data),
+        ("l2_norm", host(&b.l2_norm(&va, 32, 1e-6)), cpu.l2_norm(&ca, 32, 1e-6).data),
+        ("slice_cols", host(&b.slice_cols(&va, 8, 16, 32)), cpu.slice_cols(&ca, 8, 16, 32).data),
+        (
+            "gdn_decay",
+            host(&b.gdn_decay(&b.scale(&va, 30.0), &vdt, &va_w)),
+            cpu.gdn_decay(&cpu.scale(&ca, 30.0), &cdt, &ca_w).data,
+        ),
+    ];
+    for (what, got, want) in cases {
+        assert_close(&got, &want, 1e-12, what);
+    }
+}
+
+/// The conv1d and the delta rule on the cache's state, over two calls (the state carried
+/// from the first into the second), against the CPU, and the state exported alike.
+#[test]
+fn conv_and_delta_rule_carry_their_state_as_the_cpu_does() {
+    let Some(b) = vk() else { return };
+    let mut rng = Rng(13);
+    let (d_conv, c, hk, hv, d) = (4, 40, 2, 4, 16);
+    let shape = KvShape {
+        n_layer: 2,
+        n_ctx: 16,
+        n_embd_k: 8,
+        n_embd_v: 8,
+        type_k: KvType::F16,
+        type_v: KvType::F16,
+        state: StateShape { layers: 0b01, conv: (d_conv - 1) * c, ssm: hv * d * d },
+    };
+    let taps = file(
+        &[d_conv as u64, c as u64],
+        GgmlType::F32,
+        rng.vec(d_conv * c).iter().flat_map(|v| v.to_le_bytes()).collect(),
+    );
+    let (vw, cw) = weights(b, &taps);
+    let (mut vkv, mut ckv) = (b.new_kv(shape).unwrap(), CpuBackend.new_kv(shape).unwrap());
+    let p = DeltaParams { n_head_k: hk, n_head_v: hv, head_dim: d };
+    for n in [5, 3] {
+        let x = rng.vec(n * c);
+        let got = b.to_host(&b.ssm_conv(&mut vkv, 0, &b.tensor(x.clone(), n, c), &vw)).unwrap();
+        let want = CpuBackend.ssm_conv(&mut ckv, 0, &CpuBackend.tensor(x, n, c), &cw).data;
+        assert_close(&got, &want, 1e-12, "ssm_conv");
+        let unit = |v: Vec<f32>| naive::l2_norm(&v, d, 0.0);
+        let ins = [
+            (unit(rng.vec(n * hk * d)), hk * d),
+            (unit(rng.vec(n * hk * d)), hk * d),
+            (rng.vec(n * hv * d), hv * d),
+            (rng.vec(n * hv).iter().map(|x| -x.abs()).collect(), hv),
+            (rng.vec(n * hv).iter().map(|x| 0.5 + 0.5 * x.tanh()).collect(), hv),
+        ];
+        let vt: Vec<_> = ins.iter().map(|(v, w)| b.tensor(v.clone(), n, *w)).collect();
+        let ct: Vec<_> = ins.iter().map(|(v, w)| CpuBackend.tensor(v.clone(), n, *w)).collect();
+        let got = b.gated_delta_net(&mut vkv, 0, &vt[0], &vt[1], &vt[2], &vt[3], &vt[4], &p);
+        let want =
+            CpuBackend.gated_delta_net(&mut ckv, 0, &ct[0], &ct[1], &ct[2], &ct[3], &ct[4], &p);
+        assert_close(&b.to_host(&got).unwrap(), &want.data, 1e-10, "gated_delta_net");
+    }
+    let (vs, cs) = (b.state_export(&vkv).unwrap(), CpuBackend.state_export(&ckv).unwrap());
+    assert_eq!(vs.len(), cs.len());
+    let f = |bytes: &[u8]| -> Vec<f32> {
+        bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    };
+    assert_close(&f(&vs), &f(&cs), 1e-10, "exported state");
+    // Imported into a fresh cache it exports the same bytes; cleared, zeros.
+    let mut other = b.new_kv(shape).unwrap();
+    b.state_import(&mut other, &vs).unwrap();
+    assert_eq!(b.state_export(&other).unwrap(), vs);
+    b.state_clear(&mut other);
+    assert!(b.state_export(&other).unwrap().iter().all(|&v| v == 0));
+    assert!(b.state_import(&mut other, &vs[4..]).is_err(), "a short state is refused");
+}
+
 #[test]
 fn per_head_rms_norm_matches_the_cpu() {
     let Some(b) = vk() else { return };
@@ -222,11 +318,18 @@ fn per_head_rms_norm_matches_the_cpu() {
 }
 
 #[test]
-fn rope_matches_the_cpu_in_both_modes_with_partial_rotation() {
+fn rope_matches_the_cpu_in_every_mode_with_partial_rotation() {
     let Some(b) = vk() else { return };
     let mut rng = Rng(8);
     let positions = [0u32, 1, 17, 900, 4095];
-    for (mode, n_rot) in [(RopeMode::Normal, 64), (RopeMode::Neox, 64), (RopeMode::Neox, 32)] {
+    let modes = [
+        (RopeMode::Normal, 64),
+        (RopeMode::Neox, 64),
+        (RopeMode::Neox, 32),
+        (RopeMode::Imrope([3, 2, 2, 0]), 32),
+        (RopeMode::Imrope([11, 11, 10, 0]), 64),
+    ];
+    for (mode, n_rot) in modes {
         let p = RopeParams {
             mode,
             n_head: 3,

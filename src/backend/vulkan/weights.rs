@@ -63,6 +63,20 @@ impl VkWeight {
         }
     }
 
+    /// A vector as a matrix of one f32 row (the same buffer), for a product with it.
+    pub fn as_one_row(&self) -> Option<VkWeight> {
+        let VkWeight::Vector { data, dims } = self else { return None };
+        let k = *dims.first()? as usize;
+        (dims.len() == 1).then(|| VkWeight::Matrix {
+            name: "a vector weight".to_string(),
+            ty: GgmlType::F32,
+            dims: vec![k as u64, 1],
+            row_bytes: 4 * k,
+            unit_rows: 1,
+            chunks: vec![Chunk { buf: data.clone().reinterpret(), first: 0, count: 1 }],
+        })
+    }
+
     /// Its tensor's name, where it keeps one.
     pub fn name(&self) -> Option<&str> {
         match self {
