@@ -10,6 +10,22 @@
 //! The per-type unpacking is in `blocks.rs` ([`Block`]); this file holds the loop over
 //! blocks and columns, and the safe entry points that check lengths and the CPU.
 
+/// A panel kernel's row function for each count of panels, 1..=8 (`panel::Rows`).
+macro_rules! panel_rows {
+    ($row:ident::<$b:ident>) => {
+        [
+            $row::<$b, 1>,
+            $row::<$b, 2>,
+            $row::<$b, 3>,
+            $row::<$b, 4>,
+            $row::<$b, 5>,
+            $row::<$b, 6>,
+            $row::<$b, 7>,
+            $row::<$b, 8>,
+        ]
+    };
+}
+
 mod activations;
 mod blocks;
 mod grouped;

@@ -24,12 +24,21 @@ pub trait PanelBlock: Block {
     const Q_MAX: i32;
     /// As `runs`, with each sub-block's scale as `d · iscale` (`d` returned, `iscale` an
     /// integer) and its offset apart.
-    unsafe fn int_runs(
-        w: *const u8,
-        q: &mut [__m256i; 8],
-        iscale: &mut [i16; 16],
-        offset: &mut [f32; 16],
-    ) -> f32;
+    unsafe fn int_runs(w: *const u8, r: &mut IntRuns) -> f32;
+}
+
+/// A block unpacked for integer scales (`PanelBlock::int_runs`).
+pub struct IntRuns {
+    pub q: [__m256i; 8],
+    pub iscale: [i16; 16],
+    pub offset: [f32; 16],
+}
+
+impl IntRuns {
+    #[inline(always)]
+    pub unsafe fn new() -> IntRuns {
+        IntRuns { q: [_mm256_setzero_si256(); 8], iscale: [0; 16], offset: [0.0; 16] }
+    }
 }
 
 /// The 32-element formats: one run, their `Unsigned` scale and offset.
@@ -46,14 +55,9 @@ macro_rules! one_run {
                 sm[0] = (u.d, u.m);
             }
             #[inline(always)]
-            unsafe fn int_runs(
-                w: *const u8,
-                q: &mut [__m256i; 8],
-                iscale: &mut [i16; 16],
-                offset: &mut [f32; 16],
-            ) -> f32 {
+            unsafe fn int_runs(w: *const u8, r: &mut IntRuns) -> f32 {
                 let u = Self::unpack(w);
-                (q[0], iscale[0], offset[0]) = (u.q, 1, u.m);
+                (r.q[0], r.iscale[0], r.offset[0]) = (u.q, 1, u.m);
                 u.d
             }
         }
@@ -79,18 +83,13 @@ macro_rules! k4_runs {
                 }
             }
             #[inline(always)]
-            unsafe fn int_runs(
-                w: *const u8,
-                q: &mut [__m256i; 8],
-                iscale: &mut [i16; 16],
-                offset: &mut [f32; 16],
-            ) -> f32 {
-                *q = Self::unpack(w).q;
+            unsafe fn int_runs(w: *const u8, r: &mut IntRuns) -> f32 {
+                r.q = Self::unpack(w).q;
                 let (d, dmin) = (f16_at(w), f16_at(w.add(2)));
                 let scales: &[u8; 12] = &*w.add(4).cast();
                 for j in 0..8 {
                     let (sc, m) = get_scale_min_k4(j, scales);
-                    (iscale[j], offset[j]) = (sc as i16, -dmin * m as f32);
+                    (r.iscale[j], r.offset[j]) = (sc as i16, -dmin * m as f32);
                 }
                 d
             }
@@ -115,17 +114,12 @@ impl PanelBlock for Q6K {
     }
 
     #[inline(always)]
-    unsafe fn int_runs(
-        w: *const u8,
-        q: &mut [__m256i; 8],
-        iscale: &mut [i16; 16],
-        offset: &mut [f32; 16],
-    ) -> f32 {
-        *q = Self::unpack(w).q;
+    unsafe fn int_runs(w: *const u8, r: &mut IntRuns) -> f32 {
+        r.q = Self::unpack(w).q;
         let d = f16_at(w.add(208));
         for i in 0..16 {
             let sc = *w.add(192 + i) as i8;
-            (iscale[i], offset[i]) = (sc as i16, -32.0 * d * sc as f32);
+            (r.iscale[i], r.offset[i]) = (sc as i16, -32.0 * d * sc as f32);
         }
         d
     }
@@ -202,22 +196,31 @@ pub fn panels<B: PanelBlock>(
     blocks: Range<usize>,
     out: &mut [f32],
 ) {
-    let o = check::<B>(w, p, p0, n, blocks, out);
-    assert!(crate::quant::dot::vnni_available(), "VNNI kernel called on a CPU without it");
+    let vnni = (crate::quant::dot::vnni_available(), "VNNI");
+    let rows: Rows = panel_rows!(row::<B>);
+    checked::<B>(Call { w, p, p0, n, blocks }, out, vnni, &rows)
+}
+
+/// A kernel's row function for each count of panels, 1..=[`MAX_PANELS`].
+pub(super) type Rows = [unsafe fn(Operands, &mut [f32]); MAX_PANELS];
+
+/// One panel call's arguments.
+pub(super) struct Call<'a> {
+    pub w: &'a [u8],
+    pub p: &'a Panels,
+    pub p0: usize,
+    pub n: usize,
+    pub blocks: Range<usize>,
+}
+
+/// Checks a call's lengths, and that the CPU has the kernel's features (`cpu`: whether,
+/// and their name), then runs the row function for its count of panels.
+pub(super) fn checked<B: PanelBlock>(c: Call, out: &mut [f32], cpu: (bool, &str), rows: &Rows) {
+    let o = check::<B>(c.w, c.p, c.p0, c.n, c.blocks, out);
+    assert!(cpu.0, "{} kernel called on a CPU without it", cpu.1);
     // SAFETY: the CPU has the features; `check` bounds every weight, quant and meta read
     // and every write.
-    unsafe {
-        match n {
-            1 => row::<B, 1>(o, out),
-            2 => row::<B, 2>(o, out),
-            3 => row::<B, 3>(o, out),
-            4 => row::<B, 4>(o, out),
-            5 => row::<B, 5>(o, out),
-            6 => row::<B, 6>(o, out),
-            7 => row::<B, 7>(o, out),
-            _ => row::<B, 8>(o, out),
-        }
-    }
+    unsafe { rows[c.n - 1](o, out) }
 }
 
 /// Checks a panel call's lengths (a panel holds k / 4 groups of 32 bytes and k / sub ·

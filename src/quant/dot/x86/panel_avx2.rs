@@ -12,7 +12,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::panel::{check, Operands, PanelBlock};
+use super::panel::{checked, Call, IntRuns, Operands, PanelBlock, Rows};
 use crate::quant::dot::panel::{Panels, PANEL_ROWS};
 
 /// Four-quant groups whose `maddubs` pair sums (each at most 2 · `Q_MAX` · 128 in
@@ -37,16 +37,15 @@ unsafe fn row<B: PanelBlock, const NP: usize>(o: Operands, out: &mut [f32]) {
     for (c, a) in acc.iter_mut().enumerate() {
         *a = _mm256_loadu_ps(out.as_ptr().add(PANEL_ROWS * c));
     }
-    let mut runs = [_mm256_setzero_si256(); 8];
+    let mut r = IntRuns::new();
     let mut quants = [0i32; 64];
-    let (mut iscale, mut offset) = ([0i16; 16], [0f32; 16]);
     let subs = B::ELEMS / B::SUB;
     let groups = const { B::SUB / 4 };
     let per_madd = const { min(groups_per_madd::<B>(), B::SUB / 4) };
     for blk in o.blk0..o.blk1 {
-        let d = B::int_runs(o.w.add(blk * B::W_BYTES), &mut runs, &mut iscale, &mut offset);
-        for (i, r) in runs.iter().enumerate().take(B::ELEMS / 32) {
-            _mm256_storeu_si256(quants.as_mut_ptr().add(8 * i).cast(), *r);
+        let d = B::int_runs(o.w.add(blk * B::W_BYTES), &mut r);
+        for (i, run) in r.q.iter().enumerate().take(B::ELEMS / 32) {
+            _mm256_storeu_si256(quants.as_mut_ptr().add(8 * i).cast(), *run);
         }
         let mut isum = [_mm256_setzero_si256(); NP];
         for s in 0..subs {
@@ -55,8 +54,8 @@ unsafe fn row<B: PanelBlock, const NP: usize>(o: Operands, out: &mut [f32]) {
             for g in 0..groups {
                 wb[g] = _mm256_set1_epi32(quants[s * groups + g]);
             }
-            let sc = _mm256_set1_epi16(iscale[s]);
-            let off = _mm256_set1_ps(offset[s]);
+            let sc = _mm256_set1_epi16(r.iscale[s]);
+            let off = _mm256_set1_ps(r.offset[s]);
             let q_at = (blk * B::ELEMS + s * B::SUB) / 4 * 32;
             let m_at = (blk * subs + s) * 2 * PANEL_ROWS;
             // Plain index loops with bounds known at compile time: they unroll, and the
@@ -102,19 +101,7 @@ pub fn panels<B: PanelBlock>(
     out: &mut [f32],
 ) {
     assert!(groups_per_madd::<B>() >= 1, "quants up to {} overflow maddubs", B::Q_MAX);
-    let o = check::<B>(w, p, p0, n, blocks, out);
-    assert!(crate::quant::dot::avx2_available(), "AVX2 kernel called on a CPU without it");
-    // SAFETY: the CPU has the features; `check` bounds every read and write.
-    unsafe {
-        match n {
-            1 => row::<B, 1>(o, out),
-            2 => row::<B, 2>(o, out),
-            3 => row::<B, 3>(o, out),
-            4 => row::<B, 4>(o, out),
-            5 => row::<B, 5>(o, out),
-            6 => row::<B, 6>(o, out),
-            7 => row::<B, 7>(o, out),
-            _ => row::<B, 8>(o, out),
-        }
-    }
+    let avx2 = (crate::quant::dot::avx2_available(), "AVX2");
+    let rows: Rows = panel_rows!(row::<B>);
+    checked::<B>(Call { w, p, p0, n, blocks }, out, avx2, &rows)
 }
