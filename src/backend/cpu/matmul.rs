@@ -238,6 +238,10 @@ fn rows_by_panels(
             let blocks = b0..(b0 + step).min(nb);
             for (i, r) in rows.clone().enumerate() {
                 let out = &mut acc[i * width..(i + 1) * width];
+                if r + 1 < rows.end {
+                    let bb = w.row_bytes() / nb;
+                    quant::dot::prefetch(&w.row(r + 1)[blocks.start * bb..blocks.end * bb]);
+                }
                 (p.kernel.f)(w.row(r), &p.panels, p0, calls, blocks.clone(), out);
             }
         }
@@ -275,6 +279,9 @@ pub fn rows_by_tokens(
         let t_end = (t_chunk + TOKENS_PER_CHUNK).min(n);
         for r in rows.clone() {
             let wr = &w.bytes[r * rb..(r + 1) * rb];
+            if t_chunk == 0 && r + 1 < rows.end {
+                quant::dot::prefetch(&w.bytes[(r + 1) * rb..(r + 2) * rb]);
+            }
             for t0 in (t_chunk..t_end).step_by(MAX_COLS) {
                 let cols = &mut buf[..(t_end - t0).min(MAX_COLS)];
                 dot.dot_meta(wr, &xq[t0 * xb..], xb, &x.meta[t0 * nb..], cols);

@@ -460,3 +460,16 @@ fn quantize_block32_simd(block: &[f32; 32]) -> (f32, [i8; 32]) {
     #[cfg(not(target_arch = "x86_64"))]
     quantize_block32(block)
 }
+
+/// Asks the CPU to bring `bytes` into cache ahead of their use (a hint: nothing is read,
+/// and on targets without the instruction it does nothing).
+#[inline(always)]
+pub fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching reads no memory; the range is the slice's own.
+    unsafe {
+        x86::prefetch(bytes.as_ptr(), bytes.len())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}

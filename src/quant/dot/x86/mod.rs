@@ -231,9 +231,29 @@ pub fn dot_vnni<B: Block>(w: &[u8], x: &[u8], stride: usize, meta: &[XMeta], out
 /// call per weight row would be a fair part of the work.
 #[inline(always)]
 unsafe fn rows<B: Block, I: Isa>(o: Operands, row_bytes: usize, out: &mut [f32]) {
+    let n = out.len();
+    let ahead = PREFETCH_AHEAD.div_ceil(row_bytes);
     for (r, v) in out.iter_mut().enumerate() {
+        // The weights stream from memory once per token: ask for a row a little ahead
+        // of the one being read (the hardware prefetchers alone left each core waiting
+        // on memory, at two thirds of the throughput).
+        if r + ahead < n {
+            prefetch(o.w.add((r + ahead) * row_bytes), row_bytes);
+        }
         let row = Operands { w: o.w.add(r * row_bytes), ..o };
         tiles::<B, I>(row, std::slice::from_mut(v));
+    }
+}
+
+/// How far ahead of the weight row being read `rows` asks for data, in bytes (rounded
+/// up to whole rows).
+const PREFETCH_AHEAD: usize = 1024;
+
+/// Asks for the cache lines of `len` bytes at `w` (a hint: it reads nothing).
+#[inline(always)]
+pub unsafe fn prefetch(w: *const u8, len: usize) {
+    for at in (0..len).step_by(64) {
+        _mm_prefetch::<_MM_HINT_T0>(w.add(at).cast());
     }
 }
 
