@@ -14,6 +14,7 @@ mod edits;
 mod jobs;
 pub mod load;
 pub mod prompt;
+pub mod tools;
 
 pub use chat::{Assistant, Notice, Setup, TurnEnd, TurnEvent};
 pub use config::{Config, ModelConfig, PromptConfig, SamplingConfig};

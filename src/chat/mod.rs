@@ -5,6 +5,7 @@
 mod builtin;
 mod env;
 mod tojson;
+pub mod toolcall;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::gguf::Metadata;
 
 pub use builtin::builtin_names;
+pub use toolcall::{CallFormat, ToolCall};
 
 /// The metadata key of a GGUF file's chat template.
 pub const KEY_CHAT_TEMPLATE: &str = "tokenizer.chat_template";
@@ -23,16 +25,46 @@ const KEY_TOKENS: &str = "tokenizer.ggml.tokens";
 const KEY_BOS_ID: &str = "tokenizer.ggml.bos_token_id";
 const KEY_EOS_ID: &str = "tokenizer.ggml.eos_token_id";
 
-/// One turn of a conversation, as chat templates see it (`message.role`, `message.content`).
+/// One turn of a conversation, as chat templates see it (`message.role`,
+/// `message.content`, and for tool use `message.tool_calls`, `message.tool_call_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub role: String,
     pub content: String,
+    /// The calls an assistant message made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// For a `tool` message: the tool's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Message {
     pub fn new(role: impl Into<String>, content: impl Into<String>) -> Message {
-        Message { role: role.into(), content: content.into() }
+        Message {
+            role: role.into(),
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+        }
+    }
+
+    /// An assistant message that calls tools (`content` is its text before the calls).
+    pub fn with_calls(content: impl Into<String>, calls: Vec<ToolCall>) -> Message {
+        Message { tool_calls: calls, ..Message::assistant(content) }
+    }
+
+    /// The result of `call`, as a `tool` message.
+    pub fn tool_result(call: &ToolCall, content: impl Into<String>) -> Message {
+        Message {
+            tool_call_id: Some(call.id.clone()),
+            name: Some(call.name.clone()),
+            ..Message::new("tool", content)
+        }
     }
 
     pub fn system(content: impl Into<String>) -> Message {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 
-use super::Message;
+use super::{Message, ToolCall};
 
 /// A string-keyed map that iterates in insertion order.
 #[derive(Debug, Default)]
@@ -37,18 +37,43 @@ impl Object for OrderedMap {
     }
 }
 
-/// The `messages` list: each message a map with `role` first, then `content`.
+/// The `messages` list: each message a map with `role` first, then `content`, then the
+/// tool fields a message has (`tool_calls` in the OpenAI form, arguments as a mapping;
+/// `tool_call_id` and `name` on tool results).
 pub(super) fn messages_value(messages: &[Message]) -> Value {
-    let items: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut map = OrderedMap::default();
-            map.push("role", Value::from(m.role.as_str()));
-            map.push("content", Value::from(m.content.as_str()));
-            Value::from_object(map)
-        })
-        .collect();
+    let items: Vec<Value> = messages.iter().map(message_value).collect();
     Value::from(items)
+}
+
+fn message_value(m: &Message) -> Value {
+    let mut map = OrderedMap::default();
+    map.push("role", Value::from(m.role.as_str()));
+    map.push("content", Value::from(m.content.as_str()));
+    if !m.tool_calls.is_empty() {
+        map.push(
+            "tool_calls",
+            Value::from(m.tool_calls.iter().map(call_value).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(id) = &m.tool_call_id {
+        map.push("tool_call_id", Value::from(id.as_str()));
+    }
+    if let Some(name) = &m.name {
+        map.push("name", Value::from(name.as_str()));
+    }
+    Value::from_object(map)
+}
+
+/// `{"id", "type": "function", "function": {"name", "arguments"}}`.
+fn call_value(call: &ToolCall) -> Value {
+    let mut function = OrderedMap::default();
+    function.push("name", Value::from(call.name.as_str()));
+    function.push("arguments", json_value(&call.arguments_value()));
+    let mut map = OrderedMap::default();
+    map.push("id", Value::from(call.id.as_str()));
+    map.push("type", Value::from("function"));
+    map.push("function", Value::from_object(function));
+    Value::from_object(map)
 }
 
 /// A JSON value (tool definitions, …) as a template value, objects in their given order.
