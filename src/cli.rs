@@ -329,6 +329,16 @@ pub struct AskArgs {
     /// KV cache are restored, and this turn is saved to it.
     #[arg(long = "session", value_name = "NAME")]
     pub session: Option<String>,
+    /// Let the model edit files (`edit`) and run commands (`run`) without asking; without
+    /// it, such calls are refused and what they would have done goes to stderr.
+    #[arg(long = "allow", value_name = "edit,run", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Offer the model no tools (it answers from what it is given).
+    #[arg(long = "no-tools")]
+    pub no_tools: bool,
+    /// The most answers with tool calls one question may take.
+    #[arg(long = "max-steps", value_name = "N", default_value_t = crate::assistant::DEFAULT_MAX_STEPS)]
+    pub max_steps: usize,
     /// The question.
     #[arg(required = true, value_name = "QUESTION")]
     pub question: Vec<String>,

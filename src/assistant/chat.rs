@@ -11,11 +11,14 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::agent::{Approval, ToolActivity, ToolUse};
 use super::config::{Config, ModelConfig};
 use super::conversation::Conversation;
 use super::load::{self, Loaded};
 use super::prompt::{system_message, ChatFormat};
+use super::tools::Outcome;
 use crate::backend::any::AnyBackend;
+use crate::chat::toolcall::Scanner;
 use crate::chat::Message;
 use crate::context::edits::EditLog;
 use crate::context::{largest_files, load_notes, ContextFiles, Notes};
@@ -61,6 +64,14 @@ pub enum TurnEvent {
     /// Something the user should know before the answer (a file added by mention, a
     /// context nearly full).
     Notice(Notice),
+    /// The model is writing a call of this tool.
+    Forming(String),
+    /// A call is about to run (after `Approve`, when it needs a yes).
+    ToolCall(ToolActivity),
+    /// May this call run? The face answers on the approval's channel.
+    Approve(Approval),
+    /// What a call gave (or why it did not run).
+    ToolResult(ToolActivity, Outcome),
 }
 
 /// How a turn ended.
@@ -115,6 +126,8 @@ pub struct Assistant {
     /// The stored session already holds its system message.
     pub(super) conv_has_system: bool,
     pub(super) log: EditLog,
+    /// Tool use, when the face turned it on.
+    pub(super) tools: Option<ToolUse>,
     cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
 }
@@ -164,6 +177,7 @@ impl Assistant {
             conv: None,
             conv_has_system: false,
             log: EditLog::new(),
+            tools: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,
@@ -322,7 +336,8 @@ impl Assistant {
 
     /// The last answer again.
     pub fn regen(&mut self, on: &mut dyn FnMut(TurnEvent)) -> TurnEnd {
-        if self.history.last().is_some_and(|m| m.role == "assistant") {
+        // The answer and the tool steps that led to it.
+        while self.history.last().is_some_and(|m| m.role == "assistant" || m.role == "tool") {
             self.history.pop();
         }
         if self.history.last().is_none_or(|m| m.role != "user") {
@@ -354,6 +369,53 @@ impl Assistant {
     }
 
     fn try_generate(&mut self, regen: bool, on: &mut dyn FnMut(TurnEvent)) -> Result<TurnEnd> {
+        // The turn's messages start here: the user's (unless regenerating), then the
+        // answer, or the tool steps and the answer.
+        let from = self.history.len() - usize::from(!regen);
+        let mut steps = 0;
+        loop {
+            let (answer, end) = match self.generate_once(on) {
+                Ok(step) => step,
+                // A step after tool calls that ran: what they did stays in the turn.
+                Err(e) if steps > 0 => (String::new(), Event::Error(e)),
+                Err(e) => return Err(e),
+            };
+            let stopped = matches!(&end, Event::Error(e) if e.kind() == ErrorKind::Interrupted);
+            let complete = matches!(end, Event::Done(_));
+            let max_steps = self.tools.as_ref().map_or(0, |t| t.max_steps);
+            let parsed = if complete { self.calls_in(&answer) } else { None };
+            let end = match parsed {
+                Some(parsed) if steps < max_steps => {
+                    steps += 1;
+                    self.run_step(&answer, parsed, on);
+                    if !self.cancel.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    Event::Error(Error::new(ErrorKind::Interrupted, "generation cancelled"))
+                }
+                Some(_) => {
+                    self.history.push(Message::assistant(answer.clone()));
+                    let s = if max_steps == 1 { "" } else { "s" };
+                    Event::Error(Error::failed(format!(
+                        "stopped after {max_steps} tool step{s} (the step limit, --max-steps); \
+                         the last answer's calls did not run"
+                    )))
+                }
+                None => {
+                    if complete || (stopped && !answer.is_empty()) {
+                        self.history.push(Message::assistant(answer.clone()));
+                    }
+                    end
+                }
+            };
+            let kept = self.history.len() > from + usize::from(!regen);
+            let save_error = if kept { self.commit(from).err() } else { None };
+            return Ok(TurnEnd { answer, end, kept, save_error });
+        }
+    }
+
+    /// One generation over the history as it stands: the answer's text and how it ended.
+    fn generate_once(&mut self, on: &mut dyn FnMut(TurnEvent)) -> Result<(String, Event)> {
         let prompt = self.prompt()?;
         self.check_budget(prompt.len())?;
         for n in self.take_notices() {
@@ -370,7 +432,13 @@ impl Assistant {
         };
         let tok = Arc::clone(&self.loaded.tokenizer);
         let (rx, handle) = stream::spawn(session, tok, sampler, job, Arc::clone(&self.cancel));
-        let (answer, end) = forward(rx, on);
+        let mut scanner = self.tools.as_ref().map(|t| Scanner::new(t.format));
+        let (answer, end) = forward(rx, &mut scanner, on);
+        if let Some(rest) = scanner.as_mut().map(Scanner::finish).filter(|r| !r.is_empty()) {
+            if !scanner.as_ref().is_some_and(Scanner::in_call) {
+                on(TurnEvent::Text(rest));
+            }
+        }
         match handle.join() {
             Ok(session) => self.session = Some(session),
             Err(_) => {
@@ -379,14 +447,7 @@ impl Assistant {
                 return Err(Error::failed("the generating thread panicked; the cache was reset"));
             }
         }
-        let stopped = matches!(&end, Event::Error(e) if e.kind() == ErrorKind::Interrupted);
-        let kept = matches!(end, Event::Done(_)) || (stopped && !answer.is_empty());
-        let mut save_error = None;
-        if kept {
-            self.history.push(Message::assistant(answer.clone()));
-            save_error = self.commit(regen, &answer).err();
-        }
-        Ok(TurnEnd { answer, end, kept, save_error })
+        Ok((answer, end))
     }
 
     /// Says when the prompt nears the context size; refuses one that does not fit, naming
@@ -417,8 +478,9 @@ impl Assistant {
         Ok(())
     }
 
-    /// Saves the turn to the stored conversation, when there is one.
-    fn commit(&mut self, regen: bool, answer: &str) -> Result<()> {
+    /// Saves the turn — the history from `from` on — to the stored conversation, when
+    /// there is one. Tool calls are stored as readable lines after the text.
+    fn commit(&mut self, from: usize) -> Result<()> {
         let Some(conv) = self.conv.as_mut() else { return Ok(()) };
         let Some(session) = self.session.as_ref() else { return Ok(()) };
         let count = |s: &str| self.loaded.count_tokens(s);
@@ -426,20 +488,28 @@ impl Assistant {
         if !self.conv_has_system {
             rows.push(("system".to_string(), self.system.clone(), count(&self.system)));
         }
-        if !regen {
-            if let Some(user) = self.history.iter().rev().find(|m| m.role == "user") {
-                rows.push(("user".to_string(), user.content.clone(), count(&user.content)));
+        for m in &self.history[from.min(self.history.len())..] {
+            let mut content = m.content.clone();
+            for call in &m.tool_calls {
+                content.push_str(&format!("\n[tool call] {} {}", call.name, call.arguments));
             }
+            let tokens = count(&content);
+            rows.push((m.role.clone(), content, tokens));
         }
-        rows.push(("assistant".to_string(), answer.to_string(), count(answer)));
         conv.commit(session, rows)?;
         self.conv_has_system = true;
         Ok(())
     }
 }
 
-/// Passes the generation's events on; returns the answer and the final event.
-fn forward(rx: Receiver<Event>, on: &mut dyn FnMut(TurnEvent)) -> (String, Event) {
+/// Passes the generation's events on (text through the call scanner, when tools are
+/// on); returns the answer and the final event.
+fn forward(
+    rx: Receiver<Event>,
+    scanner: &mut Option<Scanner>,
+    on: &mut dyn FnMut(TurnEvent),
+) -> (String, Event) {
+    let mut named = false;
     let mut answer = String::new();
     let mut first: Option<Instant> = None;
     let mut last_speed = Instant::now();
@@ -455,7 +525,7 @@ fn forward(rx: Receiver<Event>, on: &mut dyn FnMut(TurnEvent)) -> (String, Event
                     on(TurnEvent::Speed((pieces - 1) as f64 / secs));
                     last_speed = Instant::now();
                 }
-                on(TurnEvent::Text(t));
+                Assistant::scan_text(scanner, &mut named, t, on);
             }
             end => return (answer, end),
         }

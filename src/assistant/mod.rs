@@ -7,6 +7,7 @@
 //! Faces build a [`Config`] from their arguments once and talk to an [`Assistant`]; they
 //! never reach into each other. Below this layer: `engine`, `context`, `store`.
 
+pub mod agent;
 pub mod chat;
 pub mod config;
 pub mod conversation;
@@ -16,6 +17,7 @@ pub mod load;
 pub mod prompt;
 pub mod tools;
 
+pub use agent::{Approval, ToolActivity, ToolUse, DEFAULT_MAX_STEPS};
 pub use chat::{Assistant, Notice, Setup, TurnEnd, TurnEvent};
 pub use config::{Config, ModelConfig, PromptConfig, SamplingConfig};
 pub use conversation::Conversation;

@@ -98,9 +98,34 @@ impl CallFormat {
         content.push_str(&scanner.finish());
         let calls = match scanner.call_text() {
             Some(text) => self.parse_calls(text),
-            None => Vec::new(),
+            None => return self.loose(content),
         };
         Parsed { content: content.trim_end().to_string(), calls }
+    }
+
+    /// An answer without the trigger that is nothing but one call as a JSON object
+    /// (`{"name": …, "arguments": …}`), bare or in a fenced block — as small models write
+    /// them — is that call (the reference's parsers take the same).
+    fn loose(self, content: String) -> Parsed {
+        let body = content.trim();
+        let body = body
+            .strip_prefix("```json")
+            .or_else(|| body.strip_prefix("```"))
+            .and_then(|b| b.trim_end().strip_suffix("```"))
+            .unwrap_or(body)
+            .trim();
+        let call = serde_json::from_str::<Value>(body).ok().filter(|v| {
+            v.get("name").is_some_and(Value::is_string)
+                && (v.get("arguments").is_some_and(Value::is_object)
+                    || v.get("parameters").is_some_and(Value::is_object))
+        });
+        match call {
+            Some(v) => Parsed {
+                content: String::new(),
+                calls: vec![object_call(&v, 0, &["arguments", "parameters"])],
+            },
+            None => Parsed { content: content.trim_end().to_string(), calls: Vec::new() },
+        }
     }
 
     /// Parses the text from the trigger on.

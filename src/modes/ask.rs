@@ -4,6 +4,7 @@
 
 use super::{input, output};
 use crate::assistant::prompt::user_message;
+use crate::assistant::tools::{Decision, Permissions};
 use crate::assistant::{Assistant, Config, Notice, Setup, TurnEvent};
 use crate::cli::AskArgs;
 use crate::engine::stream::Event;
@@ -28,8 +29,36 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let stdin = input::read_piped_stdin()?;
     let config = args.config();
     let mut assistant = open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
+    if !args.no_tools {
+        let allow = Permissions::parse_list(&args.allow.join(",")).map_err(Error::usage)?;
+        assistant.enable_tools(Permissions::new(allow), args.max_steps.max(1));
+    }
     let message = user_message(&question, &files, stdin.as_deref());
     answer(&mut assistant, message)
+}
+
+/// Tool activity on stderr, one line each; a call that needs a permission not given is
+/// refused, with what it would have done.
+fn show_tool_event(ev: TurnEvent) {
+    match ev {
+        TurnEvent::ToolCall(a) => eprintln!("hearth: {}", a.title),
+        TurnEvent::Approve(ap) => {
+            let class = ap.class.name();
+            eprintln!(
+                "hearth: not allowed: {} (pass --allow {class}); it would have done:",
+                ap.activity.title
+            );
+            if let Some(detail) = &ap.activity.detail {
+                eprintln!("{}", detail.trim_end());
+            }
+            let _ = ap.reply.send(Decision::No);
+        }
+        TurnEvent::ToolResult(a, o) if o.failed => {
+            let first = o.text.lines().next().unwrap_or_default();
+            eprintln!("hearth: {}: {first}", a.title);
+        }
+        _ => {}
+    }
 }
 
 /// The conversation of a one-shot face: `system` as its prompt, the stored session when
@@ -58,13 +87,14 @@ fn answer(assistant: &mut Assistant, message: String) -> Result<()> {
     let mut printed: Result<()> = Ok(());
     // A reader that went away (`hearth ask … | head`) stops the answer.
     let cancel = assistant.cancel_flag();
-    let end = assistant.ask(message, &mut |ev| {
-        if let (TurnEvent::Text(t), Ok(())) = (&ev, &printed) {
+    let end = assistant.ask(message, &mut |ev| match (&ev, &printed) {
+        (TurnEvent::Text(t), Ok(())) => {
             printed = output::print(t);
             if output::stdout_closed() {
                 cancel.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
+        _ => show_tool_event(ev),
     });
     printed?;
     if output::stdout_closed() {

@@ -20,5 +20,6 @@ mod session;
 mod sessions;
 mod testmodels;
 mod tokenize;
+mod tools;
 mod vulkan;
 mod vulkan_layers;

@@ -153,3 +153,20 @@ fn families_are_found_from_template_text() {
     );
     assert_eq!(CallFormat::detect("<start_of_turn>user"), None);
 }
+
+#[test]
+fn a_lone_json_call_without_tags_is_a_call() {
+    let fenced =
+        "```json\n{\n  \"name\": \"search\",\n  \"arguments\": {\"pattern\": \"fn add\"}\n}\n```";
+    let p = CallFormat::Hermes.parse(fenced);
+    assert_eq!(ok(&p), [("search".to_string(), json!({"pattern": "fn add"}))]);
+    let p =
+        CallFormat::QwenXml.parse("{\"name\": \"read_file\", \"arguments\": {\"path\": \"a\"}}");
+    assert_eq!(ok(&p), [("read_file".to_string(), json!({"path": "a"}))]);
+    // JSON that is not a call, or a call among other text, stays text.
+    for text in ["```json\n{\"name\": \"x\"}\n```", "Try {\"name\": \"a\", \"arguments\": {}} here"]
+    {
+        let p = CallFormat::Hermes.parse(text);
+        assert!(p.calls.is_empty() && p.content == text, "{text}");
+    }
+}

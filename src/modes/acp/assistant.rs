@@ -111,7 +111,12 @@ impl Conversation for AssistantConv {
         let end = self.assistant.ask(message, &mut |ev| match ev {
             TurnEvent::Text(t) => on_text(&t),
             TurnEvent::Notice(n) => notices.push(notice_text(n)),
-            TurnEvent::Speed(_) => {}
+            // No tools over ACP yet: nothing asks, and a dropped reply is a no.
+            TurnEvent::Speed(_)
+            | TurnEvent::Forming(_)
+            | TurnEvent::ToolCall(_)
+            | TurnEvent::Approve(_)
+            | TurnEvent::ToolResult(..) => {}
         });
         for n in notices {
             eprintln!("hearth: acp: {n}");

@@ -206,6 +206,12 @@ impl Worker {
                 TurnEvent::Speed(s) => Msg::Speed(s),
                 TurnEvent::Notice(Notice::Info(s)) => Msg::Reply(Reply::Notice(s)),
                 TurnEvent::Notice(Notice::Error(s)) => Msg::Reply(Reply::Error(s)),
+                TurnEvent::ToolCall(a) => Msg::Reply(Reply::Notice(format!("▸ {}", a.title))),
+                TurnEvent::ToolResult(a, o) if o.failed => {
+                    Msg::Reply(Reply::Error(format!("{}: {}", a.title, o.text)))
+                }
+                // The REPL offers no tools yet: nothing asks, and a dropped reply is a no.
+                TurnEvent::Forming(_) | TurnEvent::ToolResult(..) | TurnEvent::Approve(_) => return,
             };
             let _ = tx.send(msg);
         };

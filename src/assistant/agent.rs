@@ -1,0 +1,208 @@
+//! Tool use in a turn: the tools offered through the chat template, the model's calls
+//! found as its answer streams (text before a call shown as it comes, the call named
+//! while it forms), each call prepared, allowed (reads freely; edits and commands by the
+//! face's answer to [`TurnEvent::Approve`]) and run, its result sent back as the
+//! template's tool message — until the model answers without a call or the step limit.
+
+use std::sync::mpsc;
+
+use super::chat::{Assistant, TurnEvent};
+use super::tools::{Action, Class, Decision, Kind, Limits, Outcome, Permissions, Workspace};
+use crate::chat::toolcall::{Parsed, Scanner};
+use crate::chat::{CallFormat, Message, ToolCall};
+
+/// What the system prompt gains when tools are on.
+pub const TOOLS_PROMPT: &str = include_str!("../../prompts/tools-system.md");
+
+/// Steps (answers with calls) one turn may take unless told otherwise.
+pub const DEFAULT_MAX_STEPS: usize = 16;
+
+/// How a conversation uses tools.
+#[derive(Debug, Clone)]
+pub struct ToolUse {
+    pub format: CallFormat,
+    pub permissions: Permissions,
+    pub max_steps: usize,
+    pub limits: Limits,
+}
+
+/// A call about to run (or refused), as faces show it.
+#[derive(Debug, Clone)]
+pub struct ToolActivity {
+    /// The call's id, to pair it with its result.
+    pub id: String,
+    pub name: String,
+    /// One line: `read src/main.rs`.
+    pub title: String,
+    pub kind: Kind,
+    /// An edit's diff, a command line.
+    pub detail: Option<String>,
+}
+
+/// A question for the face: may this call run? Answer on `reply` (dropping it is a no).
+#[derive(Debug)]
+pub struct Approval {
+    pub activity: ToolActivity,
+    pub class: Class,
+    pub reply: mpsc::Sender<Decision>,
+}
+
+impl Assistant {
+    /// Offers the tools to the model from now on, when its chat template knows how to
+    /// render them; returns the call format, or `None` (the template has no tool support,
+    /// and the conversation goes on without tools).
+    pub fn enable_tools(
+        &mut self,
+        permissions: Permissions,
+        max_steps: usize,
+    ) -> Option<CallFormat> {
+        let format = CallFormat::detect(self.format.template.text())?;
+        self.format.opts.tools = Some(super::tools::definitions());
+        if self.config.prompt.system_prompt.is_none() && !self.system.contains(TOOLS_PROMPT.trim())
+        {
+            self.system = format!("{}\n\n{}", self.system, TOOLS_PROMPT.trim());
+        }
+        self.tools = Some(ToolUse { format, permissions, max_steps, limits: Limits::default() });
+        Some(format)
+    }
+
+    /// The tool settings in force, when tools are on.
+    pub fn tool_use(&self) -> Option<&ToolUse> {
+        self.tools.as_ref()
+    }
+
+    /// Streams an answer's text to `on`, holding back what belongs to a call; names the
+    /// tool once a forming call writes its name.
+    pub(super) fn scan_text(
+        scanner: &mut Option<Scanner>,
+        named: &mut bool,
+        text: String,
+        on: &mut dyn FnMut(TurnEvent),
+    ) {
+        let Some(s) = scanner.as_mut() else { return on(TurnEvent::Text(text)) };
+        let shown = s.push(&text);
+        if !shown.is_empty() {
+            on(TurnEvent::Text(shown));
+        }
+        if !*named {
+            if let Some(name) = s.forming_name() {
+                *named = true;
+                on(TurnEvent::Forming(name));
+            }
+        }
+    }
+
+    /// The calls of a finished answer, when tools are on and it made any.
+    pub(super) fn calls_in(&self, answer: &str) -> Option<Parsed> {
+        let parsed = self.tools.as_ref()?.format.parse(answer);
+        (!parsed.calls.is_empty()).then_some(parsed)
+    }
+
+    /// Records one step: the answer's calls join the history, each is run (or refused)
+    /// and its result follows as a tool message. Calls that do not parse are answered
+    /// with what was wrong, so the model can write them again.
+    pub(super) fn run_step(&mut self, answer: &str, parsed: Parsed, on: &mut dyn FnMut(TurnEvent)) {
+        let mut calls: Vec<ToolCall> = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
+        for (i, c) in parsed.calls.into_iter().enumerate() {
+            match c {
+                Ok(mut call) => {
+                    call.id = format!("call{:05}", self.history.len() * 16 + i);
+                    calls.push(call);
+                }
+                Err(why) => problems.push(why),
+            }
+        }
+        if calls.is_empty() {
+            // Nothing to run: the answer as written, and what was wrong with it.
+            self.history.push(Message::assistant(answer.trim_end()));
+            let why = problems.join("; ");
+            on(TurnEvent::ToolResult(bad_call_activity(), Outcome::error(why.clone())));
+            self.history.push(Message::user(format!(
+                "Your tool call could not be read ({why}). Write it again in the format the \
+                 tools were described with."
+            )));
+            return;
+        }
+        self.history.push(Message::with_calls(parsed.content, calls.clone()));
+        for call in &calls {
+            let mut outcome = self.run_call(call, on);
+            if let Some(why) = problems.first() {
+                outcome
+                    .text
+                    .push_str(&format!("\n(another call of this answer could not be read: {why})"));
+            }
+            self.history.push(Message::tool_result(call, outcome.text));
+        }
+    }
+
+    /// Prepares, asks when needed, and runs one call.
+    fn run_call(&mut self, call: &ToolCall, on: &mut dyn FnMut(TurnEvent)) -> Outcome {
+        let Some(tools) = self.tools.as_ref() else { return Outcome::error("tools are off") };
+        let limits = tools.limits;
+        let count = |s: &str| self.loaded.count_tokens(s);
+        let ws = Workspace { files: &mut self.files, log: &mut self.log, count: &count, limits };
+        let action = match Action::prepare(call, &ws) {
+            Ok(action) => action,
+            Err(why) => {
+                let activity = ToolActivity {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    title: call.name.clone(),
+                    kind: super::tools::find(&call.name).map_or(Kind::Read, |t| t.kind),
+                    detail: None,
+                };
+                let outcome = Outcome::error(why);
+                on(TurnEvent::ToolResult(activity, outcome.clone()));
+                return outcome;
+            }
+        };
+        let activity = ToolActivity {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            title: action.prepared.title.clone(),
+            kind: action.tool.kind,
+            detail: action.prepared.detail.clone(),
+        };
+        let class = action.tool.class;
+        let allowed = self.tools.as_ref().is_some_and(|t| t.permissions.allows(class));
+        if !allowed {
+            let (reply, answer) = mpsc::channel();
+            on(TurnEvent::Approve(Approval { activity: activity.clone(), class, reply }));
+            match answer.recv() {
+                Ok(Decision::Yes) => {}
+                Ok(Decision::Always) => {
+                    if let Some(t) = self.tools.as_mut() {
+                        t.permissions.allow(class);
+                    }
+                }
+                Ok(Decision::No) | Err(_) => {
+                    let outcome = Outcome::error(format!(
+                        "the user did not allow this ({}); nothing was done",
+                        activity.title
+                    ));
+                    on(TurnEvent::ToolResult(activity, outcome.clone()));
+                    return outcome;
+                }
+            }
+        }
+        on(TurnEvent::ToolCall(activity.clone()));
+        let count = |s: &str| self.loaded.count_tokens(s);
+        let mut ws =
+            Workspace { files: &mut self.files, log: &mut self.log, count: &count, limits };
+        let outcome = action.run(&mut ws);
+        on(TurnEvent::ToolResult(activity, outcome.clone()));
+        outcome
+    }
+}
+
+/// The activity shown for calls that could not be read.
+fn bad_call_activity() -> ToolActivity {
+    ToolActivity {
+        id: String::new(),
+        name: String::new(),
+        title: "a tool call that could not be read".to_string(),
+        kind: Kind::Read,
+        detail: None,
+    }
+}
