@@ -329,13 +329,15 @@ pub struct AskArgs {
     /// KV cache are restored, and this turn is saved to it.
     #[arg(long = "session", value_name = "NAME")]
     pub session: Option<String>,
-    /// Let the model edit files (`edit`) and run commands (`run`) without asking; without
-    /// it, such calls are refused and what they would have done goes to stderr.
+    /// Let the model edit files (`edit`) and run commands (`run`) without asking
+    /// (implies --tools).
     #[arg(long = "allow", value_name = "edit,run", value_delimiter = ',')]
     pub allow: Vec<String>,
-    /// Offer the model no tools (it answers from what it is given).
-    #[arg(long = "no-tools")]
-    pub no_tools: bool,
+    /// Offer the model the project's tools: list, read and search files freely; edit
+    /// files and run commands only as --allow says (else refused, with what they would
+    /// have done on stderr).
+    #[arg(long = "tools")]
+    pub tools: bool,
     /// The most answers with tool calls one question may take.
     #[arg(long = "max-steps", value_name = "N", default_value_t = crate::assistant::DEFAULT_MAX_STEPS)]
     pub max_steps: usize,
@@ -411,6 +413,13 @@ pub struct ChatArgs {
     /// Resume the most recent stored session (or the one --session names).
     #[arg(long)]
     pub resume: bool,
+    /// Offer the model the project's tools (reads free; edits and commands ask).
+    #[arg(long = "tools")]
+    pub tools: bool,
+    /// Let the model edit files (`edit`) and run commands (`run`) without asking
+    /// (implies --tools).
+    #[arg(long = "allow", value_name = "edit,run", value_delimiter = ',')]
+    pub allow: Vec<String>,
 }
 
 fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {
@@ -509,7 +518,13 @@ impl ChatArgs {
             prompt: self.prompt.config(),
             session: self.session.clone(),
         };
-        ChatConfig { config, files: self.files.clone(), resume: self.resume }
+        ChatConfig {
+            config,
+            files: self.files.clone(),
+            resume: self.resume,
+            tools: self.tools || !self.allow.is_empty(),
+            allow: self.allow.clone(),
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let stdin = input::read_piped_stdin()?;
     let config = args.config();
     let mut assistant = open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
-    if !args.no_tools {
+    if args.tools || !args.allow.is_empty() {
         let allow = Permissions::parse_list(&args.allow.join(",")).map_err(Error::usage)?;
         assistant.enable_tools(Permissions::new(allow), args.max_steps.max(1));
     }

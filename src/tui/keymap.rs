@@ -38,15 +38,18 @@ pub enum Action {
     Yes,
     /// n in a confirmation.
     No,
+    /// a in a tool call's confirmation: yes for the rest of the session.
+    Always,
 }
 
 /// Where keys go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Focus {
     Prompt,
-    /// A diff pane; `confirm` when it asks y/n.
+    /// A diff pane; `confirm` when it asks y/n, `always` when a (always) is an answer.
     Diff {
         confirm: bool,
+        always: bool,
     },
 }
 
@@ -68,7 +71,7 @@ pub fn action(key: KeyEvent, focus: Focus) -> Option<Action> {
     }
     match focus {
         Focus::Prompt => prompt_action(key, ctrl),
-        Focus::Diff { confirm } => diff_action(key, confirm),
+        Focus::Diff { confirm, always } => diff_action(key, confirm, always),
     }
 }
 
@@ -100,8 +103,9 @@ fn prompt_action(key: KeyEvent, ctrl: bool) -> Option<Action> {
     })
 }
 
-fn diff_action(key: KeyEvent, confirm: bool) -> Option<Action> {
+fn diff_action(key: KeyEvent, confirm: bool, always: bool) -> Option<Action> {
     Some(match key.code {
+        KeyCode::Char('a' | 'A') if always => Action::Always,
         KeyCode::Char('y' | 'Y') if confirm => Action::Yes,
         KeyCode::Char('n' | 'N') if confirm => Action::No,
         KeyCode::Char('q') | KeyCode::Enter if !confirm => Action::Escape,
@@ -149,15 +153,18 @@ mod tests {
 
     #[test]
     fn diff_pane_keys() {
-        let confirm = Focus::Diff { confirm: true };
+        let confirm = Focus::Diff { confirm: true, always: false };
         let none = KeyModifiers::NONE;
         assert_eq!(action(key(KeyCode::Char('y'), none), confirm), Some(Action::Yes));
         assert_eq!(action(key(KeyCode::Char('n'), none), confirm), Some(Action::No));
         assert_eq!(action(key(KeyCode::Esc, none), confirm), Some(Action::Escape));
         assert_eq!(
-            action(key(KeyCode::Char('q'), none), Focus::Diff { confirm: false }),
+            action(key(KeyCode::Char('q'), none), Focus::Diff { confirm: false, always: false }),
             Some(Action::Escape)
         );
-        assert_eq!(action(key(KeyCode::Char('y'), none), Focus::Diff { confirm: false }), None);
+        assert_eq!(
+            action(key(KeyCode::Char('y'), none), Focus::Diff { confirm: false, always: false }),
+            None
+        );
     }
 }

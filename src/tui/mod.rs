@@ -48,6 +48,10 @@ pub struct ChatConfig {
     /// Paths or globs, as with `/add`.
     pub files: Vec<String>,
     pub resume: bool,
+    /// Offer the model the project's tools.
+    pub tools: bool,
+    /// Permissions given up front (`edit`, `run`).
+    pub allow: Vec<String>,
 }
 
 /// Runs the REPL until the user quits. The model loads first, before the screen

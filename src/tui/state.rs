@@ -26,6 +26,8 @@ pub struct DiffPane {
     pub lines: Vec<DiffLine>,
     /// `/apply`: y writes, n or Esc does not.
     pub confirm: bool,
+    /// A tool call asking to run: y, n, or a (always, for this session).
+    pub approval: bool,
     /// Lines scrolled down from the top.
     pub scroll: usize,
 }

@@ -379,6 +379,7 @@ fn generating_and_diff_panes_show_on_the_rule() {
     assert!(text[19].contains("31.5 tok/s") || text[19].contains("tok/s"), "{}", text[19]);
     s.mode = Mode::Idle;
     s.diff = Some(super::state::DiffPane {
+        approval: false,
         title: "changes to src/a.rs".into(),
         lines: vec![
             DiffLine { kind: DiffLineKind::Removed, text: "old line".into() },
@@ -404,4 +405,32 @@ fn wide_and_tiny_terminals_draw() {
     let s = with_code_answer((250, 50));
     let text = rows(&draw(&s, Palette::plain()));
     assert!(text[49].contains("cpu"), "the backend shows on a wide bar: {}", text[49]);
+}
+
+#[test]
+fn a_tool_call_asks_and_y_n_a_and_esc_answer_it() {
+    use crate::assistant::tools::Decision;
+    let mut s = state();
+    let lines = vec![DiffLine { kind: DiffLineKind::Context, text: "cargo test".into() }];
+    let ask = |s: &mut State| {
+        let reply = Reply::Approve { title: "run cargo test".into(), lines: lines.clone() };
+        update(s, Msg::Reply(reply));
+        assert!(s.diff.as_ref().is_some_and(|d| d.approval && d.title.contains("a always")));
+    };
+    for (k, decision) in [
+        (KeyCode::Char('y'), Decision::Yes),
+        (KeyCode::Char('n'), Decision::No),
+        (KeyCode::Char('a'), Decision::Always),
+        (KeyCode::Esc, Decision::No),
+    ] {
+        ask(&mut s);
+        // Typing goes nowhere while the question is open.
+        assert_eq!(update(&mut s, key(KeyCode::Char('x'))), []);
+        assert_eq!(update(&mut s, key(k)), [Effect::Worker(Request::Decide(decision))], "{k:?}");
+        assert!(s.diff.is_none());
+    }
+    // `a` is no answer to /apply's question.
+    update(&mut s, Msg::Reply(Reply::Diff { title: "changes".into(), lines, confirm: true }));
+    assert_eq!(update(&mut s, key(KeyCode::Char('a'))), []);
+    assert!(s.diff.is_some());
 }

@@ -9,6 +9,7 @@ use super::commands::{self, SlashCommand};
 use super::keymap::{self, Action, Focus};
 use super::state::{DiffPane, Mode, State};
 use super::view::{DiffLine, Role, TurnView};
+use crate::assistant::tools::Decision;
 use crate::engine::stream::Event;
 use crate::error::ErrorKind;
 
@@ -55,6 +56,11 @@ pub enum Reply {
     Resumed(Vec<(Role, String)>),
     /// A busy job (model switch, resume) is over.
     Ready,
+    /// A tool call asks to run: what it would do (an edit's diff, a command line).
+    Approve {
+        title: String,
+        lines: Vec<DiffLine>,
+    },
 }
 
 /// A job for the worker, which owns the model, the files in context and the store.
@@ -87,6 +93,8 @@ pub enum Request {
     Apply,
     Undo,
     Complete(String),
+    /// The user's answer to a tool call's `Approve`.
+    Decide(Decision),
     Shutdown,
 }
 
@@ -159,7 +167,7 @@ fn page(state: &State) -> usize {
 
 fn on_key(state: &mut State, key: KeyEvent) -> Vec<Effect> {
     let focus = match &state.diff {
-        Some(d) => Focus::Diff { confirm: d.confirm },
+        Some(d) => Focus::Diff { confirm: d.confirm, always: d.approval },
         None => Focus::Prompt,
     };
     let Some(action) = keymap::action(key, focus) else { return vec![] };
@@ -183,6 +191,17 @@ fn on_diff_key(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Down => pane.scroll += 1,
         Action::PageUp => pane.scroll = pane.scroll.saturating_sub(page),
         Action::PageDown => pane.scroll += page,
+        Action::Yes | Action::Always | Action::No | Action::Escape | Action::Interrupt
+            if pane.approval =>
+        {
+            let decision = match action {
+                Action::Yes => Decision::Yes,
+                Action::Always => Decision::Always,
+                _ => Decision::No,
+            };
+            state.diff = None;
+            return vec![Effect::Worker(Request::Decide(decision))];
+        }
         Action::Yes => {
             state.diff = None;
             return vec![Effect::Worker(Request::Apply)];
@@ -233,7 +252,7 @@ fn on_prompt_key(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Eof => state.input.delete(),
         Action::Editor => return vec![Effect::OpenEditor(state.input.text().to_string())],
         Action::Redraw => return vec![Effect::Redraw],
-        Action::Yes | Action::No => {}
+        Action::Yes | Action::No | Action::Always => {}
     }
     vec![]
 }
@@ -465,7 +484,11 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
             apply_completion(state, start, &word, &partial, options);
         }
         Reply::Diff { title, lines, confirm } => {
-            state.diff = Some(DiffPane { title, lines, confirm, scroll: 0 });
+            state.diff = Some(DiffPane { title, lines, confirm, approval: false, scroll: 0 });
+        }
+        Reply::Approve { title, lines } => {
+            let title = format!("{title} — allow? y yes · n no · a always (this session)");
+            state.diff = Some(DiffPane { title, lines, confirm: true, approval: true, scroll: 0 });
         }
         Reply::Proposed(paths) => {
             state.notice(format!(

@@ -40,7 +40,10 @@ impl Pane {
         for (name, text) in files {
             std::fs::write(project.join(name), text).unwrap();
         }
-        let socket = format!("hearth-it-{}-{}", std::process::id(), model.len());
+        // One tmux server per pane: tests run side by side.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let socket = format!("hearth-it-{}-{n}", std::process::id());
         let pane = Pane { socket, dir };
         let script = format!(
             "cd {project} && NO_COLOR=1 HEARTH_BACKEND=cpu HEARTH_DATA_DIR={data} {bin} chat \
@@ -236,4 +239,31 @@ fn repl_change_is_shown_as_a_diff_and_applied_after_yes() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(std::fs::read_to_string(pane.status_file()).unwrap().trim(), "EXIT=0");
+}
+
+/// A tool call in the REPL: the command is shown and asked about; nothing runs before the
+/// yes; its result shows in the transcript.
+#[test]
+fn repl_tool_call_asks_before_running_and_runs_after_yes() {
+    if !have_tmux() {
+        return;
+    }
+    let pane = Pane::start_with(
+        QWEN25_CODER,
+        100,
+        40,
+        &[("README.md", "# demo\n")],
+        "-n 120 -t 2 --tools",
+    );
+    pane.wait_for("the tools notice", 60, |s| s.contains("tools on (hermes calls)"));
+    pane.enter_line("Use run_command to run: touch made-by-tool");
+    let screen = pane.wait_for("the question", 180, |s| s.contains("allow? y yes"));
+    assert!(screen.contains("run touch made-by-tool") && screen.contains("a always"), "{screen}");
+    assert!(!pane.project().join("made-by-tool").exists());
+    pane.key("y");
+    pane.wait_for("the result", 60, |s| s.contains("run touch made-by-tool: exit status 0"));
+    assert!(pane.project().join("made-by-tool").exists());
+    pane.key("Escape");
+    pane.key("C-c");
+    pane.key("C-c");
 }

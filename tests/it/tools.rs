@@ -65,7 +65,7 @@ fn ask_in_project(allow: &[&str]) -> (tempfile::TempDir, std::process::Output) {
 
 #[test]
 fn ask_refuses_a_command_without_allow_and_runs_it_with() {
-    let (dir, out) = ask_in_project(&[]);
+    let (dir, out) = ask_in_project(&["--tools"]);
     let err = common::stderr(&out);
     assert!(
         err.contains("hearth: not allowed: run touch made-by-tool (pass --allow run)"),

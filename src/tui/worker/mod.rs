@@ -11,9 +11,10 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use super::update::{Msg, Reply, Request};
-use super::view::{Role, StatusView};
+use super::view::{parse_unified, DiffLine, DiffLineKind, Role, StatusView};
 use super::ChatConfig;
-use crate::assistant::{Assistant, Notice, Setup, TurnEnd, TurnEvent};
+use crate::assistant::tools::{Decision, Outcome, Permissions};
+use crate::assistant::{Assistant, Notice, Setup, TurnEnd, TurnEvent, DEFAULT_MAX_STEPS};
 use crate::context::edits::Plan;
 use crate::engine::stream::Event;
 use crate::error::{Error, Result};
@@ -33,6 +34,8 @@ pub struct Worker {
     /// What the last `/apply` showed, awaiting the user's yes.
     pending: Option<Plan>,
     tx: Sender<Msg>,
+    /// The event loop's requests, read here while a tool call waits for its yes.
+    requests: Option<Receiver<Request>>,
     /// Notices for the first screen (files added by -f, a resumed session…).
     pub startup: Vec<String>,
 }
@@ -80,7 +83,24 @@ impl Worker {
         if !chat.files.is_empty() {
             startup.extend(assistant.add_files(&chat.files, false));
         }
-        Ok(Worker { assistant, session_name: config.session, pending: None, tx, startup })
+        if chat.tools {
+            let allow = Permissions::parse_list(&chat.allow.join(",")).map_err(Error::usage)?;
+            let format = assistant.enable_tools(Permissions::new(allow), DEFAULT_MAX_STEPS);
+            if let Some(format) = format {
+                startup.push(format!(
+                    "tools on ({} calls): reading and searching are free; edits and commands ask",
+                    format.name()
+                ));
+            }
+        }
+        Ok(Worker {
+            assistant,
+            session_name: config.session,
+            pending: None,
+            tx,
+            requests: None,
+            startup,
+        })
     }
 
     /// The flag that stops a running answer.
@@ -152,7 +172,8 @@ impl Worker {
 
     /// Serves requests until `Shutdown` or until the event loop hangs up.
     pub fn run(mut self, rx: Receiver<Request>) {
-        while let Ok(req) = rx.recv() {
+        self.requests = Some(rx);
+        while let Some(Ok(req)) = self.requests.as_ref().map(Receiver::recv) {
             if req == Request::Shutdown {
                 break;
             }
@@ -192,7 +213,8 @@ impl Worker {
                 let options = a.files().complete(&partial);
                 self.reply(Reply::Completions { partial, options });
             }
-            Request::Shutdown => {}
+            // A decision that came after its turn ended (nothing waits for it).
+            Request::Decide(_) | Request::Shutdown => {}
         }
     }
 
@@ -200,6 +222,7 @@ impl Worker {
     /// a save failure, and the files the answer proposes to change.
     fn turn(&mut self, run: impl FnOnce(&mut Assistant, &mut dyn FnMut(TurnEvent)) -> TurnEnd) {
         let tx = self.tx.clone();
+        let requests = self.requests.as_ref();
         let mut on = |ev: TurnEvent| {
             let msg = match ev {
                 TurnEvent::Text(t) => Msg::Engine(Event::Text(t)),
@@ -207,11 +230,14 @@ impl Worker {
                 TurnEvent::Notice(Notice::Info(s)) => Msg::Reply(Reply::Notice(s)),
                 TurnEvent::Notice(Notice::Error(s)) => Msg::Reply(Reply::Error(s)),
                 TurnEvent::ToolCall(a) => Msg::Reply(Reply::Notice(format!("▸ {}", a.title))),
-                TurnEvent::ToolResult(a, o) if o.failed => {
-                    Msg::Reply(Reply::Error(format!("{}: {}", a.title, o.text)))
+                TurnEvent::ToolResult(a, o) => Msg::Reply(result_line(&a.title, &o)),
+                TurnEvent::Approve(ap) => {
+                    let lines = detail_lines(ap.activity.detail.as_deref());
+                    let _ = tx.send(Msg::Reply(Reply::Approve { title: ap.activity.title, lines }));
+                    let _ = ap.reply.send(wait_for_decision(requests));
+                    return;
                 }
-                // The REPL offers no tools yet: nothing asks, and a dropped reply is a no.
-                TurnEvent::Forming(_) | TurnEvent::ToolResult(..) | TurnEvent::Approve(_) => return,
+                TurnEvent::Forming(_) => return,
             };
             let _ = tx.send(msg);
         };
@@ -228,5 +254,46 @@ impl Worker {
         if !paths.is_empty() {
             self.reply(Reply::Proposed(paths));
         }
+    }
+}
+
+/// Waits for the user's answer to a tool call; the REPL closing is a no. Other requests
+/// cannot come while the pane asks (its keys are y, n, a and scrolling).
+fn wait_for_decision(requests: Option<&Receiver<Request>>) -> Decision {
+    let Some(rx) = requests else { return Decision::No };
+    while let Ok(req) = rx.recv() {
+        match req {
+            Request::Decide(d) => return d,
+            Request::Shutdown => return Decision::No,
+            _ => {}
+        }
+    }
+    Decision::No
+}
+
+/// A tool's result as one transcript line: its first line (and how many more).
+fn result_line(title: &str, o: &Outcome) -> Reply {
+    let mut lines = o.text.lines();
+    let first = lines.next().unwrap_or_default();
+    let more = lines.count();
+    let text = match more {
+        0 => format!("  {title}: {first}"),
+        n => format!("  {title}: {first} (+{n} lines)"),
+    };
+    match o.failed {
+        true => Reply::Error(text),
+        false => Reply::Notice(text),
+    }
+}
+
+/// What a tool call would do, as pane lines: an edit's unified diff, or a command line.
+fn detail_lines(detail: Option<&str>) -> Vec<DiffLine> {
+    let text = detail.unwrap_or_default();
+    match text.starts_with("---") {
+        true => parse_unified(text),
+        false => text
+            .lines()
+            .map(|l| DiffLine { kind: DiffLineKind::Context, text: l.to_string() })
+            .collect(),
     }
 }
