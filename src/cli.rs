@@ -73,6 +73,10 @@ pub struct AcpArgs {
     pub sampling: SamplingArgs,
     #[command(flatten)]
     pub prompt: PromptArgs,
+    /// Offer the model the project's tools; edits and commands each ask the client
+    /// (session/request_permission).
+    #[arg(long)]
+    pub tools: bool,
 }
 
 #[derive(Debug, Args)]

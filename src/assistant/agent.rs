@@ -10,6 +10,7 @@ use super::chat::{Assistant, TurnEvent};
 use super::tools::{Action, Class, Decision, Kind, Limits, Outcome, Permissions, Workspace};
 use crate::chat::toolcall::{Parsed, Scanner};
 use crate::chat::{CallFormat, Message, ToolCall};
+use crate::context::edits::FileChange;
 
 /// What the system prompt gains when tools are on.
 pub const TOOLS_PROMPT: &str = include_str!("../../prompts/tools-system.md");
@@ -37,6 +38,8 @@ pub struct ToolActivity {
     pub kind: Kind,
     /// An edit's diff, a command line.
     pub detail: Option<String>,
+    /// An edit's change.
+    pub change: Option<FileChange>,
 }
 
 /// A question for the face: may this call run? Answer on `reply` (dropping it is a no).
@@ -151,6 +154,7 @@ impl Assistant {
                     title: call.name.clone(),
                     kind: super::tools::find(&call.name).map_or(Kind::Read, |t| t.kind),
                     detail: None,
+                    change: None,
                 };
                 let outcome = Outcome::error(why);
                 on(TurnEvent::ToolResult(activity, outcome.clone()));
@@ -163,6 +167,7 @@ impl Assistant {
             title: action.prepared.title.clone(),
             kind: action.tool.kind,
             detail: action.prepared.detail.clone(),
+            change: action.prepared.change.clone(),
         };
         let class = action.tool.class;
         let allowed = self.tools.as_ref().is_some_and(|t| t.permissions.allows(class));
@@ -204,5 +209,6 @@ fn bad_call_activity() -> ToolActivity {
         title: "a tool call that could not be read".to_string(),
         kind: Kind::Read,
         detail: None,
+        change: None,
     }
 }

@@ -526,3 +526,50 @@ fn acp_sdk_client() {
         "written through the client's fs/write_text_file"
     );
 }
+
+/// The model's own tool calls over ACP (`--tools`): a command is shown as a `tool_call`
+/// of kind `execute`, put to `session/request_permission`, run only when allowed, and
+/// its result sent as a `tool_call_update`.
+#[test]
+fn acp_tool_calls_ask_permission_and_run_only_when_allowed() {
+    let model = model_path(QWEN25_CODER);
+    let (data, project) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = ["-m", model.to_str().unwrap(), "--temp", "0", "-n", "120", "--tools"];
+    let mut a = Agent::spawn(&args, data.path());
+    initialize(&mut a);
+    let blocks = json!([{"type": "text", "text": "Use run_command to run: touch made-by-tool"}]);
+    let marker = project.path().join("made-by-tool");
+    // Rejected: the call is shown, asked about, and fails without running.
+    let sid = new_session(&mut a, 1, project.path());
+    prompt(&mut a, 2, &sid, blocks.clone());
+    let r = a.until(json!(2), &reject);
+    assert!(r["result"]["stopReason"].is_string(), "{r}");
+    let calls = a.updates(&sid, "tool_call");
+    assert!(!calls.is_empty(), "stderr:\n{}", a.stderr());
+    assert_eq!(calls[0]["kind"], "execute");
+    // Pending is the protocol's default status, left out of the message.
+    assert!(matches!(calls[0]["status"].as_str(), None | Some("pending")), "{}", calls[0]);
+    assert_eq!(calls[0]["title"], "run touch made-by-tool");
+    assert_eq!(calls[0]["content"][0]["content"]["text"], "touch made-by-tool");
+    let updates = a.updates(&sid, "tool_call_update");
+    assert_eq!(updates[0]["status"], "failed", "{updates:?}");
+    assert!(!marker.exists(), "nothing runs when rejected");
+    // Allowed: it runs, and the update says how it ended.
+    let sid2 = new_session(&mut a, 3, project.path());
+    prompt(&mut a, 4, &sid2, blocks);
+    a.until(json!(4), &allow);
+    let updates = a.updates(&sid2, "tool_call_update");
+    let done = updates
+        .iter()
+        .find(|u| u["status"] == "completed")
+        .unwrap_or_else(|| panic!("{updates:?}"));
+    let text: String = done["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["content"]["text"].as_str())
+        .collect();
+    assert!(text.contains("exit status 0"), "{text}");
+    assert!(marker.exists(), "run when allowed");
+    a.finish();
+}

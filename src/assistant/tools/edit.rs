@@ -75,6 +75,7 @@ fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, String> {
         true => format!("create {rel}"),
         false => format!("edit {rel}"),
     };
+    let shown = change.clone();
     let run = move |ws: &mut Workspace| {
         let in_context = ws.files.get(&change.path).is_some();
         match ws.log.apply(std::slice::from_ref(&change), ws.files, ws.count) {
@@ -89,7 +90,9 @@ fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, String> {
             Err(e) => Outcome::error(format!("{e:#}")),
         }
     };
-    Ok(Prepared::new(title, Some(diff), Box::new(run)))
+    let mut prepared = Prepared::new(title, Some(diff), Box::new(run));
+    prepared.change = Some(shown);
+    Ok(prepared)
 }
 
 fn written(change: &FileChange) -> &'static str {

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 pub use permissions::{Class, Decision, Permissions};
 
 use crate::chat::ToolCall;
-use crate::context::edits::EditLog;
+use crate::context::edits::{EditLog, FileChange};
 use crate::context::{ContextFiles, TokenCounter};
 
 /// What a tool does, as editors show it (ACP's `ToolKind`).
@@ -138,12 +138,14 @@ pub struct Prepared {
     pub title: String,
     /// What the user should see before saying yes: an edit's diff, a command line.
     pub detail: Option<String>,
+    /// An edit's change (path, old and new text), for faces that show diffs themselves.
+    pub change: Option<FileChange>,
     run: Runner,
 }
 
 impl Prepared {
     fn new(title: String, detail: Option<String>, run: Runner) -> Prepared {
-        Prepared { title, detail, run }
+        Prepared { title, detail, change: None, run }
     }
 }
 

@@ -6,9 +6,12 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use super::backend::{Backend, Conversation, Listed, Role, Stop, TurnResult};
+use super::backend::{Backend, Conversation, Listed, Role, Stop, TurnOut, TurnResult};
 use crate::assistant::conversation::Conversation as Stored;
-use crate::assistant::{load, Assistant, Config, Loaded, Notice, Setup, TurnEvent};
+use crate::assistant::tools::Permissions;
+use crate::assistant::{
+    load, Assistant, Config, Loaded, Notice, Setup, TurnEvent, DEFAULT_MAX_STEPS,
+};
 use crate::engine::generate::StopReason;
 use crate::engine::stream::Event;
 use crate::error::{Error, ErrorKind, Result};
@@ -23,12 +26,14 @@ const BUDGET_HINT: &str = "send /compact or /clear, start a new session, or rais
 
 pub struct AssistantBackend {
     config: Config,
+    /// Offer the model the project's tools (`--tools`).
+    tools: bool,
     loaded: Option<Loaded>,
 }
 
 impl AssistantBackend {
-    pub fn new(config: Config) -> AssistantBackend {
-        AssistantBackend { config, loaded: None }
+    pub fn new(config: Config, tools: bool) -> AssistantBackend {
+        AssistantBackend { config, tools, loaded: None }
     }
 
     /// The model, loaded on first use (a failure is answered, and tried again next time).
@@ -53,6 +58,10 @@ impl AssistantBackend {
         };
         let mut assistant = Assistant::with_loaded(loaded, &self.config, setup, Some(conv))?;
         assistant.set_cancel_flag(cancel);
+        if self.tools {
+            // Every edit and command goes through session/request_permission.
+            assistant.enable_tools(Permissions::default(), DEFAULT_MAX_STEPS);
+        }
         Ok(AssistantConv { assistant })
     }
 }
@@ -106,17 +115,15 @@ impl Conversation for AssistantConv {
             .collect()
     }
 
-    fn turn(&mut self, message: String, on_text: &mut dyn FnMut(&str)) -> Result<TurnResult> {
+    fn turn(&mut self, message: String, out: &mut dyn FnMut(TurnOut)) -> Result<TurnResult> {
         let mut notices = Vec::new();
         let end = self.assistant.ask(message, &mut |ev| match ev {
-            TurnEvent::Text(t) => on_text(&t),
+            TurnEvent::Text(t) => out(TurnOut::Text(&t)),
             TurnEvent::Notice(n) => notices.push(notice_text(n)),
-            // No tools over ACP yet: nothing asks, and a dropped reply is a no.
-            TurnEvent::Speed(_)
-            | TurnEvent::Forming(_)
-            | TurnEvent::ToolCall(_)
-            | TurnEvent::Approve(_)
-            | TurnEvent::ToolResult(..) => {}
+            TurnEvent::ToolCall(a) => out(TurnOut::Call(&a)),
+            TurnEvent::Approve(ap) => out(TurnOut::Approve(ap)),
+            TurnEvent::ToolResult(a, o) => out(TurnOut::Result(&a, &o)),
+            TurnEvent::Speed(_) | TurnEvent::Forming(_) => {}
         });
         for n in notices {
             eprintln!("hearth: acp: {n}");

@@ -7,7 +7,22 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::assistant::tools::Outcome;
+use crate::assistant::{Approval, ToolActivity};
 use crate::error::Result;
+
+/// What a turn streams to the protocol.
+#[derive(Debug)]
+pub enum TurnOut<'a> {
+    /// Text of the answer.
+    Text(&'a str),
+    /// A tool call about to run.
+    Call(&'a ToolActivity),
+    /// A tool call asks for a yes: answer on its `reply`.
+    Approve(Approval),
+    /// What a call gave, or why it did not run.
+    Result(&'a ToolActivity, &'a Outcome),
+}
 
 /// Why a turn ended, in the protocol's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +82,10 @@ pub trait Conversation: Send {
     /// The history so far (user and agent messages, in order).
     fn history(&self) -> Vec<(Role, String)>;
 
-    /// Runs a turn on `message`, streaming text to `on_text`; stops at the cancel flag
-    /// given at creation. A turn that could not run (the prompt does not fit, the model
-    /// failed) is the error; a cancelled one is a result with `Stop::Cancelled`.
-    fn turn(&mut self, message: String, on_text: &mut dyn FnMut(&str)) -> Result<TurnResult>;
+    /// Runs a turn on `message`, streaming text and tool activity to `out`; stops at the
+    /// cancel flag given at creation. A turn that could not run (the prompt does not fit,
+    /// the model failed) is the error; a cancelled one is a result with `Stop::Cancelled`.
+    fn turn(&mut self, message: String, out: &mut dyn FnMut(TurnOut)) -> Result<TurnResult>;
 
     /// Records a note the model sees next turn (an edit the user rejected).
     fn note(&mut self, text: &str);

@@ -5,11 +5,11 @@
 //! `tool_call_update`. What was rejected or failed is told to the model next turn.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 use agent_client_protocol_schema::v1 as acp;
 
 use super::files::Fs;
+use super::tools::{choose, Choice};
 use crate::context::edits::{
     apply_search_replace, merge_rewrite, parse_edits, EditKind, ParsedEdits,
 };
@@ -167,32 +167,10 @@ fn ask(call_id: &str, fs: &Fs) -> Outcome {
         acp::PermissionOption::new(ALLOW, "Allow", acp::PermissionOptionKind::AllowOnce),
         acp::PermissionOption::new(REJECT, "Reject", acp::PermissionOptionKind::RejectOnce),
     ];
-    let fields = acp::ToolCallUpdateFields::new();
-    let call = acp::ToolCallUpdate::new(call_id.to_string(), fields);
-    let req = acp::RequestPermissionRequest::new(fs.session_id.to_string(), call, options);
-    let answer = fs.peer.request("session/request_permission", &req, fs.cancel);
-    if fs.cancel.load(Ordering::SeqCst) {
-        return Outcome::Cancelled;
-    }
-    let answer = match answer {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("hearth: acp: the permission request failed ({}); not written", e.message);
-            return Outcome::Rejected;
-        }
-    };
-    match serde_json::from_value::<acp::RequestPermissionResponse>(answer) {
-        Ok(resp) => match resp.outcome {
-            acp::RequestPermissionOutcome::Selected(s) if &*s.option_id.0 == ALLOW => {
-                Outcome::Written
-            }
-            acp::RequestPermissionOutcome::Cancelled => Outcome::Cancelled,
-            _ => Outcome::Rejected,
-        },
-        Err(e) => {
-            eprintln!("hearth: acp: the permission answer is malformed ({e}); not written");
-            Outcome::Rejected
-        }
+    match choose(fs, call_id, options) {
+        Choice::Selected(id) if id == ALLOW => Outcome::Written,
+        Choice::Cancelled => Outcome::Cancelled,
+        _ => Outcome::Rejected,
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! `rpc` frames lines, `server` is the read loop, `session` the worker that owns the
 //! conversations, `prompt` reads content blocks, `edits` turns proposed changes into
-//! permissioned tool calls, `files` reaches files inside a session's `cwd`, and
+//! permissioned tool calls, `tools` shows the model's own tool calls (and asks for them), `files` reaches files inside a session's `cwd`, and
 //! `assistant` binds all of it to the assistant layer through the `backend` traits.
 
 mod assistant;
@@ -15,6 +15,7 @@ mod prompt;
 pub mod rpc;
 pub mod server;
 mod session;
+mod tools;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,6 @@ pub fn run(args: &AcpArgs) -> Result<()> {
     config.sampling.params.validate()?;
     let peer = Arc::new(rpc::Peer::new(Box::new(std::io::stdout())));
     let stdin = std::io::stdin().lock();
-    server::serve(stdin, peer, assistant::AssistantBackend::new(config));
+    server::serve(stdin, peer, assistant::AssistantBackend::new(config, args.tools));
     Ok(())
 }

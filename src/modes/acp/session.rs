@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use agent_client_protocol_schema::v1 as acp;
 
-use super::backend::{Backend, Conversation, Role, Stop, COMMANDS};
+use super::backend::{Backend, Conversation, Role, Stop, TurnOut, COMMANDS};
 use super::edits::{self, update};
 use super::files::Fs;
 use super::prompt::{self, Input};
 use super::rpc::{self, Peer, RpcError};
 use super::server::{lock, Caps, Ctl, Ctls, Job};
+use super::tools;
 
 /// `initialize`'s answer; records what the client can do.
 pub fn initialize(req: &acp::InitializeRequest, caps: &Caps) -> acp::InitializeResponse {
@@ -234,9 +235,15 @@ impl<B: Backend> Worker<B> {
                 text
             }
         };
-        let result = open.conv.turn(text, &mut |t| {
-            let chunk = acp::ContentChunk::new(t.to_string().into());
-            update(&fs, acp::SessionUpdate::AgentMessageChunk(chunk));
+        let mut calls = tools::Calls::default();
+        let result = open.conv.turn(text, &mut |out| match out {
+            TurnOut::Text(t) => {
+                let chunk = acp::ContentChunk::new(t.to_string().into());
+                update(&fs, acp::SessionUpdate::AgentMessageChunk(chunk));
+            }
+            TurnOut::Call(a) => calls.running(a, &fs),
+            TurnOut::Approve(ap) => calls.approve(ap, &fs),
+            TurnOut::Result(a, o) => calls.result(a, o, &fs),
         });
         for n in open.conv.notices() {
             eprintln!("hearth: acp: {n}");

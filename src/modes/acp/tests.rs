@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::backend::{Backend, Conversation, Listed, Role, Stop, TurnResult};
+use super::backend::{Backend, Conversation, Listed, Role, Stop, TurnOut, TurnResult};
 use super::rpc::Peer;
 use super::server::serve;
 use crate::error::{Error, Result};
@@ -49,7 +49,7 @@ impl Conversation for FakeConv {
     }
     /// `EDIT` proposes a change to a.txt, `ESCAPE` one outside the directory, `SLOW`
     /// runs until cancelled, `NOTES` tells the notes so far; else a greeting.
-    fn turn(&mut self, message: String, on_text: &mut dyn FnMut(&str)) -> Result<TurnResult> {
+    fn turn(&mut self, message: String, out: &mut dyn FnMut(TurnOut)) -> Result<TurnResult> {
         let notes: Vec<String> = self
             .history
             .iter()
@@ -65,7 +65,7 @@ impl Conversation for FakeConv {
         } else if message.contains("SLOW") {
             let mut n = 0;
             while !self.cancel.load(Ordering::SeqCst) && n < 500 {
-                on_text("tok ");
+                out(TurnOut::Text("tok "));
                 n += 1;
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -74,7 +74,7 @@ impl Conversation for FakeConv {
             "hello world".to_string()
         };
         for word in answer.split_inclusive(' ') {
-            on_text(word);
+            out(TurnOut::Text(word));
         }
         self.history.push((Role::User, message));
         self.history.push((Role::Agent, answer.clone()));

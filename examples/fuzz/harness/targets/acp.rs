@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use hearth::modes::acp::backend::{Backend, Conversation, Listed, Role, Stop, TurnResult};
+use hearth::modes::acp::backend::{Backend, Conversation, Listed, Role, Stop, TurnOut, TurnResult};
 use hearth::modes::acp::rpc::{parse_line, Incoming, Peer, METHOD_NOT_FOUND};
 use hearth::modes::acp::server::serve;
 use hearth::Error;
@@ -326,7 +326,7 @@ impl Conversation for FakeConv {
     fn turn(
         &mut self,
         message: String,
-        on_text: &mut dyn FnMut(&str),
+        out: &mut dyn FnMut(TurnOut),
     ) -> hearth::Result<TurnResult> {
         if message.contains("FAIL") {
             return Err(Error::failed("the model failed"));
@@ -338,7 +338,7 @@ impl Conversation for FakeConv {
             while !message.is_char_boundary(end) {
                 end += 1;
             }
-            on_text(&message[at..end]);
+            out(TurnOut::Text(&message[at..end]));
             at = end;
         }
         let stop = if message.contains("LIMIT") { Stop::MaxTokens } else { Stop::EndTurn };
