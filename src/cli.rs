@@ -285,6 +285,9 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
     pub n_predict: i64,
     /// Keep generating past the model's end-of-text tokens.
+    /// Constrain the output to one JSON value valid under this JSON Schema.
+    #[arg(long = "json-schema", value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
     #[arg(long)]
     pub ignore_eos: bool,
     /// Also say where the forward passes ran: weights and ops on the device vs the CPU.
@@ -345,6 +348,12 @@ pub struct AskArgs {
     /// The most answers with tool calls one question may take.
     #[arg(long = "max-steps", value_name = "N", default_value_t = crate::assistant::DEFAULT_MAX_STEPS)]
     pub max_steps: usize,
+    /// Constrain the answer to one JSON value valid under this JSON Schema.
+    #[arg(long = "json-schema", value_name = "FILE")]
+    pub json_schema: Option<PathBuf>,
+    /// Leave the model's tool calls unconstrained (to measure what the grammar changes).
+    #[arg(long = "no-grammar")]
+    pub no_grammar: bool,
     /// The question.
     #[arg(required = true, value_name = "QUESTION")]
     pub question: Vec<String>,

@@ -11,6 +11,9 @@ use super::tools::{Action, Class, Decision, Kind, Limits, Outcome, Permissions, 
 use crate::chat::toolcall::{Parsed, Scanner};
 use crate::chat::{CallFormat, Message, ToolCall};
 use crate::context::edits::FileChange;
+use crate::engine::grammar::{Constraint, Grammar, Grammars, Triggered, Whole};
+use crate::error::Result;
+use std::sync::Arc;
 
 /// What the system prompt gains when tools are on.
 pub const TOOLS_PROMPT: &str = include_str!("../../prompts/tools-system.md");
@@ -19,12 +22,40 @@ pub const TOOLS_PROMPT: &str = include_str!("../../prompts/tools-system.md");
 pub const DEFAULT_MAX_STEPS: usize = 16;
 
 /// How a conversation uses tools.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ToolUse {
     pub format: CallFormat,
     pub permissions: Permissions,
     pub max_steps: usize,
     pub limits: Limits,
+    /// The grammar a call follows once its trigger is written, when the format has one
+    /// and the grammar is on.
+    pub grammar: Option<(Grammars, &'static str, Grammar)>,
+}
+
+/// The grammar of one call in `format`, and the text that opens it: for the Hermes form,
+/// `{"name": NAME, "arguments": ARGS}` with NAME one of the tools and ARGS valid under
+/// that tool's schema, then the closing tag. The other forms are not constrained yet.
+pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar)> {
+    if format != CallFormat::Hermes {
+        return None;
+    }
+    let calls: Vec<serde_json::Value> = super::tools::TOOLS
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "type": "object",
+                "properties": {"name": {"const": t.name}, "arguments": (t.schema)()},
+                "required": ["name", "arguments"],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let schema = serde_json::json!({ "oneOf": calls });
+    let lark = format!(
+        "start: WS? call WS? \"</tool_call>\"\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
+    );
+    Some(("<tool_call>", Grammar::Lark(lark)))
 }
 
 /// A call about to run (or refused), as faces show it.
@@ -60,12 +91,23 @@ impl Assistant {
         max_steps: usize,
     ) -> Option<CallFormat> {
         let format = CallFormat::detect(self.format.template.text())?;
+        let grammar = match (call_grammar(format), self.grammar_on) {
+            (Some((trigger, g)), true) => match Grammars::new(Arc::clone(&self.loaded.tokenizer)) {
+                Ok(gs) => Some((gs, trigger, g)),
+                Err(e) => {
+                    self.info(format!("tool calls are not constrained: {e}"));
+                    None
+                }
+            },
+            _ => None,
+        };
         self.format.opts.tools = Some(super::tools::definitions());
         if self.config.prompt.system_prompt.is_none() && !self.system.contains(TOOLS_PROMPT.trim())
         {
             self.system = format!("{}\n\n{}", self.system, TOOLS_PROMPT.trim());
         }
-        self.tools = Some(ToolUse { format, permissions, max_steps, limits: Limits::default() });
+        self.tools =
+            Some(ToolUse { format, permissions, max_steps, limits: Limits::default(), grammar });
         Some(format)
     }
 
@@ -210,5 +252,37 @@ fn bad_call_activity() -> ToolActivity {
         kind: Kind::Read,
         detail: None,
         change: None,
+    }
+}
+
+impl Assistant {
+    /// Turns the grammar of tool calls off (on by default), to measure what it changes;
+    /// call before `enable_tools`.
+    pub fn set_call_grammar(&mut self, on: bool) {
+        self.grammar_on = on;
+    }
+
+    /// Makes every answer follow `grammar` (`--json-schema`); the error says what is
+    /// wrong with the grammar.
+    pub fn set_output_grammar(&mut self, grammar: Grammar) -> Result<()> {
+        let grammars = Grammars::new(Arc::clone(&self.loaded.tokenizer))?;
+        grammars.matcher(&grammar)?;
+        self.output_grammar = Some((grammars, grammar));
+        Ok(())
+    }
+
+    /// The constraint of this generation: the output grammar, else the tool-call grammar
+    /// armed by its trigger.
+    pub(super) fn call_constraint(&self) -> Result<Option<Box<dyn Constraint>>> {
+        if let Some((grammars, grammar)) = &self.output_grammar {
+            return Ok(Some(Box::new(Whole::new(grammars, grammar)?)));
+        }
+        let tools = self.tools.as_ref();
+        let Some((grammars, trigger, grammar)) = tools.and_then(|t| t.grammar.as_ref()) else {
+            return Ok(None);
+        };
+        let tok = Arc::clone(&self.loaded.tokenizer);
+        let c = Triggered::new(grammars, grammar.clone(), trigger, tok)?;
+        Ok(Some(Box::new(c)))
     }
 }

@@ -23,6 +23,7 @@ use crate::chat::Message;
 use crate::context::edits::EditLog;
 use crate::context::{largest_files, load_notes, ContextFiles, Notes};
 use crate::engine::generate::Stats;
+use crate::engine::grammar::{Grammar, Grammars};
 use crate::engine::sampler::{Sampler, SamplerParams};
 use crate::engine::session::Session;
 use crate::engine::stream::{self, Event, Job};
@@ -128,6 +129,10 @@ pub struct Assistant {
     pub(super) log: EditLog,
     /// Tool use, when the face turned it on.
     pub(super) tools: Option<ToolUse>,
+    /// Whether tool calls are grammar-constrained (when their format has a grammar).
+    pub(super) grammar_on: bool,
+    /// A grammar every answer follows (`--json-schema`).
+    pub(super) output_grammar: Option<(Grammars, Grammar)>,
     cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
 }
@@ -178,6 +183,8 @@ impl Assistant {
             conv_has_system: false,
             log: EditLog::new(),
             tools: None,
+            grammar_on: true,
+            output_grammar: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,
@@ -423,7 +430,10 @@ impl Assistant {
         }
         let session = self.session.take().ok_or_else(|| Error::failed("no session"))?;
         self.params.seed = self.params.seed.wrapping_add(1);
-        let sampler = Sampler::new(self.params.clone())?;
+        let mut sampler = Sampler::new(self.params.clone())?;
+        if let Some(c) = self.call_constraint()? {
+            sampler.set_constraint(c);
+        }
         let job = Job {
             max_tokens: Some(self.config.prompt.n_predict.min(self.n_ctx - prompt.len()).max(1)),
             prompt,

@@ -103,6 +103,7 @@ pub fn generate<B: Backend>(
             break StopReason::EndOfText;
         }
         sampler.accept(token);
+        sampler.commit(token)?;
         n_generated += 1;
         let out = stops.push(&decoder.push(token));
         on_text(&out.emit)?;

@@ -2,6 +2,7 @@
 //! stop conditions and streaming.
 
 pub mod generate;
+pub mod grammar;
 pub mod sampler;
 pub mod session;
 pub mod snapshot;

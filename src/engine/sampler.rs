@@ -18,6 +18,7 @@
 //! Top-p and min-p work on the softmax over what top-k kept, so they match too. With
 //! `top_k == 0` (off) the list is the whole vocabulary.
 
+use super::grammar::Constraint;
 use std::collections::HashSet;
 
 use llm_samplers::prelude::{
@@ -121,6 +122,18 @@ pub struct Sampler {
     /// temperature → weighted random pick, on what the filters left.
     pick: SamplerChain,
     res: Resources,
+    /// A grammar the next tokens must follow.
+    constraint: Guard,
+}
+
+/// The sampler's constraint, if any (a trait object has no `Debug` of its own).
+#[derive(Default)]
+struct Guard(Option<Box<dyn Constraint>>);
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Guard(on)" } else { "Guard(off)" })
+    }
 }
 
 impl Sampler {
@@ -149,7 +162,26 @@ impl Sampler {
         let pick =
             SamplerChain::new() + SampleTemperature::new(params.temp) + SampleRandDistrib::new();
         let res = Resources { rng: StdRng::seed_from_u64(params.seed), history: Vec::new() };
-        Ok(Sampler { params, filters, pick, res })
+        Ok(Sampler { params, filters, pick, res, constraint: Guard::default() })
+    }
+
+    /// Makes every sample follow `constraint` (its mask applied first; each sampled
+    /// token handed to it with [`Sampler::commit`]).
+    pub fn set_constraint(&mut self, constraint: Box<dyn Constraint>) {
+        self.constraint = Guard(Some(constraint));
+    }
+
+    /// Hands a sampled token to the constraint.
+    pub fn commit(&mut self, token: u32) -> Result<()> {
+        match self.constraint.0.as_mut() {
+            Some(c) => c.commit(token),
+            None => Ok(()),
+        }
+    }
+
+    /// Time the constraint spent on masks, and how many it computed.
+    pub fn constraint_cost(&self) -> Option<(std::time::Duration, usize)> {
+        self.constraint.0.as_ref().map(|c| c.cost())
     }
 
     pub fn params(&self) -> &SamplerParams {
@@ -161,6 +193,21 @@ impl Sampler {
     /// logit, or a row where every logit is -inf, is an error.
     pub fn sample(&mut self, logits: &[f32]) -> Result<u32> {
         check_logits(logits)?;
+        if let Some(c) = self.constraint.0.as_mut() {
+            let mut masked = logits.to_vec();
+            c.mask(&mut masked)?;
+            if masked.iter().all(|l| *l == f32::NEG_INFINITY) {
+                return Err(Error::failed("the grammar allows no token here"));
+            }
+            let mut guard = std::mem::take(&mut self.constraint);
+            let token = self.sample_unconstrained(&masked);
+            std::mem::swap(&mut self.constraint, &mut guard);
+            return token;
+        }
+        self.sample_unconstrained(logits)
+    }
+
+    fn sample_unconstrained(&mut self, logits: &[f32]) -> Result<u32> {
         let penalties = self.params.penalties_on() && !self.res.history.is_empty();
         if self.params.temp == 0.0 && !penalties {
             return argmax(logits.iter().copied().zip(0u32..));

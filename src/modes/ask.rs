@@ -7,6 +7,7 @@ use crate::assistant::prompt::user_message;
 use crate::assistant::tools::{Decision, Permissions};
 use crate::assistant::{Assistant, Config, Notice, Setup, TurnEvent};
 use crate::cli::AskArgs;
+use crate::engine::grammar::Grammar;
 use crate::engine::stream::Event;
 use crate::error::{Error, Result};
 
@@ -29,6 +30,11 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let stdin = input::read_piped_stdin()?;
     let config = args.config();
     let mut assistant = open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
+    if let Some(path) = &args.json_schema {
+        let grammar = Grammar::JsonSchema(input::read_json_file(path)?);
+        assistant.set_output_grammar(grammar).map_err(|e| e.with_file(path))?;
+    }
+    assistant.set_call_grammar(!args.no_grammar);
     if args.tools || !args.allow.is_empty() {
         let allow = Permissions::parse_list(&args.allow.join(",")).map_err(Error::usage)?;
         assistant.enable_tools(Permissions::new(allow), args.max_steps.max(1));

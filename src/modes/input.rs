@@ -96,3 +96,10 @@ pub fn prompt_text(prompt: &Option<String>, file: &Option<std::path::PathBuf>) -
     read_piped_stdin()?
         .ok_or_else(|| Error::usage("give the text with -p TEXT or -f FILE, or pipe it to stdin"))
 }
+
+/// A JSON file (a schema, say); a parse error names the file, line and column.
+pub fn read_json_file(path: &Path) -> Result<serde_json::Value> {
+    let text = read_text_file(path)?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::bad_input(format!("not valid JSON: {e}")).with_file(path))
+}

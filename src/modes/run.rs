@@ -2,11 +2,13 @@
 //! goes to stdout; a timing line goes to stderr.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::{input, output};
 use crate::assistant::load;
 use crate::cli::RunArgs;
 use crate::engine::generate::{generate, Request};
+use crate::engine::grammar::{Grammar, Grammars, Whole};
 use crate::error::{Error, Result};
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -32,6 +34,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
             prompt.len()
         )));
     }
+    if let Some(path) = &args.json_schema {
+        let grammar = Grammar::JsonSchema(input::read_json_file(path)?);
+        let grammars = Grammars::new(Arc::clone(&loaded.tokenizer))?;
+        let whole = Whole::new(&grammars, &grammar).map_err(|e| e.with_file(path))?;
+        sampler.set_constraint(Box::new(whole));
+    }
     let mut session = load::session(&loaded.model, n_ctx, &args.model.config())?;
     // A reader that went away (`hearth run … | head -c 10`) ends the generation.
     let reader_gone = AtomicBool::new(false);
@@ -54,6 +62,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     output::print("\n")?;
     eprintln!("{}", stats.summary());
     if args.verbose {
+        if let Some((spent, n)) = sampler.constraint_cost() {
+            let per = spent.as_secs_f64() * 1e6 / n.max(1) as f64;
+            eprintln!("grammar: {n} masks, {per:.0} µs each");
+        }
         eprintln!("{}", output::placement_line(&loaded.model.backend.placement()));
         if let Some(rss) = output::peak_rss() {
             eprintln!("peak resident memory: {}", output::human_bytes(rss));

@@ -3,9 +3,13 @@
 //! the default model through a call — refused without `--allow`, run with it.
 
 use std::fs;
+use std::sync::Arc;
 
+use hearth::assistant::agent::call_grammar;
 use hearth::chat::{CallFormat, ChatTemplate, Message, RenderOptions, ToolCall};
+use hearth::engine::grammar::{Constraint, Grammars, Triggered};
 use hearth::gguf::GgufFile;
+use hearth::tokenizer::Tokenizer;
 use serde_json::json;
 
 use crate::common::{self, golden_json, model_path};
@@ -80,4 +84,95 @@ fn ask_refuses_a_command_without_allow_and_runs_it_with() {
     // The step limit ends the turn with one clear line, exit code 1.
     assert!(err.contains("stopped after 1 tool step"), "{err}");
     assert_eq!(out.status.code(), Some(1), "{err}");
+}
+
+/// Feeds `text`'s tokens through `c` the way sampling does (mask, then commit); returns
+/// whether every token was allowed.
+fn feed(c: &mut dyn Constraint, tok: &Tokenizer, text: &str, n_vocab: usize) -> bool {
+    for id in tok.encode(text, false, true).unwrap() {
+        let mut logits = vec![0f32; n_vocab];
+        c.mask(&mut logits).unwrap();
+        if logits[id as usize] == f32::NEG_INFINITY {
+            return false;
+        }
+        c.commit(id).unwrap();
+    }
+    true
+}
+
+#[test]
+fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_go() {
+    let file = GgufFile::open(model_path(common::QWEN25_CODER)).expect("open model");
+    let tok = Arc::new(Tokenizer::from_gguf(file.metadata()).unwrap());
+    let n = tok.n_vocab();
+    let grammars = Grammars::new(Arc::clone(&tok)).unwrap();
+    let (trigger, grammar) = call_grammar(CallFormat::Hermes).unwrap();
+    let new = || Triggered::new(&grammars, grammar.clone(), trigger, Arc::clone(&tok)).unwrap();
+    // Before the tag anything goes; a valid call is allowed token by token; after the
+    // closing tag, anything goes again.
+    let mut c = new();
+    assert!(feed(&mut c, &tok, "Let me look at {this}.", n));
+    assert!(feed(&mut c, &tok, "<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"src/lib.rs\"}}\n</tool_call>", n));
+    assert!(feed(&mut c, &tok, "Anything {at all} \"name\": nope", n));
+    // Inside a call: no unknown tool, no argument the schema lacks, no wrong type.
+    for bad in [
+        "{\"name\": \"delete_all\"",
+        "{\"name\": \"read_file\", \"arguments\": {\"file\"",
+        "{\"name\": \"read_file\", \"arguments\": {\"path\": 3",
+        "{\"name\": \"run_command\", \"arguments\": {}}",
+    ] {
+        let mut c = new();
+        assert!(feed(&mut c, &tok, "<tool_call>\n", n));
+        assert!(!feed(&mut c, &tok, bad, n), "{bad} was allowed");
+    }
+}
+
+#[test]
+fn json_schema_output_is_valid_json_under_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.json");
+    fs::write(&schema, json!({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}, "languages": {"type": "array", "items": {"type": "string"}, "maxItems": 2}}, "required": ["name", "age", "languages"], "additionalProperties": false}).to_string()).unwrap();
+    let m = model_path(common::QWEN25_CODER);
+    let (m, s) = (m.to_str().unwrap(), schema.to_str().unwrap());
+    let run = common::run(&[
+        "run",
+        "-m",
+        m,
+        "--temp",
+        "0",
+        "-n",
+        "80",
+        "--json-schema",
+        s,
+        "-p",
+        "A JSON record of a programmer named Ada:",
+    ]);
+    let ask = common::run(&[
+        "ask",
+        "-m",
+        m,
+        "--temp",
+        "0",
+        "-n",
+        "80",
+        "--json-schema",
+        s,
+        "Describe Ada Lovelace as a record.",
+    ]);
+    for out in [run, ask] {
+        let text = common::stdout(&out);
+        let v: serde_json::Value =
+            serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let obj = v.as_object().unwrap();
+        assert_eq!(obj.len(), 3, "{v}");
+        assert!(obj["name"].is_string() && obj["age"].as_u64().is_some(), "{v}");
+        let langs = obj["languages"].as_array().unwrap();
+        assert!(langs.len() <= 2 && langs.iter().all(|l| l.is_string()), "{v}");
+    }
+    // A schema that is not JSON is one line naming the file, exit 2.
+    fs::write(&schema, "{not json").unwrap();
+    let out = common::run(&["run", "-m", m, "-n", "4", "--json-schema", s, "-p", "x"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("schema.json") && err.contains("not valid JSON"), "{err}");
 }

@@ -1,0 +1,221 @@
+//! Grammar-constrained decoding on llguidance: our vocabulary as its token trie (built
+//! once per tokenizer), grammars (Lark with JSON Schema inside, or JSON Schema alone)
+//! compiled into matchers, and the [`Constraint`]s sampling applies — one that holds from
+//! the first token (`--json-schema`), and one that wakes when the model writes a trigger
+//! (a tool call's opening tag) and lets go when the call is complete.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use llguidance::api::TopLevelGrammar;
+use llguidance::{Matcher, ParserFactory};
+use toktrie::{TokEnv, TokRxInfo, TokTrie, TokenizerEnv};
+
+use crate::error::{Error, Result};
+use crate::tokenizer::{TokenType, Tokenizer};
+
+/// What the sampler asks of a constraint, token by token.
+pub trait Constraint: Send {
+    /// Sets the logits of tokens the grammar does not allow here to -inf.
+    fn mask(&mut self, logits: &mut [f32]) -> Result<()>;
+    /// Takes the token that was sampled.
+    fn commit(&mut self, token: u32) -> Result<()>;
+    /// Time spent computing masks so far, and how many.
+    fn cost(&self) -> (Duration, usize);
+}
+
+/// Our tokenizer as llguidance sees it: every token's bytes (control tokens marked as
+/// special), and tokenization for the grammar's literals.
+struct Env {
+    trie: TokTrie,
+    tokenizer: Arc<Tokenizer>,
+}
+
+impl TokenizerEnv for Env {
+    fn tok_trie(&self) -> &TokTrie {
+        &self.trie
+    }
+
+    fn tokenize_bytes(&self, s: &[u8]) -> Vec<u32> {
+        let text = String::from_utf8_lossy(s);
+        self.tokenizer.encode(&text, false, false).unwrap_or_default()
+    }
+}
+
+/// The compiled vocabulary and the factory of matchers for one tokenizer.
+#[derive(Clone)]
+pub struct Grammars {
+    factory: Arc<ParserFactory>,
+}
+
+impl Grammars {
+    /// Builds the token trie of `tokenizer` (a few tens of milliseconds for 150k tokens).
+    pub fn new(tokenizer: Arc<Tokenizer>) -> Result<Grammars> {
+        let n = tokenizer.n_vocab();
+        let words: Vec<Vec<u8>> = (0..n as u32).map(|id| token_bytes(&tokenizer, id)).collect();
+        let eos = tokenizer.eos().or_else(|| tokenizer.eot()).unwrap_or(0);
+        let info = TokRxInfo::new(n as u32, eos);
+        let trie = TokTrie::from(&info, &words);
+        let env: TokEnv = Arc::new(Env { trie, tokenizer });
+        let mut factory = ParserFactory::new_simple(&env).map_err(grammar_error)?;
+        factory.quiet();
+        Ok(Grammars { factory: Arc::new(factory) })
+    }
+
+    /// A matcher for `grammar`; the error says what is wrong with it.
+    pub fn matcher(&self, grammar: &Grammar) -> Result<Matcher> {
+        let top = match grammar {
+            Grammar::JsonSchema(schema) => TopLevelGrammar::from_json_schema(schema.clone()),
+            Grammar::Lark(text) => TopLevelGrammar::from_lark(text.clone()),
+        };
+        let parser = self.factory.create_parser(top).map_err(grammar_error)?;
+        let m = Matcher::new(Ok(parser));
+        match m.get_error() {
+            Some(e) => Err(Error::bad_input(format!("grammar: {e}"))),
+            None => Ok(m),
+        }
+    }
+}
+
+/// A token's bytes for the trie: control tokens as their text behind the special marker
+/// (so no literal matches them by accident); the rest as they decode.
+fn token_bytes(tokenizer: &Tokenizer, id: u32) -> Vec<u8> {
+    let piece = tokenizer.token_to_piece(id, true).map(<[u8]>::to_vec).unwrap_or_default();
+    match tokenizer.token_type(id) {
+        Some(TokenType::Control | TokenType::Unknown) => {
+            let mut marked = vec![TokTrie::SPECIAL_TOKEN_MARKER];
+            marked.extend_from_slice(&piece);
+            marked
+        }
+        _ => piece,
+    }
+}
+
+fn grammar_error(e: impl std::fmt::Display) -> Error {
+    Error::bad_input(format!("grammar: {e}"))
+}
+
+/// A grammar, as users and the tools give them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grammar {
+    /// Output that is one JSON value valid under this schema.
+    JsonSchema(serde_json::Value),
+    /// llguidance's Lark dialect (JSON Schema inside as `%json { … }`).
+    Lark(String),
+}
+
+/// Masks `logits` by `m`'s allowed set (tokens past the vocabulary are never allowed).
+fn apply(m: &mut Matcher, logits: &mut [f32]) -> Result<()> {
+    // A complete value leaves only the end of text.
+    let allowed = m.compute_mask_or_eos().map_err(grammar_error)?;
+    for (id, l) in logits.iter_mut().enumerate() {
+        if !allowed.is_allowed(id as u32) {
+            *l = f32::NEG_INFINITY;
+        }
+    }
+    Ok(())
+}
+
+/// A grammar that holds from the first generated token to the end.
+pub struct Whole {
+    matcher: Matcher,
+    spent: Duration,
+    masks: usize,
+}
+
+impl Whole {
+    pub fn new(grammars: &Grammars, grammar: &Grammar) -> Result<Whole> {
+        Ok(Whole { matcher: grammars.matcher(grammar)?, spent: Duration::ZERO, masks: 0 })
+    }
+}
+
+impl Constraint for Whole {
+    fn mask(&mut self, logits: &mut [f32]) -> Result<()> {
+        let t = Instant::now();
+        apply(&mut self.matcher, logits)?;
+        self.spent += t.elapsed();
+        self.masks += 1;
+        Ok(())
+    }
+
+    fn commit(&mut self, token: u32) -> Result<()> {
+        self.matcher.consume_token(token).map_err(grammar_error)
+    }
+
+    fn cost(&self) -> (Duration, usize) {
+        (self.spent, self.masks)
+    }
+}
+
+/// A grammar that wakes when the text ends with `trigger` and holds until it is complete;
+/// then it sleeps until the next trigger.
+pub struct Triggered {
+    grammars: Grammars,
+    grammar: Grammar,
+    trigger: String,
+    tokenizer: Arc<Tokenizer>,
+    /// The text since the last call (only its tail matters).
+    recent: String,
+    active: Option<Matcher>,
+    spent: Duration,
+    masks: usize,
+}
+
+impl Triggered {
+    /// Checks that `grammar` compiles.
+    pub fn new(
+        grammars: &Grammars,
+        grammar: Grammar,
+        trigger: &str,
+        tokenizer: Arc<Tokenizer>,
+    ) -> Result<Triggered> {
+        grammars.matcher(&grammar)?;
+        Ok(Triggered {
+            grammars: grammars.clone(),
+            grammar,
+            trigger: trigger.to_string(),
+            tokenizer,
+            recent: String::new(),
+            active: None,
+            spent: Duration::ZERO,
+            masks: 0,
+        })
+    }
+}
+
+impl Constraint for Triggered {
+    fn mask(&mut self, logits: &mut [f32]) -> Result<()> {
+        let Some(m) = self.active.as_mut() else { return Ok(()) };
+        let t = Instant::now();
+        apply(m, logits)?;
+        self.spent += t.elapsed();
+        self.masks += 1;
+        Ok(())
+    }
+
+    fn commit(&mut self, token: u32) -> Result<()> {
+        if let Some(m) = self.active.as_mut() {
+            m.consume_token(token).map_err(grammar_error)?;
+            if m.is_stopped() || m.is_accepting().unwrap_or(false) {
+                self.active = None;
+            }
+            return Ok(());
+        }
+        let piece = self.tokenizer.token_to_piece(token, true).unwrap_or_default();
+        self.recent.push_str(&String::from_utf8_lossy(piece));
+        if self.recent.ends_with(&self.trigger) {
+            self.recent.clear();
+            self.active = Some(self.grammars.matcher(&self.grammar)?);
+        } else if self.recent.len() > 4 * self.trigger.len() {
+            let keep = self.recent.len() - self.trigger.len();
+            let cut =
+                (keep..self.recent.len()).find(|&i| self.recent.is_char_boundary(i)).unwrap_or(0);
+            self.recent.drain(..cut);
+        }
+        Ok(())
+    }
+
+    fn cost(&self) -> (Duration, usize) {
+        (self.spent, self.masks)
+    }
+}
