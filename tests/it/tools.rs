@@ -134,31 +134,14 @@ fn json_schema_output_is_valid_json_under_the_schema() {
     fs::write(&schema, json!({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}, "languages": {"type": "array", "items": {"type": "string"}, "maxItems": 2}}, "required": ["name", "age", "languages"], "additionalProperties": false}).to_string()).unwrap();
     let m = model_path(common::QWEN25_CODER);
     let (m, s) = (m.to_str().unwrap(), schema.to_str().unwrap());
-    let run = common::run(&[
-        "run",
-        "-m",
-        m,
-        "--temp",
-        "0",
-        "-n",
-        "80",
-        "--json-schema",
-        s,
-        "-p",
-        "A JSON record of a programmer named Ada:",
-    ]);
-    let ask = common::run(&[
-        "ask",
-        "-m",
-        m,
-        "--temp",
-        "0",
-        "-n",
-        "80",
-        "--json-schema",
-        s,
-        "Describe Ada Lovelace as a record.",
-    ]);
+    let greedy = ["-m", m, "--temp", "0", "-n", "80", "--json-schema", s];
+    let mut run_args = vec!["run"];
+    run_args.extend(greedy);
+    run_args.extend(["-p", "A JSON record of a programmer named Ada:"]);
+    let mut ask_args = vec!["ask"];
+    ask_args.extend(greedy);
+    ask_args.push("Describe Ada Lovelace as a record.");
+    let (run, ask) = (common::run(&run_args), common::run(&ask_args));
     for out in [run, ask] {
         let text = common::stdout(&out);
         let v: serde_json::Value =
