@@ -37,6 +37,24 @@ pub struct ToolUse {
 /// `{"name": NAME, "arguments": ARGS}` with NAME one of the tools and ARGS valid under
 /// that tool's schema, then the closing tag. The other forms are not constrained yet.
 pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar)> {
+    let schema = hermes_call_schema(format)?;
+    let lark = format!(
+        "start: WS? call WS? \"</tool_call>\"\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
+    );
+    Some(("<tool_call>", Grammar::Lark(lark)))
+}
+
+/// The same call written without the tags at the start of an answer, bare or in a
+/// fence marked json, as small models write them (the parser takes that form too).
+pub fn opening_grammar(format: CallFormat) -> Option<Grammar> {
+    let schema = hermes_call_schema(format)?;
+    Some(Grammar::Lark(format!(
+        "start: WS? (\"```json\" WS?)? call WS? \"```\"?\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
+    )))
+}
+
+/// One of the tools by name, with its arguments: the JSON Schema of a Hermes call.
+fn hermes_call_schema(format: CallFormat) -> Option<serde_json::Value> {
     if format != CallFormat::Hermes {
         return None;
     }
@@ -51,11 +69,7 @@ pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar)> {
             })
         })
         .collect();
-    let schema = serde_json::json!({ "oneOf": calls });
-    let lark = format!(
-        "start: WS? call WS? \"</tool_call>\"\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
-    );
-    Some(("<tool_call>", Grammar::Lark(lark)))
+    Some(serde_json::json!({ "oneOf": calls }))
 }
 
 /// A call about to run (or refused), as faces show it.
@@ -282,7 +296,10 @@ impl Assistant {
             return Ok(None);
         };
         let tok = Arc::clone(&self.loaded.tokenizer);
-        let c = Triggered::new(grammars, grammar.clone(), trigger, tok)?;
+        let mut c = Triggered::new(grammars, grammar.clone(), trigger, tok)?;
+        if let Some(opening) = self.tools.as_ref().and_then(|t| opening_grammar(t.format)) {
+            c = c.with_opening(opening)?;
+        }
         Ok(Some(Box::new(c)))
     }
 }

@@ -108,12 +108,11 @@ impl CallFormat {
     /// them — is that call (the reference's parsers take the same).
     fn loose(self, content: String) -> Parsed {
         let body = content.trim();
-        let body = body
-            .strip_prefix("```json")
-            .or_else(|| body.strip_prefix("```"))
-            .and_then(|b| b.trim_end().strip_suffix("```"))
-            .unwrap_or(body)
-            .trim();
+        // The fence's closing line may be missing: the answer can end at the call.
+        let body =
+            body.strip_prefix("```json").or_else(|| body.strip_prefix("```")).unwrap_or(body);
+        let body = body.trim_end();
+        let body = body.strip_suffix("```").unwrap_or(body).trim();
         let call = serde_json::from_str::<Value>(body).ok().filter(|v| {
             v.get("name").is_some_and(Value::is_string)
                 && (v.get("arguments").is_some_and(Value::is_object)

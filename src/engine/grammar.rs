@@ -148,7 +148,10 @@ impl Constraint for Whole {
 }
 
 /// A grammar that wakes when the text ends with `trigger` and holds until it is complete;
-/// then it sleeps until the next trigger.
+/// then it sleeps until the next trigger. Optionally a second grammar may wake at the
+/// very start of the answer (`opening`): while the answer so far could begin what it
+/// describes (a bare or fenced JSON call, as small models write them), its tokens are
+/// kept, and once it can only be that, the grammar takes them and holds from there.
 pub struct Triggered {
     grammars: Grammars,
     grammar: Grammar,
@@ -157,9 +160,14 @@ pub struct Triggered {
     /// The text since the last call (only its tail matters).
     recent: String,
     active: Option<Matcher>,
+    /// The start-of-answer grammar and the answer's tokens while it may still apply.
+    opening: Option<(Grammar, Vec<u32>)>,
     spent: Duration,
     masks: usize,
 }
+
+/// Beginnings of an answer that open a loose call: `{`, or a fence marked json.
+const OPENINGS: [&str; 2] = ["{", "```json"];
 
 impl Triggered {
     /// Checks that `grammar` compiles.
@@ -177,9 +185,42 @@ impl Triggered {
             tokenizer,
             recent: String::new(),
             active: None,
+            opening: None,
             spent: Duration::ZERO,
             masks: 0,
         })
+    }
+
+    /// Also constrains an answer that begins as `opening` describes (see the type).
+    pub fn with_opening(mut self, opening: Grammar) -> Result<Triggered> {
+        self.grammars.matcher(&opening)?;
+        self.opening = Some((opening, Vec::new()));
+        Ok(self)
+    }
+
+    /// Follows the answer's start: keeps its tokens while it may open a loose call, arms
+    /// the opening grammar once it surely does (and the grammar takes what was written).
+    fn watch_opening(&mut self, token: u32) -> Result<()> {
+        let Some((grammar, tokens)) = self.opening.as_mut() else { return Ok(()) };
+        tokens.push(token);
+        let text = self.tokenizer.decode(tokens).unwrap_or_default();
+        let start = text.trim_start();
+        // Still only whitespace, or the beginning (or more) of one of the openings.
+        let opens = OPENINGS.iter().any(|o| o.starts_with(start) || start.starts_with(o));
+        if !opens {
+            self.opening = None;
+            return Ok(());
+        }
+        let sure = start.starts_with('{') || (start.starts_with("```json") && start.contains('{'));
+        if sure {
+            let mut m = self.grammars.matcher(grammar)?;
+            let taken = m.consume_tokens(tokens).is_ok();
+            self.opening = None;
+            if taken && !m.is_stopped() {
+                self.active = Some(m);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -201,10 +242,15 @@ impl Constraint for Triggered {
             }
             return Ok(());
         }
+        self.watch_opening(token)?;
+        if self.active.is_some() {
+            return Ok(());
+        }
         let piece = self.tokenizer.token_to_piece(token, true).unwrap_or_default();
         self.recent.push_str(&String::from_utf8_lossy(piece));
         if self.recent.ends_with(&self.trigger) {
             self.recent.clear();
+            self.opening = None;
             self.active = Some(self.grammars.matcher(&self.grammar)?);
         } else if self.recent.len() > 4 * self.trigger.len() {
             let keep = self.recent.len() - self.trigger.len();

@@ -5,7 +5,7 @@
 use std::fs;
 use std::sync::Arc;
 
-use hearth::assistant::agent::call_grammar;
+use hearth::assistant::agent::{call_grammar, opening_grammar};
 use hearth::chat::{CallFormat, ChatTemplate, Message, RenderOptions, ToolCall};
 use hearth::engine::grammar::{Constraint, Grammars, Triggered};
 use hearth::gguf::GgufFile;
@@ -114,6 +114,20 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
     assert!(feed(&mut c, &tok, "Let me look at {this}.", n));
     assert!(feed(&mut c, &tok, "<tool_call>\n{\"name\": \"read_file\", \"arguments\": {\"path\": \"src/lib.rs\"}}\n</tool_call>", n));
     assert!(feed(&mut c, &tok, "Anything {at all} \"name\": nope", n));
+    // At the start of an answer, a bare or fenced JSON call is held to the same schema;
+    // other code blocks are not.
+    let opening = opening_grammar(CallFormat::Hermes).unwrap();
+    let new_open = || new().with_opening(opening.clone()).unwrap();
+    assert!(!feed(&mut new_open(), &tok, "```json\n{\"name\": \"delete_all\"", n));
+    assert!(!feed(&mut new_open(), &tok, " {\"name\": \"read_file\", \"arguments\": {\"file\"", n));
+    assert!(feed(
+        &mut new_open(),
+        &tok,
+        "```json\n{\"name\": \"search\", \"arguments\": {\"pattern\": \"x\"}}\n```",
+        n
+    ));
+    assert!(feed(&mut new_open(), &tok, "```python\nprint({\"name\": 1})\n```", n));
+    assert!(feed(&mut new_open(), &tok, "Use {\"name\": \"delete_all\"} here", n));
     // Inside a call: no unknown tool, no argument the schema lacks, no wrong type.
     for bad in [
         "{\"name\": \"delete_all\"",
