@@ -7,7 +7,9 @@
 use std::sync::mpsc;
 
 use super::chat::{Assistant, TurnEvent};
-use super::tools::{Action, Class, Decision, Kind, Limits, Outcome, Permissions, Workspace};
+use super::tools::{
+    Action, Class, Decision, Kind, Limits, Outcome, Permissions, Refused, Workspace,
+};
 use crate::chat::toolcall::{Parsed, Scanner};
 use crate::chat::{CallFormat, Message, ToolCall};
 use crate::context::edits::FileChange;
@@ -172,11 +174,14 @@ impl Assistant {
                 Err(why) => problems.push(why),
             }
         }
+        for why in &problems {
+            let outcome = Outcome::refused(Refused::Invalid(why.clone()));
+            on(TurnEvent::ToolResult(bad_call_activity(), outcome));
+        }
         if calls.is_empty() {
             // Nothing to run: the answer as written, and what was wrong with it.
             self.history.push(Message::assistant(answer.trim_end()));
             let why = problems.join("; ");
-            on(TurnEvent::ToolResult(bad_call_activity(), Outcome::error(why.clone())));
             self.history.push(Message::user(format!(
                 "Your tool call could not be read ({why}). Write it again in the format the \
                  tools were described with."
@@ -203,7 +208,7 @@ impl Assistant {
         let ws = Workspace { files: &mut self.files, log: &mut self.log, count: &count, limits };
         let action = match Action::prepare(call, &ws) {
             Ok(action) => action,
-            Err(why) => {
+            Err(refused) => {
                 let activity = ToolActivity {
                     id: call.id.clone(),
                     name: call.name.clone(),
@@ -212,7 +217,7 @@ impl Assistant {
                     detail: None,
                     change: None,
                 };
-                let outcome = Outcome::error(why);
+                let outcome = Outcome::refused(refused);
                 on(TurnEvent::ToolResult(activity, outcome.clone()));
                 return outcome;
             }

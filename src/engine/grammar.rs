@@ -160,6 +160,9 @@ pub struct Triggered {
     /// The text since the last call (only its tail matters).
     recent: String,
     active: Option<Matcher>,
+    /// The active grammar is the opening one: it holds to the end of the answer (a call
+    /// written without tags is the whole answer).
+    to_the_end: bool,
     /// The start-of-answer grammar and the answer's tokens while it may still apply.
     opening: Option<(Grammar, Vec<u32>)>,
     spent: Duration,
@@ -185,6 +188,7 @@ impl Triggered {
             tokenizer,
             recent: String::new(),
             active: None,
+            to_the_end: false,
             opening: None,
             spent: Duration::ZERO,
             masks: 0,
@@ -218,6 +222,7 @@ impl Triggered {
             self.opening = None;
             if taken && !m.is_stopped() {
                 self.active = Some(m);
+                self.to_the_end = true;
             }
         }
         Ok(())
@@ -237,7 +242,8 @@ impl Constraint for Triggered {
     fn commit(&mut self, token: u32) -> Result<()> {
         if let Some(m) = self.active.as_mut() {
             m.consume_token(token).map_err(grammar_error)?;
-            if m.is_stopped() || m.is_accepting().unwrap_or(false) {
+            let closed = m.is_stopped() || m.is_accepting().unwrap_or(false);
+            if closed && !self.to_the_end {
                 self.active = None;
             }
             return Ok(());

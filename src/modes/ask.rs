@@ -43,12 +43,36 @@ pub fn run(args: &AskArgs) -> Result<()> {
     answer(&mut assistant, message)
 }
 
+/// The calls of a question, counted (printed with `HEARTH_VERBOSE`).
+#[derive(Debug, Default)]
+struct Tally {
+    /// Every call the model made, well-formed or not.
+    calls: usize,
+    /// Calls that did not parse, named no tool, or had arguments off the schema.
+    invalid: usize,
+    /// Calls refused for want of a permission.
+    refused: usize,
+}
+
+impl Tally {
+    fn line(&self) -> String {
+        let valid = self.calls - self.invalid;
+        format!("tools: {} calls, {valid} valid, {} refused", self.calls, self.refused)
+    }
+}
+
 /// Tool activity on stderr, one line each; a call that needs a permission not given is
 /// refused, with what it would have done.
-fn show_tool_event(ev: TurnEvent) {
+fn show_tool_event(ev: TurnEvent, tally: &mut Tally) {
+    // Every call ends in one result: run, refused, or not prepared.
+    if let TurnEvent::ToolResult(_, o) = &ev {
+        tally.calls += 1;
+        tally.invalid += usize::from(o.invalid);
+    }
     match ev {
         TurnEvent::ToolCall(a) => eprintln!("hearth: {}", a.title),
         TurnEvent::Approve(ap) => {
+            tally.refused += 1;
             let class = ap.class.name();
             eprintln!(
                 "hearth: not allowed: {} (pass --allow {class}); it would have done:",
@@ -91,6 +115,7 @@ pub(crate) fn open(config: &Config, system: &str, hint: &str) -> Result<Assistan
 /// Streams the answer to `message` to stdout; a failed turn or save is the error.
 fn answer(assistant: &mut Assistant, message: String) -> Result<()> {
     let mut printed: Result<()> = Ok(());
+    let mut tally = Tally::default();
     // A reader that went away (`hearth ask … | head`) stops the answer.
     let cancel = assistant.cancel_flag();
     let end = assistant.ask(message, &mut |ev| match (&ev, &printed) {
@@ -100,11 +125,15 @@ fn answer(assistant: &mut Assistant, message: String) -> Result<()> {
                 cancel.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        _ => show_tool_event(ev),
+        _ => show_tool_event(ev, &mut tally),
     });
     printed?;
     if output::stdout_closed() {
         return end.save_error.map_or(Ok(()), Err);
+    }
+    let verbose = std::env::var_os("HEARTH_VERBOSE").is_some();
+    if verbose && tally.calls > 0 {
+        eprintln!("{}", tally.line());
     }
     let stats = match end.end {
         Event::Done(stats) => stats,
@@ -112,7 +141,7 @@ fn answer(assistant: &mut Assistant, message: String) -> Result<()> {
         Event::Text(_) => return Err(Error::failed("the answer ended without a result")),
     };
     output::print("\n")?;
-    if std::env::var_os("HEARTH_VERBOSE").is_some() {
+    if verbose {
         eprintln!("{}", stats.summary());
     }
     match end.save_error {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wait_timeout::ChildExt;
 
-use super::{parse_args, Class, Kind, Outcome, Prepared, Tool, Workspace};
+use super::{parse_args, Class, Kind, Outcome, Prepared, Refused, Tool, Workspace};
 use crate::context::Root;
 
 pub const RUN_COMMAND: Tool = Tool {
@@ -48,8 +48,12 @@ struct Args {
     timeout_secs: Option<u64>,
 }
 
-fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, String> {
+fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, Refused> {
     let args: Args = parse_args("run_command", args)?;
+    build(args, ws).map_err(Refused::Failed)
+}
+
+fn build(args: Args, ws: &Workspace) -> Result<Prepared, String> {
     if args.command.trim().is_empty() {
         return Err("`run_command`: the command is empty".to_string());
     }
@@ -113,7 +117,7 @@ pub(super) fn run_command(root: &Root, line: &str, timeout: Duration, cap: usize
         true => format!("{ended}; no output"),
         false => format!("{ended}; output:\n{output}"),
     };
-    Outcome { text, failed }
+    Outcome { text, failed, invalid: false }
 }
 
 fn describe(status: ExitStatus) -> String {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::paths::resolve;
-use super::{parse_args, Class, Kind, Outcome, Prepared, Tool, Workspace};
+use super::{parse_args, Class, Kind, Outcome, Prepared, Refused, Tool, Workspace};
 use crate::context::edits::{apply_search_replace, diff_text, FileChange};
 
 pub const EDIT_FILE: Tool = Tool {
@@ -43,8 +43,12 @@ struct Args {
     content: Option<String>,
 }
 
-fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, String> {
+fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, Refused> {
     let args: Args = parse_args("edit_file", args)?;
+    build(args, ws).map_err(Refused::Failed)
+}
+
+fn build(args: Args, ws: &Workspace) -> Result<Prepared, String> {
     let (rel, abs) = resolve(ws.files.root(), &args.path)?;
     if rel.is_empty() || abs.is_dir() {
         return Err(format!("`{}` is not a file", args.path));

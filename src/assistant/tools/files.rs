@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::paths::{resolve, shown};
-use super::{parse_args, Class, Kind, Outcome, Prepared, Tool, Workspace};
+use super::{parse_args, Class, Kind, Outcome, Prepared, Refused, Tool, Workspace};
 use crate::context::Root;
 use crate::context::HEARTHIGNORE;
 
@@ -117,8 +117,12 @@ pub(super) fn walk(root: &Root, dir: &str, glob: Option<&PathGlob>) -> Vec<(Stri
         .collect()
 }
 
-fn prepare_list(args: Value, ws: &Workspace) -> Result<Prepared, String> {
+fn prepare_list(args: Value, ws: &Workspace) -> Result<Prepared, Refused> {
     let args: ListArgs = parse_args("list_files", args)?;
+    build_list(args, ws).map_err(Refused::Failed)
+}
+
+fn build_list(args: ListArgs, ws: &Workspace) -> Result<Prepared, String> {
     let root = ws.files.root().clone();
     let (dir, abs) = resolve(&root, &args.path)?;
     if !abs.is_dir() {
@@ -146,8 +150,12 @@ fn prepare_list(args: Value, ws: &Workspace) -> Result<Prepared, String> {
     Ok(Prepared::new(title, None, Box::new(run)))
 }
 
-fn prepare_read(args: Value, ws: &Workspace) -> Result<Prepared, String> {
+fn prepare_read(args: Value, ws: &Workspace) -> Result<Prepared, Refused> {
     let args: ReadArgs = parse_args("read_file", args)?;
+    build_read(args, ws).map_err(Refused::Failed)
+}
+
+fn build_read(args: ReadArgs, ws: &Workspace) -> Result<Prepared, String> {
     let (rel, abs) = resolve(ws.files.root(), &args.path)?;
     if abs.is_dir() {
         return Err(format!("`{}` is a directory; list_files lists it", shown(&rel)));

@@ -51,7 +51,7 @@ pub struct Tool {
     pub kind: Kind,
     pub class: Class,
     pub schema: fn() -> Value,
-    prepare: fn(Value, &Workspace) -> Result<Prepared, String>,
+    prepare: fn(Value, &Workspace) -> Result<Prepared, Refused>,
 }
 
 /// Every tool, in the order the model is told of them.
@@ -112,21 +112,50 @@ pub struct Workspace<'a> {
     pub limits: Limits,
 }
 
+/// Why a call was not prepared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// A malformed call: an unknown tool, or arguments that are not JSON or do not fit
+    /// the tool's schema (what the grammar rules out).
+    Invalid(String),
+    /// A well-formed call that cannot run: a path outside the root, a missing file, an
+    /// edit that does not apply.
+    Failed(String),
+}
+
+impl Refused {
+    pub fn message(&self) -> &str {
+        match self {
+            Refused::Invalid(m) | Refused::Failed(m) => m,
+        }
+    }
+}
+
 /// What running a call gave the model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub text: String,
     /// The tool failed (the text says why); the model sees that too.
     pub failed: bool,
+    /// The call itself was malformed (unparsed, an unknown tool, arguments off the schema).
+    pub invalid: bool,
 }
 
 impl Outcome {
     pub fn ok(text: impl Into<String>) -> Outcome {
-        Outcome { text: text.into(), failed: false }
+        Outcome { text: text.into(), failed: false, invalid: false }
     }
 
     pub fn error(text: impl Into<String>) -> Outcome {
-        Outcome { text: text.into(), failed: true }
+        Outcome { text: text.into(), failed: true, invalid: false }
+    }
+
+    /// A call that was not prepared, and why.
+    pub fn refused(r: Refused) -> Outcome {
+        match r {
+            Refused::Invalid(text) => Outcome { text, failed: true, invalid: true },
+            Refused::Failed(text) => Outcome::error(text),
+        }
     }
 }
 
@@ -159,13 +188,15 @@ pub struct Action {
 impl Action {
     /// Checks `call`: a known tool, arguments that fit its schema, paths inside the root,
     /// an edit that applies. The error is what the model is told.
-    pub fn prepare(call: &ToolCall, ws: &Workspace) -> Result<Action, String> {
+    pub fn prepare(call: &ToolCall, ws: &Workspace) -> Result<Action, Refused> {
         let tool = find(&call.name).ok_or_else(|| {
             let known: Vec<&str> = TOOLS.iter().map(|t| t.name).collect();
-            format!("unknown tool `{}` (the tools are {})", call.name, known.join(", "))
+            let names = known.join(", ");
+            Refused::Invalid(format!("unknown tool `{}` (the tools are {names})", call.name))
         })?;
-        let args: Value = serde_json::from_str(&call.arguments)
-            .map_err(|e| format!("the arguments of `{}` are not valid JSON: {e}", call.name))?;
+        let args: Value = serde_json::from_str(&call.arguments).map_err(|e| {
+            Refused::Invalid(format!("the arguments of `{}` are not valid JSON: {e}", call.name))
+        })?;
         let prepared = (tool.prepare)(args, ws)?;
         Ok(Action { call: call.clone(), tool, prepared })
     }
@@ -176,13 +207,13 @@ impl Action {
 }
 
 /// A tool's arguments as its typed form; the error names the field.
-fn parse_args<T: DeserializeOwned>(tool: &str, args: Value) -> Result<T, String> {
+fn parse_args<T: DeserializeOwned>(tool: &str, args: Value) -> Result<T, Refused> {
     serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
-        match path.as_str() {
+        Refused::Invalid(match path.as_str() {
             "." => format!("`{tool}`: {}", e.inner()),
             _ => format!("`{tool}`: {path}: {}", e.inner()),
-        }
+        })
     })
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::files::{walk, PathGlob};
 use super::paths::{resolve, shown};
-use super::{parse_args, Class, Kind, Outcome, Prepared, Tool, Workspace};
+use super::{parse_args, Class, Kind, Outcome, Prepared, Refused, Tool, Workspace};
 
 pub const SEARCH: Tool = Tool {
     name: "search",
@@ -51,8 +51,12 @@ struct Args {
     case_insensitive: bool,
 }
 
-fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, String> {
+fn prepare(args: Value, ws: &Workspace) -> Result<Prepared, Refused> {
     let args: Args = parse_args("search", args)?;
+    build(args, ws).map_err(Refused::Failed)
+}
+
+fn build(args: Args, ws: &Workspace) -> Result<Prepared, String> {
     let root = ws.files.root().clone();
     let (dir, abs) = resolve(&root, &args.path)?;
     if !abs.exists() {

@@ -40,7 +40,7 @@ fn call(p: &mut Project, name: &str, args: serde_json::Value) -> Result<Outcome,
         limits: Limits::default(),
     };
     let c = ToolCall::new(0, name, &args);
-    let action = Action::prepare(&c, &ws)?;
+    let action = Action::prepare(&c, &ws).map_err(|r| r.message().to_string())?;
     Ok(action.run(&mut ws))
 }
 
