@@ -10,10 +10,10 @@ use super::chat::{Assistant, TurnEvent};
 use super::tools::{
     Action, Class, Decision, Kind, Limits, Outcome, Permissions, Refused, Workspace,
 };
-use crate::chat::toolcall::{Parsed, Scanner};
+use crate::chat::toolcall::{call_id, Parsed, Scanner};
 use crate::chat::{CallFormat, Message, ToolCall};
 use crate::context::edits::FileChange;
-use crate::engine::grammar::{Constraint, Grammar, Grammars, Triggered, Whole};
+use crate::engine::grammar::{CallGrammar, Constraint, Grammar, Grammars, Whole};
 use crate::error::Result;
 use std::sync::Arc;
 
@@ -30,36 +30,27 @@ pub struct ToolUse {
     pub permissions: Permissions,
     pub max_steps: usize,
     pub limits: Limits,
-    /// The grammar a call follows once its trigger is written, when the format has one
-    /// and the grammar is on.
-    pub grammar: Option<(Grammars, &'static str, Grammar)>,
+    /// The grammar calls follow, when the format has one and the grammar is on.
+    pub grammar: Option<CallGrammar>,
 }
 
-/// The grammar of one call in `format`, and the text that opens it: for the Hermes form,
-/// `{"name": NAME, "arguments": ARGS}` with NAME one of the tools and ARGS valid under
-/// that tool's schema, then the closing tag. The other forms are not constrained yet.
-pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar)> {
-    let schema = hermes_call_schema(format)?;
-    let lark = format!(
-        "start: WS? call WS? \"</tool_call>\"\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
-    );
-    Some(("<tool_call>", Grammar::Lark(lark)))
-}
-
-/// The same call written without the tags at the start of an answer, bare or in a
-/// fence marked json, as small models write them (the parser takes that form too).
-pub fn opening_grammar(format: CallFormat) -> Option<Grammar> {
-    let schema = hermes_call_schema(format)?;
-    Some(Grammar::Lark(format!(
-        "start: WS? (\"```json\" WS?)? call WS? \"```\"?\ncall: %json {schema}\nWS: /[ \\t\\r\\n]+/\n"
-    )))
-}
-
-/// One of the tools by name, with its arguments: the JSON Schema of a Hermes call.
-fn hermes_call_schema(format: CallFormat) -> Option<serde_json::Value> {
+/// The grammars of a call in `format`: the text that opens it, the grammar from there
+/// (for the Hermes form `{"name": NAME, "arguments": ARGS}` with NAME one of the tools
+/// and ARGS valid under its schema, then the closing tag), and the grammar of the same
+/// call written without the tags at the start of an answer, bare or in a fence marked
+/// json, as small models write them. The other forms are not constrained yet.
+pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar, Grammar)> {
     if format != CallFormat::Hermes {
         return None;
     }
+    let call = format!("call: %json {}\nWS: /[ \\t\\r\\n]+/\n", hermes_call_schema());
+    let tagged = format!("start: WS? call WS? \"</tool_call>\"\n{call}");
+    let loose = format!("start: WS? (\"```json\" WS?)? call WS? \"```\"?\n{call}");
+    Some(("<tool_call>", Grammar::Lark(tagged), Grammar::Lark(loose)))
+}
+
+/// One of the tools by name, with its arguments: the JSON Schema of a Hermes call.
+fn hermes_call_schema() -> serde_json::Value {
     let calls: Vec<serde_json::Value> = super::tools::TOOLS
         .iter()
         .map(|t| {
@@ -71,7 +62,7 @@ fn hermes_call_schema(format: CallFormat) -> Option<serde_json::Value> {
             })
         })
         .collect();
-    Some(serde_json::json!({ "oneOf": calls }))
+    serde_json::json!({ "oneOf": calls })
 }
 
 /// A call about to run (or refused), as faces show it.
@@ -107,15 +98,14 @@ impl Assistant {
         max_steps: usize,
     ) -> Option<CallFormat> {
         let format = CallFormat::detect(self.format.template.text())?;
-        let grammar = match (call_grammar(format), self.grammar_on) {
-            (Some((trigger, g)), true) => match Grammars::new(Arc::clone(&self.loaded.tokenizer)) {
-                Ok(gs) => Some((gs, trigger, g)),
-                Err(e) => {
-                    self.info(format!("tool calls are not constrained: {e}"));
-                    None
-                }
-            },
-            _ => None,
+        let grammar = match call_grammar(format).filter(|_| self.grammar_on) {
+            Some((trigger, call, opening)) => {
+                let made = self
+                    .grammars()
+                    .and_then(|gs| CallGrammar::new(&gs, trigger, call, Some(opening)));
+                made.map_err(|e| self.info(format!("tool calls are not constrained: {e}"))).ok()
+            }
+            None => None,
         };
         self.format.opts.tools = Some(super::tools::definitions());
         if self.config.prompt.system_prompt.is_none() && !self.system.contains(TOOLS_PROMPT.trim())
@@ -125,11 +115,6 @@ impl Assistant {
         self.tools =
             Some(ToolUse { format, permissions, max_steps, limits: Limits::default(), grammar });
         Some(format)
-    }
-
-    /// The tool settings in force, when tools are on.
-    pub fn tool_use(&self) -> Option<&ToolUse> {
-        self.tools.as_ref()
     }
 
     /// Streams an answer's text to `on`, holding back what belongs to a call; names the
@@ -168,7 +153,8 @@ impl Assistant {
         for (i, c) in parsed.calls.into_iter().enumerate() {
             match c {
                 Ok(mut call) => {
-                    call.id = format!("call{:05}", self.history.len() * 16 + i);
+                    // Unique in the conversation, whatever the model wrote.
+                    call.id = call_id(self.history.len() * 16 + i);
                     calls.push(call);
                 }
                 Err(why) => problems.push(why),
@@ -209,26 +195,17 @@ impl Assistant {
         let action = match Action::prepare(call, &ws) {
             Ok(action) => action,
             Err(refused) => {
-                let activity = ToolActivity {
-                    id: call.id.clone(),
-                    name: call.name.clone(),
-                    title: call.name.clone(),
-                    kind: super::tools::find(&call.name).map_or(Kind::Read, |t| t.kind),
-                    detail: None,
-                    change: None,
-                };
+                let kind = super::tools::find(&call.name).map_or(Kind::Read, |t| t.kind);
+                let activity = ToolActivity::of(call, call.name.clone(), kind);
                 let outcome = Outcome::refused(refused);
                 on(TurnEvent::ToolResult(activity, outcome.clone()));
                 return outcome;
             }
         };
         let activity = ToolActivity {
-            id: call.id.clone(),
-            name: call.name.clone(),
-            title: action.prepared.title.clone(),
-            kind: action.tool.kind,
             detail: action.prepared.detail.clone(),
             change: action.prepared.change.clone(),
+            ..ToolActivity::of(call, action.prepared.title.clone(), action.tool.kind)
         };
         let class = action.tool.class;
         let allowed = self.tools.as_ref().is_some_and(|t| t.permissions.allows(class));
@@ -262,16 +239,18 @@ impl Assistant {
     }
 }
 
+impl ToolActivity {
+    /// `call` shown as `title`, with no detail.
+    fn of(call: &ToolCall, title: String, kind: Kind) -> ToolActivity {
+        let (id, name) = (call.id.clone(), call.name.clone());
+        ToolActivity { id, name, title, kind, detail: None, change: None }
+    }
+}
+
 /// The activity shown for calls that could not be read.
 fn bad_call_activity() -> ToolActivity {
-    ToolActivity {
-        id: String::new(),
-        name: String::new(),
-        title: "a tool call that could not be read".to_string(),
-        kind: Kind::Read,
-        detail: None,
-        change: None,
-    }
+    let unread = ToolCall { id: String::new(), name: String::new(), arguments: String::new() };
+    ToolActivity::of(&unread, "a tool call that could not be read".to_string(), Kind::Read)
 }
 
 impl Assistant {
@@ -284,10 +263,20 @@ impl Assistant {
     /// Makes every answer follow `grammar` (`--json-schema`); the error says what is
     /// wrong with the grammar.
     pub fn set_output_grammar(&mut self, grammar: Grammar) -> Result<()> {
-        let grammars = Grammars::new(Arc::clone(&self.loaded.tokenizer))?;
+        let grammars = self.grammars()?;
         grammars.matcher(&grammar)?;
         self.output_grammar = Some((grammars, grammar));
         Ok(())
+    }
+
+    /// The model's vocabulary compiled for grammars, built on first use.
+    fn grammars(&mut self) -> Result<Grammars> {
+        if let Some(g) = &self.grammars {
+            return Ok(g.clone());
+        }
+        let g = Grammars::new(Arc::clone(&self.loaded.tokenizer))?;
+        self.grammars = Some(g.clone());
+        Ok(g)
     }
 
     /// The constraint of this generation: the output grammar, else the tool-call grammar
@@ -296,15 +285,8 @@ impl Assistant {
         if let Some((grammars, grammar)) = &self.output_grammar {
             return Ok(Some(Box::new(Whole::new(grammars, grammar)?)));
         }
-        let tools = self.tools.as_ref();
-        let Some((grammars, trigger, grammar)) = tools.and_then(|t| t.grammar.as_ref()) else {
-            return Ok(None);
-        };
-        let tok = Arc::clone(&self.loaded.tokenizer);
-        let mut c = Triggered::new(grammars, grammar.clone(), trigger, tok)?;
-        if let Some(opening) = self.tools.as_ref().and_then(|t| opening_grammar(t.format)) {
-            c = c.with_opening(opening)?;
-        }
-        Ok(Some(Box::new(c)))
+        let spec = self.tools.as_ref().and_then(|t| t.grammar.as_ref());
+        let tok = &self.loaded.tokenizer;
+        Ok(spec.map(|g| Box::new(g.constraint(Arc::clone(tok))) as Box<dyn Constraint>))
     }
 }

@@ -133,6 +133,8 @@ pub struct Assistant {
     pub(super) grammar_on: bool,
     /// A grammar every answer follows (`--json-schema`).
     pub(super) output_grammar: Option<(Grammars, Grammar)>,
+    /// The vocabulary compiled for grammars, once one is used.
+    pub(super) grammars: Option<Grammars>,
     cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
 }
@@ -185,6 +187,7 @@ impl Assistant {
             tools: None,
             grammar_on: true,
             output_grammar: None,
+            grammars: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,

@@ -28,8 +28,8 @@ impl ToolCall {
     }
 }
 
-/// An id of nine alphanumerics, unique within a turn.
-fn call_id(index: usize) -> String {
+/// An id of nine alphanumerics (`call` and five digits) for call number `index`.
+pub fn call_id(index: usize) -> String {
     format!("call{index:05}")
 }
 

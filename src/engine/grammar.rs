@@ -2,7 +2,8 @@
 //! once per tokenizer), grammars (Lark with JSON Schema inside, or JSON Schema alone)
 //! compiled into matchers, and the [`Constraint`]s sampling applies — one that holds from
 //! the first token (`--json-schema`), and one that wakes when the model writes a trigger
-//! (a tool call's opening tag) and lets go when the call is complete.
+//! (a tool call's opening tag, or a call at the start of an answer) and lets go when the
+//! call is complete.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,26 +117,38 @@ fn apply(m: &mut Matcher, logits: &mut [f32]) -> Result<()> {
     Ok(())
 }
 
+/// Time spent computing masks, and how many.
+#[derive(Debug, Default, Clone, Copy)]
+struct Spent {
+    time: Duration,
+    masks: usize,
+}
+
+impl Spent {
+    fn mask(&mut self, m: &mut Matcher, logits: &mut [f32]) -> Result<()> {
+        let t = Instant::now();
+        apply(m, logits)?;
+        self.time += t.elapsed();
+        self.masks += 1;
+        Ok(())
+    }
+}
+
 /// A grammar that holds from the first generated token to the end.
 pub struct Whole {
     matcher: Matcher,
-    spent: Duration,
-    masks: usize,
+    spent: Spent,
 }
 
 impl Whole {
     pub fn new(grammars: &Grammars, grammar: &Grammar) -> Result<Whole> {
-        Ok(Whole { matcher: grammars.matcher(grammar)?, spent: Duration::ZERO, masks: 0 })
+        Ok(Whole { matcher: grammars.matcher(grammar)?, spent: Spent::default() })
     }
 }
 
 impl Constraint for Whole {
     fn mask(&mut self, logits: &mut [f32]) -> Result<()> {
-        let t = Instant::now();
-        apply(&mut self.matcher, logits)?;
-        self.spent += t.elapsed();
-        self.masks += 1;
-        Ok(())
+        self.spent.mask(&mut self.matcher, logits)
     }
 
     fn commit(&mut self, token: u32) -> Result<()> {
@@ -143,83 +156,91 @@ impl Constraint for Whole {
     }
 
     fn cost(&self) -> (Duration, usize) {
-        (self.spent, self.masks)
+        (self.spent.time, self.spent.masks)
     }
 }
 
-/// A grammar that wakes when the text ends with `trigger` and holds until it is complete;
-/// then it sleeps until the next trigger. Optionally a second grammar may wake at the
-/// very start of the answer (`opening`): while the answer so far could begin what it
-/// describes (a bare or fenced JSON call, as small models write them), its tokens are
-/// kept, and once it can only be that, the grammar takes them and holds from there.
-pub struct Triggered {
+/// The grammar of tool calls: the text that wakes it, the grammar a call follows from
+/// there to its end, and optionally a grammar for a call written without the trigger at
+/// the very start of an answer (bare or fenced JSON, as small models write them).
+/// Both grammars are compiled once, when it is made.
+#[derive(Clone)]
+pub struct CallGrammar {
     grammars: Grammars,
-    grammar: Grammar,
     trigger: String,
+    call: Grammar,
+    opening: Option<Grammar>,
+}
+
+impl CallGrammar {
+    pub fn new(
+        grammars: &Grammars,
+        trigger: &str,
+        call: Grammar,
+        opening: Option<Grammar>,
+    ) -> Result<CallGrammar> {
+        grammars.matcher(&call)?;
+        if let Some(o) = &opening {
+            grammars.matcher(o)?;
+        }
+        Ok(CallGrammar { grammars: grammars.clone(), trigger: trigger.to_string(), call, opening })
+    }
+
+    /// The constraint of one generation.
+    pub fn constraint(&self, tokenizer: Arc<Tokenizer>) -> Triggered {
+        Triggered {
+            spec: self.clone(),
+            tokenizer,
+            recent: String::new(),
+            active: None,
+            to_the_end: false,
+            start: self.opening.as_ref().map(|_| Vec::new()),
+            spent: Spent::default(),
+        }
+    }
+}
+
+/// A [`CallGrammar`] at work: asleep until the text ends with the trigger, then holding
+/// until the call is complete, then asleep until the next trigger. While the answer so
+/// far could still begin a call without the trigger, its tokens are kept; once it can
+/// only be that, the opening grammar takes them and holds to the end of the answer.
+pub struct Triggered {
+    spec: CallGrammar,
     tokenizer: Arc<Tokenizer>,
-    /// The text since the last call (only its tail matters).
+    /// The tail of the text since the last call (as long as the trigger).
     recent: String,
     active: Option<Matcher>,
     /// The active grammar is the opening one: it holds to the end of the answer (a call
     /// written without tags is the whole answer).
     to_the_end: bool,
-    /// The start-of-answer grammar and the answer's tokens while it may still apply.
-    opening: Option<(Grammar, Vec<u32>)>,
-    spent: Duration,
-    masks: usize,
+    /// The answer's tokens while the opening grammar may still apply.
+    start: Option<Vec<u32>>,
+    spent: Spent,
 }
 
 /// Beginnings of an answer that open a loose call: `{`, or a fence marked json.
 const OPENINGS: [&str; 2] = ["{", "```json"];
 
 impl Triggered {
-    /// Checks that `grammar` compiles.
-    pub fn new(
-        grammars: &Grammars,
-        grammar: Grammar,
-        trigger: &str,
-        tokenizer: Arc<Tokenizer>,
-    ) -> Result<Triggered> {
-        grammars.matcher(&grammar)?;
-        Ok(Triggered {
-            grammars: grammars.clone(),
-            grammar,
-            trigger: trigger.to_string(),
-            tokenizer,
-            recent: String::new(),
-            active: None,
-            to_the_end: false,
-            opening: None,
-            spent: Duration::ZERO,
-            masks: 0,
-        })
-    }
-
-    /// Also constrains an answer that begins as `opening` describes (see the type).
-    pub fn with_opening(mut self, opening: Grammar) -> Result<Triggered> {
-        self.grammars.matcher(&opening)?;
-        self.opening = Some((opening, Vec::new()));
-        Ok(self)
-    }
-
     /// Follows the answer's start: keeps its tokens while it may open a loose call, arms
     /// the opening grammar once it surely does (and the grammar takes what was written).
-    fn watch_opening(&mut self, token: u32) -> Result<()> {
-        let Some((grammar, tokens)) = self.opening.as_mut() else { return Ok(()) };
+    fn watch_start(&mut self, token: u32) -> Result<()> {
+        let (Some(tokens), Some(opening)) = (self.start.as_mut(), self.spec.opening.as_ref())
+        else {
+            return Ok(());
+        };
         tokens.push(token);
         let text = self.tokenizer.decode(tokens).unwrap_or_default();
         let start = text.trim_start();
         // Still only whitespace, or the beginning (or more) of one of the openings.
-        let opens = OPENINGS.iter().any(|o| o.starts_with(start) || start.starts_with(o));
-        if !opens {
-            self.opening = None;
+        if !OPENINGS.iter().any(|o| o.starts_with(start) || start.starts_with(o)) {
+            self.start = None;
             return Ok(());
         }
-        let sure = start.starts_with('{') || (start.starts_with("```json") && start.contains('{'));
-        if sure {
-            let mut m = self.grammars.matcher(grammar)?;
+        if start.starts_with('{') || (start.starts_with("```json") && start.contains('{')) {
+            let mut m = self.spec.grammars.matcher(opening)?;
             let taken = m.consume_tokens(tokens).is_ok();
-            self.opening = None;
+            self.start = None;
             if taken && !m.is_stopped() {
                 self.active = Some(m);
                 self.to_the_end = true;
@@ -227,16 +248,31 @@ impl Triggered {
         }
         Ok(())
     }
+
+    /// Follows the text for the trigger; wakes the call grammar when it ends with it.
+    fn watch_trigger(&mut self, token: u32) -> Result<()> {
+        let piece = self.tokenizer.token_to_piece(token, true).unwrap_or_default();
+        self.recent.push_str(&String::from_utf8_lossy(piece));
+        if self.recent.ends_with(&self.spec.trigger) {
+            self.recent.clear();
+            self.start = None;
+            self.active = Some(self.spec.grammars.matcher(&self.spec.call)?);
+            return Ok(());
+        }
+        // Only a tail as long as the trigger can still end with it.
+        let keep = self.recent.len().saturating_sub(self.spec.trigger.len());
+        let cut = (keep..=self.recent.len()).find(|&i| self.recent.is_char_boundary(i));
+        self.recent.drain(..cut.unwrap_or(0));
+        Ok(())
+    }
 }
 
 impl Constraint for Triggered {
     fn mask(&mut self, logits: &mut [f32]) -> Result<()> {
-        let Some(m) = self.active.as_mut() else { return Ok(()) };
-        let t = Instant::now();
-        apply(m, logits)?;
-        self.spent += t.elapsed();
-        self.masks += 1;
-        Ok(())
+        match self.active.as_mut() {
+            Some(m) => self.spent.mask(m, logits),
+            None => Ok(()),
+        }
     }
 
     fn commit(&mut self, token: u32) -> Result<()> {
@@ -248,26 +284,14 @@ impl Constraint for Triggered {
             }
             return Ok(());
         }
-        self.watch_opening(token)?;
-        if self.active.is_some() {
-            return Ok(());
-        }
-        let piece = self.tokenizer.token_to_piece(token, true).unwrap_or_default();
-        self.recent.push_str(&String::from_utf8_lossy(piece));
-        if self.recent.ends_with(&self.trigger) {
-            self.recent.clear();
-            self.opening = None;
-            self.active = Some(self.grammars.matcher(&self.grammar)?);
-        } else if self.recent.len() > 4 * self.trigger.len() {
-            let keep = self.recent.len() - self.trigger.len();
-            let cut =
-                (keep..self.recent.len()).find(|&i| self.recent.is_char_boundary(i)).unwrap_or(0);
-            self.recent.drain(..cut);
+        self.watch_start(token)?;
+        if self.active.is_none() {
+            self.watch_trigger(token)?;
         }
         Ok(())
     }
 
     fn cost(&self) -> (Duration, usize) {
-        (self.spent, self.masks)
+        (self.spent.time, self.spent.masks)
     }
 }

@@ -199,10 +199,7 @@ impl Sampler {
             if masked.iter().all(|l| *l == f32::NEG_INFINITY) {
                 return Err(Error::failed("the grammar allows no token here"));
             }
-            let mut guard = std::mem::take(&mut self.constraint);
-            let token = self.sample_unconstrained(&masked);
-            std::mem::swap(&mut self.constraint, &mut guard);
-            return token;
+            return self.sample_unconstrained(&masked);
         }
         self.sample_unconstrained(logits)
     }

@@ -5,9 +5,9 @@
 use std::fs;
 use std::sync::Arc;
 
-use hearth::assistant::agent::{call_grammar, opening_grammar};
+use hearth::assistant::agent::call_grammar;
 use hearth::chat::{CallFormat, ChatTemplate, Message, RenderOptions, ToolCall};
-use hearth::engine::grammar::{Constraint, Grammars, Triggered};
+use hearth::engine::grammar::{CallGrammar, Constraint, Grammars};
 use hearth::gguf::GgufFile;
 use hearth::tokenizer::Tokenizer;
 use serde_json::json;
@@ -106,8 +106,9 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
     let tok = Arc::new(Tokenizer::from_gguf(file.metadata()).unwrap());
     let n = tok.n_vocab();
     let grammars = Grammars::new(Arc::clone(&tok)).unwrap();
-    let (trigger, grammar) = call_grammar(CallFormat::Hermes).unwrap();
-    let new = || Triggered::new(&grammars, grammar.clone(), trigger, Arc::clone(&tok)).unwrap();
+    let (trigger, call, opening) = call_grammar(CallFormat::Hermes).unwrap();
+    let tagged = CallGrammar::new(&grammars, trigger, call.clone(), None).unwrap();
+    let new = || tagged.constraint(Arc::clone(&tok));
     // Before the tag anything goes; a valid call is allowed token by token; after the
     // closing tag, anything goes again.
     let mut c = new();
@@ -116,8 +117,8 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
     assert!(feed(&mut c, &tok, "Anything {at all} \"name\": nope", n));
     // At the start of an answer, a bare or fenced JSON call is held to the same schema;
     // other code blocks are not.
-    let opening = opening_grammar(CallFormat::Hermes).unwrap();
-    let new_open = || new().with_opening(opening.clone()).unwrap();
+    let both = CallGrammar::new(&grammars, trigger, call, Some(opening)).unwrap();
+    let new_open = || both.constraint(Arc::clone(&tok));
     assert!(!feed(&mut new_open(), &tok, "```json\n{\"name\": \"delete_all\"", n));
     assert!(!feed(&mut new_open(), &tok, " {\"name\": \"read_file\", \"arguments\": {\"file\"", n));
     assert!(feed(

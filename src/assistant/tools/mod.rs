@@ -31,18 +31,6 @@ pub enum Kind {
     Execute,
 }
 
-impl Kind {
-    /// The name ACP gives the kind.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Read => "read",
-            Kind::Search => "search",
-            Kind::Edit => "edit",
-            Kind::Execute => "execute",
-        }
-    }
-}
-
 /// One tool: its name and description as the model sees them, the JSON schema of its
 /// arguments, what it does and which permission it needs, and how a call is prepared.
 pub struct Tool {
