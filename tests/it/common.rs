@@ -42,10 +42,12 @@ pub fn golden_json(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The `hearth` binary under test.
+/// The `hearth` binary under test, on the CPU unless a test names a backend with
+/// `--backend`: what a test prints must not depend on whether the machine has a Vulkan
+/// loader (without one, `auto` says so in a warning line).
 pub fn hearth() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-    cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+    cmd.env("NO_COLOR", "1").env("HEARTH_BACKEND", "cpu").stdin(Stdio::null());
     cmd
 }
 

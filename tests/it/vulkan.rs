@@ -253,7 +253,9 @@ fn without_a_vulkan_driver_auto_runs_on_the_cpu_with_one_warning() {
     let model = model_path(SMOLLM2);
     let prompt = PROMPT;
     let args = ["run", "-m", model.to_str().unwrap(), "-p", prompt, "-n", "4", "--temp", "0"];
-    let out = hearth().args(args).env("VK_ICD_FILENAMES", "/nonexistent").output().unwrap();
+    let mut auto = hearth();
+    auto.args(args).args(["--backend", "auto"]).env("VK_ICD_FILENAMES", "/nonexistent");
+    let out = auto.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("hearth: warning:")).collect();
