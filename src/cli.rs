@@ -284,10 +284,13 @@ pub struct RunArgs {
     /// Tokens to generate; -1: until the end of text or a full context.
     #[arg(short = 'n', long = "n-predict", default_value_t = -1, allow_negative_numbers = true)]
     pub n_predict: i64,
-    /// Keep generating past the model's end-of-text tokens.
     /// Constrain the output to one JSON value valid under this JSON Schema.
-    #[arg(long = "json-schema", value_name = "FILE")]
+    #[arg(long = "json-schema", value_name = "FILE", conflicts_with = "grammar")]
     pub json_schema: Option<PathBuf>,
+    /// Constrain the output to this grammar: GBNF (`root ::= …`) or llguidance's Lark.
+    #[arg(long = "grammar", value_name = "FILE")]
+    pub grammar: Option<PathBuf>,
+    /// Keep generating past the model's end-of-text tokens.
     #[arg(long)]
     pub ignore_eos: bool,
     /// Also say where the forward passes ran: weights and ops on the device vs the CPU.
@@ -349,8 +352,11 @@ pub struct AskArgs {
     #[arg(long = "max-steps", value_name = "N", default_value_t = crate::assistant::DEFAULT_MAX_STEPS)]
     pub max_steps: usize,
     /// Constrain the answer to one JSON value valid under this JSON Schema.
-    #[arg(long = "json-schema", value_name = "FILE")]
+    #[arg(long = "json-schema", value_name = "FILE", conflicts_with = "grammar")]
     pub json_schema: Option<PathBuf>,
+    /// Constrain the answer to this grammar: GBNF (`root ::= …`) or llguidance's Lark.
+    #[arg(long = "grammar", value_name = "FILE")]
+    pub grammar: Option<PathBuf>,
     /// Leave the model's tool calls unconstrained (to measure what the grammar changes).
     #[arg(long = "no-grammar")]
     pub no_grammar: bool,

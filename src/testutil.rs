@@ -69,3 +69,22 @@ pub fn rounded(w: GgmlType, x: &[f32], k: usize) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Grammars over a byte-level vocabulary (token `b` is byte `b`, a few merges above).
+pub fn byte_grammars() -> crate::engine::grammar::Grammars {
+    use crate::tokenizer::{testutil::gpt2_meta, Tokenizer};
+    let meta = gpt2_meta("gpt-2", &["a b", "ab c"], &["<|endoftext|>"]);
+    let tokenizer = Tokenizer::from_gguf(&meta).expect("a valid test vocabulary");
+    crate::engine::grammar::Grammars::new(std::sync::Arc::new(tokenizer)).expect("a trie")
+}
+
+/// Whether `grammar` takes `text` whole, fed byte by byte (see [`byte_grammars`]).
+pub fn grammar_takes(
+    g: &crate::engine::grammar::Grammars,
+    grammar: &crate::engine::grammar::Grammar,
+    text: &str,
+) -> bool {
+    let mut m = g.matcher(grammar).unwrap_or_else(|e| panic!("{e}\n{grammar:?}"));
+    let tokens: Vec<u32> = text.bytes().map(u32::from).collect();
+    m.consume_tokens(&tokens).is_ok() && m.is_accepting().unwrap_or(false)
+}

@@ -6,6 +6,7 @@
 
 use std::sync::mpsc;
 
+use super::callgrammar::call_spec;
 use super::chat::{Assistant, TurnEvent};
 use super::tools::{
     Action, Class, Decision, Kind, Limits, Outcome, Permissions, Refused, Workspace,
@@ -32,37 +33,6 @@ pub struct ToolUse {
     pub limits: Limits,
     /// The grammar calls follow, when the format has one and the grammar is on.
     pub grammar: Option<CallGrammar>,
-}
-
-/// The grammars of a call in `format`: the text that opens it, the grammar from there
-/// (for the Hermes form `{"name": NAME, "arguments": ARGS}` with NAME one of the tools
-/// and ARGS valid under its schema, then the closing tag), and the grammar of the same
-/// call written without the tags at the start of an answer, bare or in a fence marked
-/// json, as small models write them. The other forms are not constrained yet.
-pub fn call_grammar(format: CallFormat) -> Option<(&'static str, Grammar, Grammar)> {
-    if format != CallFormat::Hermes {
-        return None;
-    }
-    let call = format!("call: %json {}\nWS: /[ \\t\\r\\n]+/\n", hermes_call_schema());
-    let tagged = format!("start: WS? call WS? \"</tool_call>\"\n{call}");
-    let loose = format!("start: WS? (\"```json\" WS?)? call WS? \"```\"?\n{call}");
-    Some(("<tool_call>", Grammar::Lark(tagged), Grammar::Lark(loose)))
-}
-
-/// One of the tools by name, with its arguments: the JSON Schema of a Hermes call.
-fn hermes_call_schema() -> serde_json::Value {
-    let calls: Vec<serde_json::Value> = super::tools::TOOLS
-        .iter()
-        .map(|t| {
-            serde_json::json!({
-                "type": "object",
-                "properties": {"name": {"const": t.name}, "arguments": (t.schema)()},
-                "required": ["name", "arguments"],
-                "additionalProperties": false,
-            })
-        })
-        .collect();
-    serde_json::json!({ "oneOf": calls })
 }
 
 /// A call about to run (or refused), as faces show it.
@@ -98,11 +68,10 @@ impl Assistant {
         max_steps: usize,
     ) -> Option<CallFormat> {
         let format = CallFormat::detect(self.format.template.text())?;
-        let grammar = match call_grammar(format).filter(|_| self.grammar_on) {
-            Some((trigger, call, opening)) => {
-                let made = self
-                    .grammars()
-                    .and_then(|gs| CallGrammar::new(&gs, trigger, call, Some(opening)));
+        let spec = call_spec(format, self.format.template.text());
+        let grammar = match spec.filter(|_| self.grammar_on) {
+            Some(spec) => {
+                let made = self.grammars().and_then(|gs| CallGrammar::new(&gs, spec));
                 made.map_err(|e| self.info(format!("tool calls are not constrained: {e}"))).ok()
             }
             None => None,

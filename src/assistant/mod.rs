@@ -8,6 +8,7 @@
 //! never reach into each other. Below this layer: `engine`, `context`, `store`.
 
 pub mod agent;
+pub mod callgrammar;
 pub mod chat;
 pub mod config;
 pub mod conversation;

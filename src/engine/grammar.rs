@@ -105,6 +105,17 @@ pub enum Grammar {
     Lark(String),
 }
 
+impl Grammar {
+    /// A grammar file's text: GBNF (the reference engine's format, translated to Lark)
+    /// when its first rule reads `name ::=`, else llguidance's Lark as it is.
+    pub fn from_text(text: &str) -> Result<Grammar> {
+        match super::gbnf::looks_like_gbnf(text) {
+            true => Ok(Grammar::Lark(super::gbnf::to_lark(text)?)),
+            false => Ok(Grammar::Lark(text.to_string())),
+        }
+    }
+}
+
 /// Masks `logits` by `m`'s allowed set (tokens past the vocabulary are never allowed).
 fn apply(m: &mut Matcher, logits: &mut [f32]) -> Result<()> {
     // A complete value leaves only the end of text.
@@ -160,6 +171,16 @@ impl Constraint for Whole {
     }
 }
 
+/// A call family's grammars, as the assistant builds them from its tools.
+pub struct CallSpec {
+    /// The text that wakes `call`; `None` where a call has no opening of its own.
+    pub trigger: Option<String>,
+    /// The grammar from the trigger to the call's end.
+    pub call: Option<Grammar>,
+    /// The grammar of a call written without the trigger at the start of an answer.
+    pub opening: Option<Grammar>,
+}
+
 /// The grammar of tool calls: the text that wakes it, the grammar a call follows from
 /// there to its end, and optionally a grammar for a call written without the trigger at
 /// the very start of an answer (bare or fenced JSON, as small models write them).
@@ -167,23 +188,19 @@ impl Constraint for Whole {
 #[derive(Clone)]
 pub struct CallGrammar {
     grammars: Grammars,
-    trigger: String,
-    call: Grammar,
+    /// The trigger and the grammar it wakes, when calls have an opening of their own.
+    tagged: Option<(String, Grammar)>,
     opening: Option<Grammar>,
 }
 
 impl CallGrammar {
-    pub fn new(
-        grammars: &Grammars,
-        trigger: &str,
-        call: Grammar,
-        opening: Option<Grammar>,
-    ) -> Result<CallGrammar> {
-        grammars.matcher(&call)?;
-        if let Some(o) = &opening {
-            grammars.matcher(o)?;
+    /// A call family's grammars (`assistant::callgrammar`), each checked by compiling it.
+    pub fn new(grammars: &Grammars, spec: CallSpec) -> Result<CallGrammar> {
+        for g in spec.call.iter().chain(&spec.opening) {
+            grammars.matcher(g)?;
         }
-        Ok(CallGrammar { grammars: grammars.clone(), trigger: trigger.to_string(), call, opening })
+        let tagged = spec.trigger.zip(spec.call);
+        Ok(CallGrammar { grammars: grammars.clone(), tagged, opening: spec.opening })
     }
 
     /// The constraint of one generation.
@@ -251,16 +268,17 @@ impl Triggered {
 
     /// Follows the text for the trigger; wakes the call grammar when it ends with it.
     fn watch_trigger(&mut self, token: u32) -> Result<()> {
+        let Some((trigger, call)) = self.spec.tagged.as_ref() else { return Ok(()) };
         let piece = self.tokenizer.token_to_piece(token, true).unwrap_or_default();
         self.recent.push_str(&String::from_utf8_lossy(piece));
-        if self.recent.ends_with(&self.spec.trigger) {
+        if self.recent.ends_with(trigger.as_str()) {
             self.recent.clear();
             self.start = None;
-            self.active = Some(self.spec.grammars.matcher(&self.spec.call)?);
+            self.active = Some(self.spec.grammars.matcher(call)?);
             return Ok(());
         }
         // Only a tail as long as the trigger can still end with it.
-        let keep = self.recent.len().saturating_sub(self.spec.trigger.len());
+        let keep = self.recent.len().saturating_sub(trigger.len());
         let cut = (keep..=self.recent.len()).find(|&i| self.recent.is_char_boundary(i));
         self.recent.drain(..cut.unwrap_or(0));
         Ok(())

@@ -1,6 +1,7 @@
 //! The inference engine around a model: sessions (prefill, decode, KV reuse), sampling,
 //! stop conditions and streaming.
 
+pub mod gbnf;
 pub mod generate;
 pub mod grammar;
 pub mod sampler;

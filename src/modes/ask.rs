@@ -7,7 +7,6 @@ use crate::assistant::prompt::user_message;
 use crate::assistant::tools::{Decision, Permissions};
 use crate::assistant::{Assistant, Config, Notice, Setup, TurnEvent};
 use crate::cli::AskArgs;
-use crate::engine::grammar::Grammar;
 use crate::engine::stream::Event;
 use crate::error::{Error, Result};
 
@@ -30,8 +29,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
     let stdin = input::read_piped_stdin()?;
     let config = args.config();
     let mut assistant = open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
-    if let Some(path) = &args.json_schema {
-        let grammar = Grammar::JsonSchema(input::read_json_file(path)?);
+    if let Some((grammar, path)) = input::output_grammar(&args.json_schema, &args.grammar)? {
         assistant.set_output_grammar(grammar).map_err(|e| e.with_file(path))?;
     }
     assistant.set_call_grammar(!args.no_grammar);

@@ -3,9 +3,10 @@
 //! `yes |`) is an error, not a machine out of memory.
 
 use std::io::{IsTerminal, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::engine::grammar::Grammar;
 use crate::error::{Error, Result, IS_A_DIRECTORY};
 
 /// The input limit unless `--max-input` says otherwise: 64 MiB.
@@ -102,4 +103,22 @@ pub fn read_json_file(path: &Path) -> Result<serde_json::Value> {
     let text = read_text_file(path)?;
     serde_json::from_str(&text)
         .map_err(|e| Error::bad_input(format!("not valid JSON: {e}")).with_file(path))
+}
+
+/// The output grammar `--json-schema FILE` or `--grammar FILE` asks for, with its file
+/// (to name in errors).
+pub fn output_grammar<'a>(
+    json_schema: &'a Option<PathBuf>,
+    grammar: &'a Option<PathBuf>,
+) -> Result<Option<(Grammar, &'a Path)>> {
+    if let Some(path) = json_schema {
+        return Ok(Some((Grammar::JsonSchema(read_json_file(path)?), path)));
+    }
+    match grammar {
+        Some(path) => {
+            let text = read_text_file(path)?;
+            Ok(Some((Grammar::from_text(&text).map_err(|e| e.with_file(path))?, path)))
+        }
+        None => Ok(None),
+    }
 }

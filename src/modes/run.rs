@@ -8,7 +8,7 @@ use super::{input, output};
 use crate::assistant::load;
 use crate::cli::RunArgs;
 use crate::engine::generate::{generate, Request};
-use crate::engine::grammar::{Grammar, Grammars, Whole};
+use crate::engine::grammar::{Grammars, Whole};
 use crate::error::{Error, Result};
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -34,8 +34,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             prompt.len()
         )));
     }
-    if let Some(path) = &args.json_schema {
-        let grammar = Grammar::JsonSchema(input::read_json_file(path)?);
+    if let Some((grammar, path)) = input::output_grammar(&args.json_schema, &args.grammar)? {
         let grammars = Grammars::new(Arc::clone(&loaded.tokenizer))?;
         let whole = Whole::new(&grammars, &grammar).map_err(|e| e.with_file(path))?;
         sampler.set_constraint(Box::new(whole));

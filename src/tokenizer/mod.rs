@@ -22,7 +22,7 @@ mod pretok;
 mod special;
 mod spm;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 mod vocab;
 
 use crate::error::{Error, Result};

@@ -5,9 +5,9 @@
 use std::fs;
 use std::sync::Arc;
 
-use hearth::assistant::agent::call_grammar;
+use hearth::assistant::callgrammar::call_spec;
 use hearth::chat::{CallFormat, ChatTemplate, Message, RenderOptions, ToolCall};
-use hearth::engine::grammar::{CallGrammar, Constraint, Grammars};
+use hearth::engine::grammar::{CallGrammar, CallSpec, Constraint, Grammars};
 use hearth::gguf::GgufFile;
 use hearth::tokenizer::Tokenizer;
 use serde_json::json;
@@ -106,8 +106,8 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
     let tok = Arc::new(Tokenizer::from_gguf(file.metadata()).unwrap());
     let n = tok.n_vocab();
     let grammars = Grammars::new(Arc::clone(&tok)).unwrap();
-    let (trigger, call, opening) = call_grammar(CallFormat::Hermes).unwrap();
-    let tagged = CallGrammar::new(&grammars, trigger, call.clone(), None).unwrap();
+    let hermes = || call_spec(CallFormat::Hermes, "").unwrap();
+    let tagged = CallGrammar::new(&grammars, CallSpec { opening: None, ..hermes() }).unwrap();
     let new = || tagged.constraint(Arc::clone(&tok));
     // Before the tag anything goes; a valid call is allowed token by token; after the
     // closing tag, anything goes again.
@@ -117,7 +117,7 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
     assert!(feed(&mut c, &tok, "Anything {at all} \"name\": nope", n));
     // At the start of an answer, a bare or fenced JSON call is held to the same schema;
     // other code blocks are not.
-    let both = CallGrammar::new(&grammars, trigger, call, Some(opening)).unwrap();
+    let both = CallGrammar::new(&grammars, hermes()).unwrap();
     let new_open = || both.constraint(Arc::clone(&tok));
     assert!(!feed(&mut new_open(), &tok, "```json\n{\"name\": \"delete_all\"", n));
     assert!(!feed(&mut new_open(), &tok, " {\"name\": \"read_file\", \"arguments\": {\"file\"", n));
@@ -137,6 +137,21 @@ fn the_call_grammar_wakes_at_the_tag_holds_calls_to_the_tools_schemas_and_lets_g
         "{\"name\": \"run_command\", \"arguments\": {}}",
     ] {
         let mut c = new();
+        assert!(feed(&mut c, &tok, "<tool_call>\n", n));
+        assert!(!feed(&mut c, &tok, bad, n), "{bad} was allowed");
+    }
+    // Qwen's XML form over the same vocabulary, whose tokens straddle its tags.
+    let xml = CallGrammar::new(&grammars, call_spec(CallFormat::QwenXml, "").unwrap()).unwrap();
+    let mut c = xml.constraint(Arc::clone(&tok));
+    let call = "Reading it.\n<tool_call>\n<function=read_file>\n<parameter=path>\nsrc/a.py\n</parameter>\n<parameter=end_line>\n20\n</parameter>\n</function>\n</tool_call>";
+    assert!(feed(&mut c, &tok, call, n));
+    assert!(feed(&mut c, &tok, " Done: {\"name\": 1}", n));
+    for bad in [
+        "<function=rm>",
+        "<function=read_file>\n</function>",
+        "<function=read_file>\n<parameter=end_line>\nten",
+    ] {
+        let mut c = xml.constraint(Arc::clone(&tok));
         assert!(feed(&mut c, &tok, "<tool_call>\n", n));
         assert!(!feed(&mut c, &tok, bad, n), "{bad} was allowed");
     }
@@ -173,4 +188,36 @@ fn json_schema_output_is_valid_json_under_the_schema() {
     let err = common::stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("schema.json") && err.contains("not valid JSON"), "{err}");
+}
+
+/// `--grammar` takes GBNF as the reference engine's users write it: `run` and `ask`
+/// answer in the grammar's shape; a grammar naming a rule it lacks is one line naming
+/// the file, exit 2.
+#[test]
+fn a_gbnf_grammar_shapes_run_and_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let gbnf = dir.path().join("list.gbnf");
+    let list = "# three to five lowercase words, one per bullet\n\
+                root ::= item{3,5}\n\
+                item ::= \"- \" [a-z]+ \"\\n\"\n";
+    fs::write(&gbnf, list).unwrap();
+    let m = model_path(common::QWEN25_CODER);
+    let (m, g) = (m.to_str().unwrap(), gbnf.to_str().unwrap());
+    let greedy = ["-m", m, "--temp", "0", "-n", "60", "--grammar", g];
+    let run = common::run(&[&["run"][..], &greedy, &["-p", "Fruits:"]].concat());
+    let ask = common::run(&[&["ask"][..], &greedy, &["Name some fruits."]].concat());
+    for out in [run, ask] {
+        let text = common::stdout(&out);
+        let items: Vec<&str> = text.trim_end().lines().collect();
+        assert!((3..=5).contains(&items.len()), "{text:?}");
+        for item in items {
+            let word = item.strip_prefix("- ").unwrap_or_else(|| panic!("{text:?}"));
+            assert!(!word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase()), "{text:?}");
+        }
+    }
+    fs::write(&gbnf, "root ::= \"a\" missing\n").unwrap();
+    let out = common::run(&["run", "-m", m, "-n", "4", "--grammar", g, "-p", "x"]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("list.gbnf") && err.contains("no rule `missing`"), "{err}");
 }

@@ -185,13 +185,26 @@ impl Action {
         let args: Value = serde_json::from_str(&call.arguments).map_err(|e| {
             Refused::Invalid(format!("the arguments of `{}` are not valid JSON: {e}", call.name))
         })?;
-        let prepared = (tool.prepare)(args, ws)?;
+        let prepared = (tool.prepare)(strings_as_schema_says(args, &(tool.schema)()), ws)?;
         Ok(Action { call: call.clone(), tool, prepared })
     }
 
     pub fn run(self, ws: &mut Workspace) -> Outcome {
         (self.prepared.run)(ws)
     }
+}
+
+/// `args` with each number or boolean the schema wants as a string taken as its text:
+/// the XML call form carries no types, so a path `2024` reads back as a number.
+fn strings_as_schema_says(mut args: Value, schema: &Value) -> Value {
+    let Some(obj) = args.as_object_mut() else { return args };
+    for (key, value) in obj.iter_mut() {
+        let wants_string = schema["properties"][key.as_str()]["type"] == "string";
+        if wants_string && (value.is_number() || value.is_boolean()) {
+            *value = Value::String(value.to_string());
+        }
+    }
+    args
 }
 
 /// A tool's arguments as its typed form; the error names the field.

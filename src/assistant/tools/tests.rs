@@ -121,8 +121,14 @@ fn schema_errors_name_the_field_and_unknown_tools_the_tools() {
     let mut p = project();
     let err = call(&mut p, "read_file", json!({"file": "a"})).unwrap_err();
     assert!(err.contains("unknown field `file`"), "{err}");
-    let err = call(&mut p, "read_file", json!({"path": 3})).unwrap_err();
-    assert!(err.contains("path") && err.contains("invalid type"), "{err}");
+    let err = call(&mut p, "read_file", json!({"path": "src/main.rs", "start_line": "one"}));
+    let err = err.unwrap_err();
+    assert!(err.contains("start_line") && err.contains("invalid type"), "{err}");
+    // A number where the schema wants a string is its text (the XML form has no types).
+    let found = call(&mut p, "search", json!({"pattern": 32})).unwrap();
+    assert!(!found.text.contains("invalid type"), "{}", found.text);
+    let err = call(&mut p, "read_file", json!({"path": 2024})).unwrap_err();
+    assert!(err.contains("2024") && !err.contains("invalid type"), "{err}");
     let err = call(&mut p, "delete_everything", json!({})).unwrap_err();
     assert!(err.contains("unknown tool") && err.contains("read_file"), "{err}");
 }
