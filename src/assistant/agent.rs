@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use super::callgrammar::call_spec;
 use super::chat::{Assistant, TurnEvent};
 use super::tools::{
-    Action, Class, Decision, Kind, Limits, Outcome, Permissions, Refused, Workspace,
+    Action, Class, CommandSpec, Decision, Kind, Limits, Outcome, Permissions, Refused, Workspace,
 };
 use crate::chat::toolcall::{call_id, Parsed, Scanner};
 use crate::chat::{CallFormat, Message, ToolCall};
@@ -33,6 +33,8 @@ pub struct ToolUse {
     pub limits: Limits,
     /// The grammar calls follow, when the format has one and the grammar is on.
     pub grammar: Option<CallGrammar>,
+    /// Offer commands to the face before running them here ([`TurnEvent::Execute`]).
+    pub delegate_commands: bool,
 }
 
 /// A call about to run (or refused), as faces show it.
@@ -48,6 +50,15 @@ pub struct ToolActivity {
     pub detail: Option<String>,
     /// An edit's change.
     pub change: Option<FileChange>,
+}
+
+/// A command for the face to run where the user sees it (an editor's terminal): answer
+/// with what it gave on `reply`, or drop `reply` and the assistant runs it itself.
+#[derive(Debug)]
+pub struct Execution {
+    pub activity: ToolActivity,
+    pub command: CommandSpec,
+    pub reply: mpsc::Sender<Outcome>,
 }
 
 /// A question for the face: may this call run? Answer on `reply` (dropping it is a no).
@@ -81,8 +92,10 @@ impl Assistant {
         {
             self.system = format!("{}\n\n{}", self.system, TOOLS_PROMPT.trim());
         }
+        let limits = Limits::default();
+        let delegate_commands = false;
         self.tools =
-            Some(ToolUse { format, permissions, max_steps, limits: Limits::default(), grammar });
+            Some(ToolUse { format, permissions, max_steps, limits, grammar, delegate_commands });
         Some(format)
     }
 
@@ -199,6 +212,15 @@ impl Assistant {
             }
         }
         on(TurnEvent::ToolCall(activity.clone()));
+        let delegate = self.tools.as_ref().is_some_and(|t| t.delegate_commands);
+        if let Some(command) = action.prepared.command.clone().filter(|_| delegate) {
+            let (reply, answer) = mpsc::channel();
+            on(TurnEvent::Execute(Execution { activity: activity.clone(), command, reply }));
+            if let Ok(outcome) = answer.recv() {
+                on(TurnEvent::ToolResult(activity, outcome.clone()));
+                return outcome;
+            }
+        }
         let count = |s: &str| self.loaded.count_tokens(s);
         let mut ws =
             Workspace { files: &mut self.files, log: &mut self.log, count: &count, limits };
@@ -223,6 +245,14 @@ fn bad_call_activity() -> ToolActivity {
 }
 
 impl Assistant {
+    /// Offers each command to the face before running it (`TurnEvent::Execute`); call
+    /// after `enable_tools`.
+    pub fn delegate_commands(&mut self) {
+        if let Some(t) = self.tools.as_mut() {
+            t.delegate_commands = true;
+        }
+    }
+
     /// Turns the grammar of tool calls off (on by default), to measure what it changes;
     /// call before `enable_tools`.
     pub fn set_call_grammar(&mut self, on: bool) {

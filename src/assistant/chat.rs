@@ -73,6 +73,9 @@ pub enum TurnEvent {
     Approve(Approval),
     /// What a call gave (or why it did not run).
     ToolResult(ToolActivity, Outcome),
+    /// A command the face may run itself (only when asked for, see
+    /// `Assistant::delegate_commands`).
+    Execute(super::agent::Execution),
 }
 
 /// How a turn ended.

@@ -18,7 +18,7 @@ pub mod load;
 pub mod prompt;
 pub mod tools;
 
-pub use agent::{Approval, ToolActivity, ToolUse, DEFAULT_MAX_STEPS};
+pub use agent::{Approval, Execution, ToolActivity, ToolUse, DEFAULT_MAX_STEPS};
 pub use chat::{Assistant, Notice, Setup, TurnEnd, TurnEvent};
 pub use config::{Config, ModelConfig, PromptConfig, SamplingConfig};
 pub use conversation::Conversation;

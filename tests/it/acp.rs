@@ -573,3 +573,82 @@ fn acp_tool_calls_ask_permission_and_run_only_when_allowed() {
     assert!(marker.exists(), "run when allowed");
     a.finish();
 }
+
+/// With a client that offers terminals, an allowed command runs in the client's terminal
+/// (`terminal/create` as `sh -c LINE` in the project root with the output cap), is shown
+/// in the call while it runs, is polled to its exit and released; the model gets its
+/// status and output.
+#[test]
+fn acp_commands_run_in_the_clients_terminal_when_it_has_one() {
+    let model = model_path(QWEN25_CODER);
+    let (data, project) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = ["-m", model.to_str().unwrap(), "--temp", "0", "-n", "120", "--tools"];
+    let mut a = Agent::spawn(&args, data.path());
+    a.send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": 1, "clientCapabilities": {"terminal": true}}}));
+    a.until(json!(0), &no_requests);
+    let sid = new_session(&mut a, 1, project.path());
+    let blocks = json!([{"type": "text", "text": "Use run_command to run: touch made-by-tool"}]);
+    prompt(&mut a, 2, &sid, blocks);
+    // The client's side: terminals run for real, their output kept by id.
+    let runs: std::cell::RefCell<Vec<(String, std::process::Output)>> = Default::default();
+    let client = |m: &Value| -> Value {
+        let p = &m["params"];
+        let result = match m["method"].as_str().unwrap() {
+            "session/request_permission" => return allow(m),
+            "terminal/create" => {
+                assert_eq!(p["command"], "sh", "{m}");
+                assert_eq!(p["args"][0], "-c", "{m}");
+                assert!(p["outputByteLimit"].as_u64().is_some_and(|n| n > 0), "{m}");
+                let out = std::process::Command::new("sh")
+                    .args(["-c", p["args"][1].as_str().unwrap()])
+                    .current_dir(p["cwd"].as_str().unwrap())
+                    .output()
+                    .unwrap();
+                let id = format!("term-{}", runs.borrow().len());
+                runs.borrow_mut().push((id.clone(), out));
+                json!({"terminalId": id})
+            }
+            "terminal/output" => {
+                let runs = runs.borrow();
+                let (_, out) = runs.iter().find(|(id, _)| p["terminalId"] == *id).unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                json!({"output": text, "truncated": false, "exitStatus": {"exitCode": out.status.code()}})
+            }
+            "terminal/release" => json!({}),
+            other => panic!("unexpected request {other}: {m}"),
+        };
+        json!({"jsonrpc": "2.0", "id": m["id"], "result": result})
+    };
+    a.until(json!(2), &client);
+    assert!(project.path().join("made-by-tool").exists(), "run by the client");
+    let asked: Vec<String> = a
+        .seen
+        .iter()
+        .filter(|m| m.get("id").is_some())
+        .filter_map(|m| m["method"].as_str().map(str::to_string))
+        .collect();
+    let order: Vec<&str> =
+        asked.iter().map(String::as_str).filter(|m| m.starts_with("terminal/")).collect();
+    assert_eq!(order.first(), Some(&"terminal/create"), "{asked:?}");
+    assert_eq!(order.last(), Some(&"terminal/release"), "{asked:?}");
+    let updates = a.updates(&sid, "tool_call_update");
+    let shows_terminal = |u: &Value| {
+        u["content"].as_array().is_some_and(|c| {
+            c.iter().any(|c| c["type"] == "terminal" && c["terminalId"] == "term-0")
+        })
+    };
+    assert!(updates.iter().any(|u| shows_terminal(u) && u["status"].is_null()), "{updates:?}");
+    let done = updates
+        .iter()
+        .find(|u| u["status"] == "completed")
+        .unwrap_or_else(|| panic!("{updates:?}"));
+    assert!(shows_terminal(done), "{done}");
+    let text: String = done["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["content"]["text"].as_str())
+        .collect();
+    assert!(text.contains("exit status 0"), "{text}");
+    a.finish();
+}

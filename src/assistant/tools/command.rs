@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use wait_timeout::ChildExt;
 
-use super::{parse_args, Class, Kind, Outcome, Prepared, Refused, Tool, Workspace};
+use super::{parse_args, Class, CommandSpec, Kind, Outcome, Prepared, Refused, Tool, Workspace};
 use crate::context::Root;
 
 pub const RUN_COMMAND: Tool = Tool {
@@ -63,8 +63,15 @@ fn build(args: Args, ws: &Workspace) -> Result<Prepared, String> {
     let cap = ws.limits.output_bytes;
     let line = args.command.clone();
     let title = format!("run {}", first_line(&line));
+    let spec = CommandSpec {
+        line: line.clone(),
+        cwd: root.path().to_path_buf(),
+        timeout,
+        output_bytes: cap,
+    };
     let run = move |_: &mut Workspace| run_command(&root, &line, timeout, cap);
-    Ok(Prepared::new(title, Some(args.command), Box::new(run)))
+    let prepared = Prepared::new(title, Some(args.command), Box::new(run));
+    Ok(Prepared { command: Some(spec), ..prepared })
 }
 
 fn first_line(command: &str) -> String {

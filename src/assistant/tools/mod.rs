@@ -157,13 +157,26 @@ pub struct Prepared {
     pub detail: Option<String>,
     /// An edit's change (path, old and new text), for faces that show diffs themselves.
     pub change: Option<FileChange>,
+    /// A command's line and bounds, for faces that run commands themselves (an editor's
+    /// terminal).
+    pub command: Option<CommandSpec>,
     run: Runner,
 }
 
 impl Prepared {
     fn new(title: String, detail: Option<String>, run: Runner) -> Prepared {
-        Prepared { title, detail, change: None, run }
+        Prepared { title, detail, change: None, command: None, run }
     }
+}
+
+/// A command `run_command` would run: `sh -c LINE` in `cwd`, stopped after `timeout`,
+/// at most `output_bytes` of its output kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub line: String,
+    pub cwd: std::path::PathBuf,
+    pub timeout: Duration,
+    pub output_bytes: usize,
 }
 
 /// A call checked against the table and its tool's arguments.

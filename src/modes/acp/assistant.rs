@@ -61,6 +61,8 @@ impl AssistantBackend {
         if self.tools {
             // Every edit and command goes through session/request_permission.
             assistant.enable_tools(Permissions::default(), DEFAULT_MAX_STEPS);
+            // Commands go to the client's terminal when it offers one (`tools.rs`).
+            assistant.delegate_commands();
         }
         Ok(AssistantConv { assistant })
     }
@@ -123,6 +125,7 @@ impl Conversation for AssistantConv {
             TurnEvent::ToolCall(a) => out(TurnOut::Call(&a)),
             TurnEvent::Approve(ap) => out(TurnOut::Approve(ap)),
             TurnEvent::ToolResult(a, o) => out(TurnOut::Result(&a, &o)),
+            TurnEvent::Execute(ex) => out(TurnOut::Execute(ex)),
             TurnEvent::Speed(_) | TurnEvent::Forming(_) => {}
         });
         for n in notices {

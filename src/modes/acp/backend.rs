@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::assistant::tools::Outcome;
-use crate::assistant::{Approval, ToolActivity};
+use crate::assistant::{Approval, Execution, ToolActivity};
 use crate::error::Result;
 
 /// What a turn streams to the protocol.
@@ -22,6 +22,9 @@ pub enum TurnOut<'a> {
     Approve(Approval),
     /// What a call gave, or why it did not run.
     Result(&'a ToolActivity, &'a Outcome),
+    /// A command to run in the client's terminal: answer on its `reply`, or drop it and
+    /// the assistant runs the command itself.
+    Execute(Execution),
 }
 
 /// Why a turn ended, in the protocol's terms.

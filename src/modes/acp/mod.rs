@@ -15,6 +15,7 @@ mod prompt;
 pub mod rpc;
 pub mod server;
 mod session;
+mod terminal;
 mod tools;
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ pub struct ClientCaps {
     pub read_text_file: bool,
     pub write_text_file: bool,
     pub notices: bool,
+    /// The client runs commands in its terminals (`terminal/*`).
+    pub terminal: bool,
 }
 
 pub type Caps = Arc<Mutex<ClientCaps>>;

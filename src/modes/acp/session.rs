@@ -26,6 +26,7 @@ pub fn initialize(req: &acp::InitializeRequest, caps: &Caps) -> acp::InitializeR
         read_text_file: c.fs.read_text_file,
         write_text_file: c.fs.write_text_file,
         notices: c.session.as_ref().is_some_and(|s| s.notices.is_some()),
+        terminal: c.terminal,
     };
     let prompt = acp::PromptCapabilities::new().embedded_context(true);
     let sessions = acp::SessionCapabilities::new().list(acp::SessionListCapabilities::new());
@@ -244,6 +245,7 @@ impl<B: Backend> Worker<B> {
             TurnOut::Call(a) => calls.running(a, &fs),
             TurnOut::Approve(ap) => calls.approve(ap, &fs),
             TurnOut::Result(a, o) => calls.result(a, o, &fs),
+            TurnOut::Execute(ex) => calls.execute(ex, &fs),
         });
         for n in open.conv.notices() {
             eprintln!("hearth: acp: {n}");

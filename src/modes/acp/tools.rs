@@ -1,17 +1,18 @@
 //! The model's own tool calls as the protocol shows them: a `tool_call` (kind, title,
 //! the edit's diff or the command line) when one runs or asks, `session/request_permission`
-//! for edits and commands (allow once, allow always, reject), and a `tool_call_update`
-//! with what it gave.
+//! for edits and commands (allow once, allow always, reject), commands run in the
+//! client's terminal when it offers one, and a `tool_call_update` with what it gave.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use agent_client_protocol_schema::v1 as acp;
 
 use super::edits::update;
 use super::files::Fs;
+use super::terminal;
 use crate::assistant::tools::{Decision, Kind, Outcome};
-use crate::assistant::{Approval, ToolActivity};
+use crate::assistant::{Approval, Execution, ToolActivity};
 
 const ALLOW_ONCE: &str = "allow-once";
 const ALLOW_ALWAYS: &str = "allow-always";
@@ -61,6 +62,8 @@ pub fn choose(fs: &Fs, call_id: &str, options: Vec<acp::PermissionOption>) -> Ch
 pub struct Calls {
     /// Calls already sent as a `tool_call`.
     announced: HashSet<String>,
+    /// The terminal each command ran in, by call id.
+    terminals: HashMap<String, String>,
 }
 
 impl Calls {
@@ -89,6 +92,26 @@ impl Calls {
         let _ = ap.reply.send(decision);
     }
 
+    /// A command to run: in a terminal of the client's when it offers them, shown in the
+    /// call as it runs; else the reply is dropped and the assistant runs it.
+    pub fn execute(&mut self, ex: Execution, fs: &Fs) {
+        if !fs.caps.terminal {
+            return;
+        }
+        let shown = |terminal: &str| {
+            let content =
+                vec![acp::ToolCallContent::Terminal(acp::Terminal::new(terminal.to_string()))];
+            let fields = acp::ToolCallUpdateFields::new().content(content);
+            let upd = acp::ToolCallUpdate::new(ex.activity.id.clone(), fields);
+            update(fs, acp::SessionUpdate::ToolCallUpdate(upd));
+        };
+        let (outcome, terminal) = terminal::run(&ex.command, fs, shown);
+        if let Some(t) = terminal {
+            self.terminals.insert(ex.activity.id.clone(), t);
+        }
+        let _ = ex.reply.send(outcome);
+    }
+
     /// What a call gave.
     pub fn result(&mut self, a: &ToolActivity, o: &Outcome, fs: &Fs) {
         if !self.announced.contains(&a.id) {
@@ -98,7 +121,10 @@ impl Calls {
             true => acp::ToolCallStatus::Failed,
             false => acp::ToolCallStatus::Completed,
         };
-        let mut content = content_of(a, fs);
+        let mut content = match self.terminals.get(&a.id) {
+            Some(t) => vec![acp::ToolCallContent::Terminal(acp::Terminal::new(t.clone()))],
+            None => content_of(a, fs),
+        };
         content.push(acp::ToolCallContent::from(acp::ContentBlock::from(o.text.clone())));
         let fields = acp::ToolCallUpdateFields::new().status(status).content(content);
         update(

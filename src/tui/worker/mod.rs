@@ -237,7 +237,8 @@ impl Worker {
                     let _ = ap.reply.send(wait_for_decision(requests));
                     return;
                 }
-                TurnEvent::Forming(_) => return,
+                // Commands run here: the REPL does not delegate them.
+                TurnEvent::Forming(_) | TurnEvent::Execute(_) => return,
             };
             let _ = tx.send(msg);
         };
