@@ -35,7 +35,18 @@ pub struct ToolUse {
     pub grammar: Option<CallGrammar>,
     /// Offer commands to the face before running them here ([`TurnEvent::Execute`]).
     pub delegate_commands: bool,
+    /// The last call of this turn (name, arguments), and how many times in a row it was
+    /// made again.
+    pub last_call: Option<(String, String)>,
+    pub repeats: usize,
 }
+
+/// Times in a row the same call may be repeated (and refused) before the turn stops.
+const MAX_REPEATS: usize = 2;
+
+/// What a call made again right after itself gets instead of a second run.
+const REPEATED: &str = "You made this same call just before and nothing changed since: its \
+                        result is above. Answer the user now, or make a different call.";
 
 /// A call about to run (or refused), as faces show it.
 #[derive(Debug, Clone)]
@@ -93,9 +104,16 @@ impl Assistant {
             self.system = format!("{}\n\n{}", self.system, TOOLS_PROMPT.trim());
         }
         let limits = Limits::default();
-        let delegate_commands = false;
-        self.tools =
-            Some(ToolUse { format, permissions, max_steps, limits, grammar, delegate_commands });
+        self.tools = Some(ToolUse {
+            format,
+            permissions,
+            max_steps,
+            limits,
+            grammar,
+            delegate_commands: false,
+            last_call: None,
+            repeats: 0,
+        });
         Some(format)
     }
 
@@ -158,7 +176,18 @@ impl Assistant {
         }
         self.history.push(Message::with_calls(parsed.content, calls.clone()));
         for call in &calls {
-            let mut outcome = self.run_call(call, on);
+            let mut outcome = match self.repeated(call) {
+                true => {
+                    let outcome = Outcome::error(REPEATED);
+                    let title = format!("{} (repeated)", call.name);
+                    on(TurnEvent::ToolResult(
+                        ToolActivity::of(call, title, Kind::Read),
+                        outcome.clone(),
+                    ));
+                    outcome
+                }
+                false => self.run_call(call, on),
+            };
             if let Some(why) = problems.first() {
                 outcome
                     .text
@@ -166,6 +195,28 @@ impl Assistant {
             }
             self.history.push(Message::tool_result(call, outcome.text));
         }
+    }
+
+    /// Whether `call` is the turn's last call made again (counted).
+    fn repeated(&mut self, call: &ToolCall) -> bool {
+        let Some(tools) = self.tools.as_mut() else { return false };
+        let key = (call.name.clone(), call.arguments_value().to_string());
+        let same = tools.last_call.as_ref() == Some(&key);
+        tools.repeats = if same { tools.repeats + 1 } else { 0 };
+        tools.last_call = Some(key);
+        same
+    }
+
+    /// A new turn: no call made yet.
+    pub(super) fn forget_calls(&mut self) {
+        if let Some(t) = self.tools.as_mut() {
+            (t.last_call, t.repeats) = (None, 0);
+        }
+    }
+
+    /// The model keeps making the same call after being told: the turn should stop.
+    pub(super) fn stuck(&self) -> bool {
+        self.tools.as_ref().is_some_and(|t| t.repeats >= MAX_REPEATS)
     }
 
     /// Prepares, asks when needed, and runs one call.

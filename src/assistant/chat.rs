@@ -89,11 +89,15 @@ pub struct TurnEnd {
     pub kept: bool,
     /// Why the turn was not saved to the stored session, when it was not.
     pub save_error: Option<Error>,
+    /// The tool loop stopped the turn (the step limit, or the same call again and again);
+    /// `end` says which.
+    pub tool_stop: bool,
 }
 
 impl TurnEnd {
     fn failed(e: Error) -> TurnEnd {
-        TurnEnd { answer: String::new(), end: Event::Error(e), kept: false, save_error: None }
+        let end = Event::Error(e);
+        TurnEnd { answer: String::new(), end, kept: false, save_error: None, tool_stop: false }
     }
 
     /// The stats of a complete turn.
@@ -385,7 +389,8 @@ impl Assistant {
         // The turn's messages start here: the user's (unless regenerating), then the
         // answer, or the tool steps and the answer.
         let from = self.history.len() - usize::from(!regen);
-        let mut steps = 0;
+        let (mut steps, mut tool_stop) = (0, false);
+        self.forget_calls();
         loop {
             let (answer, end) = match self.generate_once(on) {
                 Ok(step) => step,
@@ -401,12 +406,19 @@ impl Assistant {
                 Some(parsed) if steps < max_steps => {
                     steps += 1;
                     self.run_step(&answer, parsed, on);
-                    if !self.cancel.load(Ordering::Relaxed) {
+                    if self.stuck() {
+                        tool_stop = true;
+                        Event::Error(Error::failed(
+                            "stopped: the model kept making the same tool call",
+                        ))
+                    } else if !self.cancel.load(Ordering::Relaxed) {
                         continue;
+                    } else {
+                        Event::Error(Error::new(ErrorKind::Interrupted, "generation cancelled"))
                     }
-                    Event::Error(Error::new(ErrorKind::Interrupted, "generation cancelled"))
                 }
                 Some(_) => {
+                    tool_stop = true;
                     self.history.push(Message::assistant(answer.clone()));
                     let s = if max_steps == 1 { "" } else { "s" };
                     Event::Error(Error::failed(format!(
@@ -423,7 +435,7 @@ impl Assistant {
             };
             let kept = self.history.len() > from + usize::from(!regen);
             let save_error = if kept { self.commit(from).err() } else { None };
-            return Ok(TurnEnd { answer, end, kept, save_error });
+            return Ok(TurnEnd { answer, end, kept, save_error, tool_stop });
         }
     }
 
@@ -450,8 +462,11 @@ impl Assistant {
         let (rx, handle) = stream::spawn(session, tok, sampler, job, Arc::clone(&self.cancel));
         let mut scanner = self.tools.as_ref().map(|t| Scanner::new(t.format));
         let (answer, end) = forward(rx, &mut scanner, on);
-        if let Some(rest) = scanner.as_mut().map(Scanner::finish).filter(|r| !r.is_empty()) {
-            if !scanner.as_ref().is_some_and(Scanner::in_call) {
+        if let Some(s) = scanner.as_mut() {
+            // A call (tagged, or the whole answer without tags) is not answer text.
+            let hidden = s.in_call() || s.holds_call();
+            let rest = s.finish();
+            if !hidden && !rest.is_empty() {
                 on(TurnEvent::Text(rest));
             }
         }

@@ -148,7 +148,9 @@ pub struct Parsed {
 
 /// Finds the start of a call in streamed text: text before it is released as it comes
 /// (held back only while it could be the beginning of the trigger); from the trigger on,
-/// everything is kept as the call's text.
+/// everything is kept as the call's text. An answer that opens like a call without the
+/// trigger (`{"name"`, bare or after a json fence) is held back whole: it is shown only if
+/// it turns out not to be one.
 #[derive(Debug, Clone)]
 pub struct Scanner {
     format: CallFormat,
@@ -158,11 +160,14 @@ pub struct Scanner {
     call: Option<String>,
     /// Whether anything but whitespace was released (Llama 3 calls open the answer).
     released_text: bool,
+    /// The answer so far could still be a call without the trigger.
+    opening: bool,
 }
 
 impl Scanner {
     pub fn new(format: CallFormat) -> Scanner {
-        Scanner { format, pending: String::new(), call: None, released_text: false }
+        let opening = !format.trigger_at_start_only();
+        Scanner { format, pending: String::new(), call: None, released_text: false, opening }
     }
 
     /// Takes the next piece; returns the text that is sure to be answer text.
@@ -175,6 +180,12 @@ impl Scanner {
         let trigger = self.format.trigger();
         if self.format.trigger_at_start_only() {
             return self.push_at_start(trigger);
+        }
+        if self.opening {
+            match opens_loose_call(self.pending.trim_start()) {
+                true => return String::new(),
+                false => self.opening = false,
+            }
         }
         if let Some(at) = self.pending.find(trigger) {
             let text = self.pending[..at].to_string();
@@ -204,6 +215,12 @@ impl Scanner {
         std::mem::take(&mut self.pending)
     }
 
+    /// Whether what is held back is a whole call written without the trigger (not to be
+    /// shown). Ask before `finish`.
+    pub fn holds_call(&self) -> bool {
+        self.opening && !self.format.loose(self.pending.clone()).calls.is_empty()
+    }
+
     /// The end of the answer: whatever was held back is text.
     pub fn finish(&mut self) -> String {
         std::mem::take(&mut self.pending)
@@ -229,6 +246,19 @@ impl Scanner {
         };
         Some(name.trim().trim_matches('"').to_string())
     }
+}
+
+/// Whether an answer starting with `text` may be a call written without the trigger:
+/// `{"name"` (or the start of it), bare or after a fence marked json.
+fn opens_loose_call(text: &str) -> bool {
+    const FENCE: &str = "```json";
+    if FENCE.starts_with(text) {
+        return true;
+    }
+    let rest = text.strip_prefix(FENCE).map_or(text, str::trim_start);
+    let Some(inner) = rest.strip_prefix('{') else { return rest.is_empty() };
+    let inner = inner.trim_start();
+    "\"name\"".starts_with(inner) || inner.starts_with("\"name\"")
 }
 
 /// The length of the longest suffix of `text` that is a proper prefix of `trigger`.

@@ -123,7 +123,8 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
 pub fn help_text() -> String {
     let mut out = String::from(
         "Keys: Enter sends · Shift-Enter, Alt-Enter or Ctrl-J: new line · Up/Down: history · \
-         Tab: complete @paths and commands · Ctrl-G: edit in $EDITOR · PageUp/PageDown, \
+         Tab: complete @paths and commands · Ctrl-G: edit in $EDITOR · Ctrl-O: tool results whole or in one line · \
+         PageUp/PageDown, \
          mouse wheel: scroll · Esc or Ctrl-C: stop the answer · Ctrl-C twice or Ctrl-D: exit\n",
     );
     let width = COMMANDS.iter().map(|c| c.name.len() + c.args.len() + 2).max().unwrap_or(0);

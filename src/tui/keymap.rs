@@ -32,6 +32,8 @@ pub enum Action {
     Eof,
     /// Ctrl-G: edit the message in `$EDITOR`.
     Editor,
+    /// Ctrl-O: show tool results whole, or one line each.
+    ToggleTools,
     /// Ctrl-L: redraw.
     Redraw,
     /// y in a confirmation.
@@ -83,6 +85,7 @@ fn prompt_action(key: KeyEvent, ctrl: bool) -> Option<Action> {
         KeyCode::Char('j') if ctrl => Action::Newline,
         KeyCode::Char('d') if ctrl => Action::Eof,
         KeyCode::Char('g') if ctrl => Action::Editor,
+        KeyCode::Char('o') if ctrl => Action::ToggleTools,
         KeyCode::Char('w') if ctrl => Action::DeleteWord,
         KeyCode::Char('u') if ctrl => Action::DeleteToLineStart,
         KeyCode::Char('a') if ctrl => Action::Home,

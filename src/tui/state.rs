@@ -3,7 +3,7 @@
 //! and the transient hint under the input. Changed only by `update`; drawn by `view`.
 
 use super::input::InputBox;
-use super::view::{DiffLine, Role, StatusView, TurnView};
+use super::view::{DiffLine, Role, StatusView, ToolResultView, TurnView};
 
 /// What the REPL is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct State {
     /// The word a completion request was made for (its start and text), to check that the
     /// reply still fits what is typed.
     pub completing: Option<(usize, String)>,
+    /// Tool results show their whole text (Ctrl-O), not one line each.
+    pub tools_expanded: bool,
 }
 
 impl State {
@@ -70,6 +72,7 @@ impl State {
             proposed: Vec::new(),
             size,
             completing: None,
+            tools_expanded: false,
         }
     }
 
@@ -92,6 +95,19 @@ impl State {
         let mut turn = TurnView::new(Role::Notice, "");
         turn.error = Some(text.into());
         self.push_notice(turn);
+    }
+
+    /// Adds a tool call's result, expanded or not as the others are.
+    pub fn tool_result(&mut self, tool: ToolResultView) {
+        self.push_notice(TurnView::tool_result(tool, self.tools_expanded));
+    }
+
+    /// Ctrl-O: every tool result's whole text, or one line each.
+    pub fn toggle_tools(&mut self) {
+        self.tools_expanded = !self.tools_expanded;
+        for turn in &mut self.turns {
+            turn.show_tool(self.tools_expanded);
+        }
     }
 
     fn push_notice(&mut self, turn: TurnView) {

@@ -10,7 +10,9 @@ use ratatui::Terminal;
 
 use super::state::{Mode, State};
 use super::update::{update, Effect, Msg, Reply, Request};
-use super::view::{DiffLine, DiffLineKind, Palette, Role, Screen, StatusView, TurnView};
+use super::view::{
+    DiffLine, DiffLineKind, Palette, Role, Screen, StatusView, ToolResultView, TurnView,
+};
 use crate::engine::generate::{Stats, StopReason};
 use crate::engine::stream::Event;
 use crate::error::{Error, ErrorKind};
@@ -433,4 +435,40 @@ fn a_tool_call_asks_and_y_n_a_and_esc_answer_it() {
     update(&mut s, Msg::Reply(Reply::Diff { title: "changes".into(), lines, confirm: true }));
     assert_eq!(update(&mut s, key(KeyCode::Char('a'))), []);
     assert!(s.diff.is_some());
+}
+
+/// A tool result is one line until Ctrl-O shows every result whole; a second Ctrl-O
+/// folds them again. A failed one keeps its error line either way.
+#[test]
+fn tool_results_are_one_line_until_expanded() {
+    let mut s = state();
+    let ok = ToolResultView {
+        summary: "  run pytest: exit status 0; output: (+2 lines, Ctrl-O)".into(),
+        body: "exit status 0; output:\n..\n2 passed".into(),
+        failed: false,
+    };
+    let bad = ToolResultView {
+        summary: "  read a.py: no such file".into(),
+        body: String::new(),
+        failed: true,
+    };
+    update(&mut s, Msg::Reply(Reply::ToolResult(ok)));
+    update(&mut s, Msg::Reply(Reply::ToolResult(bad)));
+    let texts = |s: &State| s.turns.iter().map(|t| t.text.clone()).collect::<Vec<_>>();
+    assert!(!texts(&s)[0].contains("2 passed"));
+    update(&mut s, ctrl('o'));
+    assert!(s.tools_expanded);
+    assert_eq!(texts(&s)[0], "  run pytest: exit status 0; output: (+2 lines, Ctrl-O)\n    exit status 0; output:\n    ..\n    2 passed");
+    assert_eq!(s.turns[1].error.as_deref(), Some("  read a.py: no such file"));
+    // Results that come while expanded come expanded.
+    let more = ToolResultView {
+        summary: "  list: a (+1 lines, Ctrl-O)".into(),
+        body: "a\nb".into(),
+        failed: false,
+    };
+    update(&mut s, Msg::Reply(Reply::ToolResult(more)));
+    assert!(texts(&s)[2].ends_with("\n    a\n    b"));
+    update(&mut s, ctrl('o'));
+    assert_eq!(texts(&s)[0], "  run pytest: exit status 0; output: (+2 lines, Ctrl-O)");
+    assert_eq!(texts(&s)[2], "  list: a (+1 lines, Ctrl-O)");
 }

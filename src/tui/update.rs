@@ -8,7 +8,7 @@ use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use super::commands::{self, SlashCommand};
 use super::keymap::{self, Action, Focus};
 use super::state::{DiffPane, Mode, State};
-use super::view::{DiffLine, Role, TurnView};
+use super::view::{DiffLine, Role, ToolResultView, TurnView};
 use crate::assistant::tools::Decision;
 use crate::engine::stream::Event;
 use crate::error::ErrorKind;
@@ -56,6 +56,8 @@ pub enum Reply {
     Resumed(Vec<(Role, String)>),
     /// A busy job (model switch, resume) is over.
     Ready,
+    /// What a tool call gave.
+    ToolResult(ToolResultView),
     /// A tool call asks to run: what it would do (an edit's diff, a command line).
     Approve {
         title: String,
@@ -251,6 +253,7 @@ fn on_prompt_key(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Eof if state.input.is_empty() => return quit(),
         Action::Eof => state.input.delete(),
         Action::Editor => return vec![Effect::OpenEditor(state.input.text().to_string())],
+        Action::ToggleTools => state.toggle_tools(),
         Action::Redraw => return vec![Effect::Redraw],
         Action::Yes | Action::No | Action::Always => {}
     }
@@ -468,6 +471,7 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
     match reply {
         Reply::Notice(text) => state.notice(text),
         Reply::Error(text) => state.error(text),
+        Reply::ToolResult(tool) => state.tool_result(tool),
         Reply::Status(status) => {
             let tps = state.status.tok_per_s;
             state.status = status;

@@ -252,7 +252,7 @@ fn repl_tool_call_asks_before_running_and_runs_after_yes() {
         QWEN25_CODER,
         100,
         40,
-        &[("README.md", "# demo\n")],
+        &[("README.md", "# demo\n\nline two\nline three\n")],
         "-n 120 -t 2 --tools",
     );
     pane.wait_for("the tools notice", 60, |s| s.contains("tools on (hermes calls)"));
@@ -263,6 +263,16 @@ fn repl_tool_call_asks_before_running_and_runs_after_yes() {
     pane.key("y");
     pane.wait_for("the result", 60, |s| s.contains("run touch made-by-tool: exit status 0"));
     assert!(pane.project().join("made-by-tool").exists());
+    // A read runs freely; its result is one line until Ctrl-O shows it whole.
+    pane.wait_idle(120);
+    pane.enter_line("Use read_file to read README.md");
+    let screen = pane.wait_for("the read", 120, |s| s.contains("read README.md"));
+    assert!(!screen.contains("    line three"), "{screen}");
+    pane.wait_idle(120);
+    pane.key("C-o");
+    pane.wait_for("the whole result", 10, |s| s.contains("    line three"));
+    pane.key("C-o");
+    pane.wait_for("the result folded", 10, |s| !s.contains("    line three"));
     pane.key("Escape");
     pane.key("C-c");
     pane.key("C-c");

@@ -170,3 +170,23 @@ fn a_lone_json_call_without_tags_is_a_call() {
         assert!(p.calls.is_empty() && p.content == text, "{text}");
     }
 }
+
+/// An answer that opens like a call without tags is held back while it streams: shown
+/// only when it turns out to be something else.
+#[test]
+fn a_loose_call_is_held_back_while_it_streams() {
+    let call = "```json\n{\n  \"name\": \"search\",\n  \"arguments\": {\"pattern\": \"x\"}\n}\n```";
+    for n in [1, 2, 5] {
+        let (shown, s) = stream(CallFormat::Hermes, call, n);
+        assert_eq!(shown, "", "pieces of {n}");
+        assert!(s.holds_call() && !s.in_call());
+    }
+    for text in
+        ["{\"a\": 1} is a map", "```python\nprint(1)\n```", "`x` is a name", "{ \"nam\": 2}"]
+    {
+        let (shown, s) = stream(CallFormat::Hermes, text, 3);
+        let mut s = s;
+        assert!(!s.holds_call(), "{text}");
+        assert_eq!(shown + &s.finish(), text);
+    }
+}

@@ -134,6 +134,11 @@ impl Conversation for AssistantConv {
         if let Some(e) = &end.save_error {
             eprintln!("hearth: warning: the turn was not saved: {e}");
         }
+        if let (true, Event::Error(e)) = (end.tool_stop, &end.end) {
+            // Not a failure of the request: the answer ends, saying why.
+            out(TurnOut::Text(&format!("\n\n[{e}]")));
+            return Ok(TurnResult { answer: end.answer, stop: Stop::MaxTurnRequests });
+        }
         let stop = match &end.end {
             Event::Done(stats) => {
                 if std::env::var_os("HEARTH_VERBOSE").is_some() {

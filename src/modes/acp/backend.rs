@@ -32,6 +32,8 @@ pub enum TurnOut<'a> {
 pub enum Stop {
     EndTurn,
     MaxTokens,
+    /// The tool loop's limits ended the turn (steps, or one call over and over).
+    MaxTurnRequests,
     Cancelled,
 }
 

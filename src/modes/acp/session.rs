@@ -277,6 +277,7 @@ impl<B: Backend> Worker<B> {
         Ok(acp::PromptResponse::new(match stop {
             Stop::EndTurn => acp::StopReason::EndTurn,
             Stop::MaxTokens => acp::StopReason::MaxTokens,
+            Stop::MaxTurnRequests => acp::StopReason::MaxTurnRequests,
             Stop::Cancelled => acp::StopReason::Cancelled,
         }))
     }

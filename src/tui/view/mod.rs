@@ -25,7 +25,7 @@ pub use markdown::{render_markdown, render_plain, Rendered};
 pub use palette::{ColorDepth, Palette};
 pub use screen::Screen;
 pub use status::{status_line, StatusBar, StatusView};
-pub use transcript::{Role, Transcript, TranscriptWidget, TurnView};
+pub use transcript::{Role, ToolResultView, Transcript, TranscriptWidget, TurnView};
 
 /// Draws `lines` into `area` top-aligned, starting at line `offset`; lines wider than the
 /// area are clipped.

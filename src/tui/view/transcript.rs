@@ -40,12 +40,54 @@ pub struct TurnView {
     pub stopped: bool,
     /// Generation failed with this message.
     pub error: Option<String>,
+    /// A tool call's result: its one-line summary and its whole text (shown under the
+    /// summary while results are expanded).
+    pub tool: Option<ToolResultView>,
+}
+
+/// A tool call's result in the transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolResultView {
+    pub summary: String,
+    pub body: String,
+    pub failed: bool,
 }
 
 impl TurnView {
     /// A finished turn.
     pub fn new(role: Role, text: impl Into<String>) -> TurnView {
-        TurnView { role, text: text.into(), partial: false, stopped: false, error: None }
+        TurnView {
+            role,
+            text: text.into(),
+            partial: false,
+            stopped: false,
+            error: None,
+            tool: None,
+        }
+    }
+
+    /// A tool call's result: the summary alone, or with the whole text under it.
+    pub fn tool_result(tool: ToolResultView, expanded: bool) -> TurnView {
+        let mut turn = TurnView::new(Role::Notice, "");
+        turn.tool = Some(tool);
+        turn.show_tool(expanded);
+        turn
+    }
+
+    /// Shows a tool result's whole text under its summary, or hides it.
+    pub fn show_tool(&mut self, expanded: bool) {
+        let Some(t) = &self.tool else { return };
+        let body: String = match expanded {
+            true => t.body.lines().map(|l| format!("\n    {l}")).collect(),
+            false => String::new(),
+        };
+        match t.failed {
+            true => {
+                self.error = Some(t.summary.clone());
+                self.text = body.trim_start_matches('\n').to_string();
+            }
+            false => self.text = format!("{}{body}", t.summary),
+        }
     }
 }
 

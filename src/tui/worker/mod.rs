@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 
 use super::update::{Msg, Reply, Request};
-use super::view::{parse_unified, DiffLine, DiffLineKind, Role, StatusView};
+use super::view::{parse_unified, DiffLine, DiffLineKind, Role, StatusView, ToolResultView};
 use super::ChatConfig;
 use crate::assistant::tools::{Decision, Outcome, Permissions};
 use crate::assistant::{Assistant, Notice, Setup, TurnEnd, TurnEvent, DEFAULT_MAX_STEPS};
@@ -277,14 +277,15 @@ fn result_line(title: &str, o: &Outcome) -> Reply {
     let mut lines = o.text.lines();
     let first = lines.next().unwrap_or_default();
     let more = lines.count();
-    let text = match more {
+    let summary = match more {
         0 => format!("  {title}: {first}"),
-        n => format!("  {title}: {first} (+{n} lines)"),
+        n => format!("  {title}: {first} (+{n} lines, Ctrl-O)"),
     };
-    match o.failed {
-        true => Reply::Error(text),
-        false => Reply::Notice(text),
-    }
+    let body = match more {
+        0 => String::new(),
+        _ => o.text.clone(),
+    };
+    Reply::ToolResult(ToolResultView { summary, body, failed: o.failed })
 }
 
 /// What a tool call would do, as pane lines: an edit's unified diff, or a command line.
