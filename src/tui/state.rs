@@ -56,6 +56,8 @@ pub struct State {
     pub completing: Option<(usize, String)>,
     /// Tool results show their whole text (Ctrl-O), not one line each.
     pub tools_expanded: bool,
+    /// The tool whose call the model is writing now.
+    pub forming: Option<String>,
 }
 
 impl State {
@@ -73,6 +75,7 @@ impl State {
             size,
             completing: None,
             tools_expanded: false,
+            forming: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl State {
 
     /// Adds a tool call's result, expanded or not as the others are.
     pub fn tool_result(&mut self, tool: ToolResultView) {
+        self.forming = None;
         self.push_notice(TurnView::tool_result(tool, self.tools_expanded));
     }
 

@@ -472,3 +472,22 @@ fn tool_results_are_one_line_until_expanded() {
     assert_eq!(texts(&s)[0], "  run pytest: exit status 0; output: (+2 lines, Ctrl-O)");
     assert_eq!(texts(&s)[2], "  list: a (+1 lines, Ctrl-O)");
 }
+
+/// While the model writes a call, the rule above the input names the tool; the call's
+/// result (or the end of the answer) clears it.
+#[test]
+fn a_forming_call_is_named_above_the_input() {
+    let mut s = state();
+    enter(&mut s, "find add");
+    update(&mut s, Msg::Reply(Reply::Forming("search".into())));
+    assert_eq!(s.forming.as_deref(), Some("search"));
+    let text = rows(&draw(&s, Palette::plain()));
+    assert!(text.iter().any(|l| l.contains("writing a search call… Esc stops")), "{text:?}");
+    let done = ToolResultView {
+        summary: "  search add: 1 match".into(),
+        body: String::new(),
+        failed: false,
+    };
+    update(&mut s, Msg::Reply(Reply::ToolResult(done)));
+    assert!(s.forming.is_none());
+}

@@ -58,6 +58,8 @@ pub enum Reply {
     Ready,
     /// What a tool call gave.
     ToolResult(ToolResultView),
+    /// The model is writing a call of this tool.
+    Forming(String),
     /// A tool call asks to run: what it would do (an edit's diff, a command line).
     Approve {
         title: String,
@@ -459,6 +461,7 @@ fn on_engine(state: &mut State, event: Event) {
 }
 
 fn finish(state: &mut State, mark: impl FnOnce(&mut TurnView)) {
+    state.forming = None;
     if let Some(turn) = state.streaming_turn() {
         turn.partial = false;
         mark(turn);
@@ -472,6 +475,7 @@ fn on_reply(state: &mut State, reply: Reply) -> Vec<Effect> {
         Reply::Notice(text) => state.notice(text),
         Reply::Error(text) => state.error(text),
         Reply::ToolResult(tool) => state.tool_result(tool),
+        Reply::Forming(tool) => state.forming = Some(tool),
         Reply::Status(status) => {
             let tps = state.status.tok_per_s;
             state.status = status;

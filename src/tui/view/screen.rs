@@ -126,7 +126,10 @@ fn rule_text(state: &State) -> String {
     }
     match &state.mode {
         Mode::Generating { stopping: true } => " stopping… ".into(),
-        Mode::Generating { stopping: false } => " answering… Esc stops ".into(),
+        Mode::Generating { stopping: false } => match &state.forming {
+            Some(tool) => format!(" writing a {tool} call… Esc stops "),
+            None => " answering… Esc stops ".into(),
+        },
         Mode::Busy(what) => format!(" {what}… "),
         Mode::Idle if state.scroll > 0 => {
             format!(" scrolled up {} lines — PageDown ", state.scroll)

@@ -237,8 +237,9 @@ impl Worker {
                     let _ = ap.reply.send(wait_for_decision(requests));
                     return;
                 }
+                TurnEvent::Forming(tool) => Msg::Reply(Reply::Forming(tool)),
                 // Commands run here: the REPL does not delegate them.
-                TurnEvent::Forming(_) | TurnEvent::Execute(_) => return,
+                TurnEvent::Execute(_) => return,
             };
             let _ = tx.send(msg);
         };
