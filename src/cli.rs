@@ -357,6 +357,14 @@ pub struct AskArgs {
     /// Constrain the answer to this grammar: GBNF (`root ::= …`) or llguidance's Lark.
     #[arg(long = "grammar", value_name = "FILE")]
     pub grammar: Option<PathBuf>,
+    /// Send the question to this OpenAI-compatible server (`http://host:port/v1`: vLLM,
+    /// SGLang, the reference server, Ollama) instead of the local model; the key, if it
+    /// wants one, from $HEARTH_REMOTE_API_KEY.
+    #[arg(long = "remote", value_name = "URL", conflicts_with_all = ["tools", "allow", "session", "json_schema", "grammar"])]
+    pub remote: Option<String>,
+    /// The model to ask for on the remote server (default: the first it lists).
+    #[arg(long = "remote-model", value_name = "NAME", requires = "remote")]
+    pub remote_model: Option<String>,
     /// Leave the model's tool calls unconstrained (to measure what the grammar changes).
     #[arg(long = "no-grammar")]
     pub no_grammar: bool,

@@ -14,6 +14,7 @@ pub mod gguf;
 pub mod model;
 pub mod modes;
 pub mod quant;
+pub mod remote;
 pub mod store;
 pub mod tokenizer;
 pub mod tui;

@@ -27,6 +27,10 @@ pub fn run(args: &AskArgs) -> Result<()> {
         .map(|p| Ok((p.display().to_string(), input::read_text_file(p)?)))
         .collect::<Result<Vec<_>>>()?;
     let stdin = input::read_piped_stdin()?;
+    if let Some(url) = &args.remote {
+        let message = user_message(&question, &files, stdin.as_deref());
+        return super::ask_remote::run(args, url, message);
+    }
     let config = args.config();
     let mut assistant = open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
     if let Some((grammar, path)) = input::output_grammar(&args.json_schema, &args.grammar)? {

@@ -4,6 +4,7 @@
 
 pub mod acp;
 pub mod ask;
+pub mod ask_remote;
 pub mod bench;
 mod bench_resume;
 pub mod devices;

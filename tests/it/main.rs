@@ -15,6 +15,7 @@ mod hybrid_session;
 mod inspect;
 mod moe;
 mod refmodel;
+mod remote;
 mod repl;
 mod session;
 mod sessions;
