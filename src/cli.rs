@@ -63,6 +63,27 @@ pub enum Command {
     Devices(DevicesArgs),
     /// Serve the Agent Client Protocol (v1) on stdin/stdout, for editors such as Zed.
     Acp(AcpArgs),
+    /// Serve the model over an OpenAI-compatible HTTP API (chat and text completions,
+    /// streaming, tools) for aider, Continue, opencode, Open WebUI and the like.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub prompt: PromptArgs,
+    /// The address to listen on (loopback unless told otherwise).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Require `Authorization: Bearer KEY` on every request.
+    #[arg(long = "api-key", value_name = "KEY", env = "HEARTH_API_KEY")]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod output;
 pub mod perplexity;
 mod roofline;
 pub mod run;
+pub mod serve;
 pub mod sessions;
 pub mod tokenize;
 
@@ -38,5 +39,6 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Sessions(args) => sessions::run(&args),
         Command::Devices(args) => devices::run(&args),
         Command::Acp(args) => acp::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -17,6 +17,7 @@ mod moe;
 mod refmodel;
 mod remote;
 mod repl;
+mod serve;
 mod session;
 mod sessions;
 mod testmodels;

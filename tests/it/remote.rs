@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use crate::common::{self, hearth, model_path, QWEN25_CODER};
 
 /// A port nothing listens on now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Whether `GET path` on the port answers 200.
-fn answers(port: u16, path: &str) -> bool {
+pub fn answers(port: u16, path: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
     let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     let mut out = String::new();
@@ -28,7 +28,7 @@ fn answers(port: u16, path: &str) -> bool {
 }
 
 /// A server process, killed when dropped.
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

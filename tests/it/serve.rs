@@ -1,0 +1,64 @@
+//! `hearth serve` driven by clients we did not write: the `openai` Python package's own
+//! client (tests/serve/client.py: chat whole and streamed, a conversation extended with
+//! its prefix from the cache, a tool call and its result, a text completion, a wrong key
+//! refused), and `hearth ask --remote` pointed at it.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{self, fixture, hearth, model_path, QWEN25_CODER};
+use crate::remote::{answers, free_port, Server};
+
+const KEY: &str = "test-key";
+
+/// `hearth serve` with the default test model on `port`, ready.
+fn serve(port: u16) -> Server {
+    let child = hearth()
+        .args(["serve", "-t", "2", "--api-key", KEY, "--port", &port.to_string(), "-m"])
+        .arg(model_path(QWEN25_CODER))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start hearth serve");
+    let server = Server(child);
+    let start = Instant::now();
+    while !answers(port, "/health") {
+        assert!(start.elapsed() < Duration::from_secs(60), "hearth serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+#[test]
+fn serve_answers_the_openai_client_and_reuses_a_conversations_prefix() {
+    let has = Command::new("python3").args(["-c", "import openai"]).output();
+    if !has.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: the openai package is needed"
+        );
+        eprintln!("serve: skipped (the openai Python package is not installed)");
+        return;
+    }
+    let port = free_port();
+    let _server = serve(port);
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let out = Command::new("python3")
+        .arg(fixture("serve/client.py"))
+        .args([&base, KEY])
+        .output()
+        .unwrap();
+    let (text, err) = (common::stdout(&out), common::stderr(&out));
+    assert!(out.status.success(), "client.py failed:\n{err}\n{text}");
+    let figures: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    let first = figures["first_prompt_tokens"].as_u64().unwrap();
+    assert!(figures["cached_tokens"].as_u64().unwrap() >= first, "{figures}");
+    // hearth itself as the client.
+    let out = hearth()
+        .args(["ask", "--remote", &base, "-n", "12", "--temp", "0", "Say hello."])
+        .env("HEARTH_REMOTE_API_KEY", KEY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(!common::stdout(&out).trim().is_empty());
+}
