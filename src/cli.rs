@@ -468,6 +468,10 @@ pub struct ChatArgs {
     /// (implies --tools).
     #[arg(long = "allow", value_name = "edit,run", value_delimiter = ',')]
     pub allow: Vec<String>,
+    /// The OpenAI-compatible server `/escalate` sends turns to (nothing goes there until
+    /// then); the key, if it wants one, from $HEARTH_REMOTE_API_KEY.
+    #[arg(long = "remote", value_name = "URL")]
+    pub remote: Option<String>,
 }
 
 fn parse_kv_type(s: &str) -> std::result::Result<KvType, String> {
@@ -572,6 +576,7 @@ impl ChatArgs {
             resume: self.resume,
             tools: self.tools || !self.allow.is_empty(),
             allow: self.allow.clone(),
+            remote: self.remote.clone(),
         }
     }
 }

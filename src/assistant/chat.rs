@@ -142,7 +142,9 @@ pub struct Assistant {
     pub(super) output_grammar: Option<(Grammars, Grammar)>,
     /// The vocabulary compiled for grammars, once one is used.
     pub(super) grammars: Option<Grammars>,
-    cancel: Arc<AtomicBool>,
+    /// The remote engine of `/escalate`, when one is known.
+    pub(super) remote: Option<super::remote::RemoteUse>,
+    pub(super) cancel: Arc<AtomicBool>,
     notices: Vec<Notice>,
 }
 
@@ -195,6 +197,7 @@ impl Assistant {
             grammar_on: true,
             output_grammar: None,
             grammars: None,
+            remote: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,
@@ -441,6 +444,9 @@ impl Assistant {
 
     /// One generation over the history as it stands: the answer's text and how it ended.
     fn generate_once(&mut self, on: &mut dyn FnMut(TurnEvent)) -> Result<(String, Event)> {
+        if self.remote_active() {
+            return self.generate_remote(on);
+        }
         let prompt = self.prompt()?;
         self.check_budget(prompt.len())?;
         for n in self.take_notices() {

@@ -16,6 +16,7 @@ mod edits;
 mod jobs;
 pub mod load;
 pub mod prompt;
+mod remote;
 pub mod tools;
 
 pub use agent::{Approval, Execution, ToolActivity, ToolUse, DEFAULT_MAX_STEPS};

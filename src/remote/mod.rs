@@ -9,6 +9,7 @@ pub mod sse;
 mod stream;
 
 use std::io::BufReader;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -108,6 +109,17 @@ impl Endpoint {
         req: &ChatRequest,
         on: &mut dyn FnMut(&str),
     ) -> Result<ChatEnd> {
+        self.chat_until(model, req, &AtomicBool::new(false), on)
+    }
+
+    /// As `chat`, reading no further once `cancel` is set.
+    pub fn chat_until(
+        &self,
+        model: &str,
+        req: &ChatRequest,
+        cancel: &AtomicBool,
+        on: &mut dyn FnMut(&str),
+    ) -> Result<ChatEnd> {
         let mut body = json!({
             "model": model,
             "messages": req.messages.iter().map(api_message).collect::<Vec<_>>(),
@@ -135,7 +147,7 @@ impl Endpoint {
         let resp = post.send(body.to_string()).map_err(|e| self.fail(transport(&e)))?;
         let resp = self.checked(resp)?;
         let mut reader = BufReader::new(resp.into_body().into_reader());
-        Ok(stream::read(&mut reader, on))
+        Ok(stream::read(&mut reader, cancel, on))
     }
 
     /// The response when its status is a success; else the error, with the server's

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -40,11 +41,14 @@ struct Forming {
 }
 
 /// Reads the events of `r` to the end of the stream, text to `on`.
-pub fn read(r: &mut impl BufRead, on: &mut dyn FnMut(&str)) -> ChatEnd {
+pub fn read(r: &mut impl BufRead, cancel: &AtomicBool, on: &mut dyn FnMut(&str)) -> ChatEnd {
     let mut end = ChatEnd::default();
     let mut calls: BTreeMap<u64, Forming> = BTreeMap::new();
     let mut done = false;
     loop {
+        if cancel.load(Ordering::Relaxed) {
+            return end;
+        }
         let data = match sse::next_event(r) {
             Ok(Some(d)) => d,
             Ok(None) => break,

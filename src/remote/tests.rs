@@ -10,7 +10,9 @@ fn run(events: &[&str], done: bool) -> (String, ChatEnd) {
         text.push_str("data: [DONE]\n\n");
     }
     let mut shown = String::new();
-    let end = read(&mut std::io::BufReader::new(text.as_bytes()), &mut |t| shown.push_str(t));
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let end =
+        read(&mut std::io::BufReader::new(text.as_bytes()), &never, &mut |t| shown.push_str(t));
     (shown, end)
 }
 

@@ -23,6 +23,10 @@ pub enum SlashCommand {
     Diff,
     Apply,
     Undo,
+    /// `/escalate [URL]`: the next turns on the remote engine.
+    Escalate(Option<String>),
+    /// `/local`: back to the local model.
+    Local,
 }
 
 /// One row of the command table.
@@ -55,6 +59,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     cmd("apply", &[], "", "write the proposed changes, after confirmation"),
     cmd("undo", &[], "", "restore the files the last /apply wrote"),
     cmd("regen", &[], "", "regenerate the last answer"),
+    cmd("escalate", &[], "[URL]", "send the next turns to the remote engine (--remote, or URL)"),
+    cmd("local", &[], "", "back to the local model after /escalate"),
     cmd("clear", &[], "", "start the conversation afresh (files stay in context)"),
     cmd("model", &[], "PATH|NAME", "switch to another model"),
     cmd("set", &[], "KEY VALUE", "sampling: temp, top-k, top-p, min-p, repeat-penalty, seed, n"),
@@ -109,6 +115,12 @@ pub fn parse(line: &str) -> Result<SlashCommand, String> {
             [] => Ok(SlashCommand::Set(None)),
             [key, value] => Ok(SlashCommand::Set(Some((key.clone(), value.clone())))),
             _ => Err(format!("usage: /set {}", info.args)),
+        },
+        "local" => no_args(SlashCommand::Local),
+        "escalate" => match args.as_slice() {
+            [] => Ok(SlashCommand::Escalate(None)),
+            [one] => Ok(SlashCommand::Escalate(Some(one.clone()))),
+            _ => Err("usage: /escalate [URL]".into()),
         },
         "resume" => match args.as_slice() {
             [] => Ok(SlashCommand::Resume(None)),

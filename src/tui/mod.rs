@@ -52,6 +52,8 @@ pub struct ChatConfig {
     pub tools: bool,
     /// Permissions given up front (`edit`, `run`).
     pub allow: Vec<String>,
+    /// The remote engine `/escalate` sends turns to.
+    pub remote: Option<String>,
 }
 
 /// Runs the REPL until the user quits. The model loads first, before the screen

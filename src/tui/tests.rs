@@ -25,6 +25,7 @@ fn status() -> StatusView {
         ctx_total: 4096,
         tok_per_s: None,
         session: Some("work".into()),
+        remote: None,
     }
 }
 

@@ -96,6 +96,8 @@ pub enum Request {
     /// Write the plan shown by the last `Diff { confirm: true }`.
     Apply,
     Undo,
+    Escalate(Option<String>),
+    Local,
     Complete(String),
     /// The user's answer to a tool call's `Approve`.
     Decide(Decision),
@@ -438,6 +440,11 @@ fn run_command(state: &mut State, cmd: SlashCommand) -> Vec<Effect> {
             Request::Resume(name)
         }
         SlashCommand::Undo => Request::Undo,
+        SlashCommand::Escalate(url) => {
+            state.mode = Mode::Busy("asking the remote engine".into());
+            Request::Escalate(url)
+        }
+        SlashCommand::Local => Request::Local,
     };
     vec![Effect::Worker(request)]
 }

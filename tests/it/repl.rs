@@ -277,3 +277,45 @@ fn repl_tool_call_asks_before_running_and_runs_after_yes() {
     pane.key("C-c");
     pane.key("C-c");
 }
+
+/// `/escalate` sends the next turns to the remote engine (here `hearth serve` on
+/// loopback, serving another model), the status bar saying `remote: HOST` meanwhile;
+/// `/local` brings them back to the local model.
+#[test]
+fn repl_escalates_to_a_remote_engine_and_comes_back() {
+    if !have_tmux() {
+        return;
+    }
+    let port = crate::remote::free_port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let child = crate::common::hearth()
+        .args(["serve", "-t", "1", "--port", &port.to_string(), "-m"])
+        .arg(model_path(QWEN25_CODER))
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let _server = crate::remote::Server(child);
+    let start = std::time::Instant::now();
+    while !crate::remote::answers(port, "/health") {
+        assert!(start.elapsed() < Duration::from_secs(60), "hearth serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let served = || std::fs::read_to_string(log.path()).unwrap().matches("prompt tokens").count();
+    let args = format!("-n 12 -t 1 --remote http://127.0.0.1:{port}/v1");
+    let pane = Pane::start_with(SMOLLM2, 100, 30, &[], &args);
+    pane.wait_for("the prompt", 60, |s| s.contains("SmolLM2"));
+    pane.enter_line("/escalate");
+    let host = format!("remote: 127.0.0.1:{port}");
+    pane.wait_for("the escalation", 60, |s| s.contains("escalated") && s.contains(&host));
+    pane.enter_line("Say hello.");
+    pane.wait_idle(120);
+    pane.wait_for("the remote answer", 60, |_| served() == 1);
+    pane.enter_line("/local");
+    pane.wait_for("the way back", 30, |s| s.contains("back to the local model") && !s.contains(&host));
+    pane.enter_line("Say hi.");
+    std::thread::sleep(Duration::from_millis(300));
+    pane.wait_idle(120);
+    assert_eq!(served(), 1, "a local turn went to the server");
+    pane.key("C-c");
+    pane.key("C-c");
+}

@@ -150,6 +150,17 @@ fn run(
         }
         Ok(())
     });
+    match &stats {
+        // One line a request, as servers log them.
+        Ok(s) => eprintln!(
+            "hearth: serve: {} prompt tokens ({} cached), {} generated, {:.1} tok/s",
+            prompt.len(),
+            s.n_reused,
+            s.n_generated,
+            s.gen_tps()
+        ),
+        Err(e) => eprintln!("hearth: serve: a request failed: {e}"),
+    }
     stats.map_err(|e| error(500, e.to_string()))
 }
 

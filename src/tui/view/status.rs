@@ -24,6 +24,8 @@ pub struct StatusView {
     /// Tokens per second while generating.
     pub tok_per_s: Option<f64>,
     pub session: Option<String>,
+    /// The remote engine turns go to now (`/escalate`), shown apart.
+    pub remote: Option<String>,
 }
 
 /// At this width and below the backend is left out.
@@ -56,8 +58,17 @@ struct Part {
 }
 
 fn parts(s: &StatusView, width: u16, p: &Palette) -> Vec<Part> {
-    let mut parts =
-        vec![Part { text: s.model.clone(), style: p.status_model, rank: 0, right: false }];
+    let mut parts = match &s.remote {
+        Some(remote) => {
+            vec![Part {
+                text: format!("remote: {remote}"),
+                style: p.status_warn,
+                rank: 0,
+                right: false,
+            }]
+        }
+        None => vec![Part { text: s.model.clone(), style: p.status_model, rank: 0, right: false }],
+    };
     if width > NARROW && !s.backend.is_empty() {
         parts.push(Part { text: s.backend.clone(), style: p.status_dim, rank: 4, right: false });
     }
@@ -225,7 +236,19 @@ mod tests {
             ctx_total: 8192,
             tok_per_s: Some(23.44),
             session: Some("refactor-parser".into()),
+            remote: None,
         }
+    }
+
+    /// While turns go to a remote engine the bar says so first, in the warning colour.
+    #[test]
+    fn a_remote_engine_in_use_leads_the_bar() {
+        let p = Palette::dark();
+        let s = StatusView { remote: Some("gpu-box:8000".into()), ..status() };
+        let parts = parts(&s, 120, &p);
+        assert_eq!(parts[0].text, "remote: gpu-box:8000");
+        assert_eq!(parts[0].style, p.status_warn);
+        assert!(parts.iter().all(|part| part.text != s.model));
     }
 
     #[test]

@@ -285,6 +285,7 @@ fn the_status_bar_degrades_in_narrow_terminals() {
         ctx_total: 32768,
         tok_per_s: Some(17.0),
         session: Some("main".into()),
+        remote: None,
     };
     let bar = |w: u16| {
         let mut buf = Buffer::empty(Rect::new(0, 0, w, 1));

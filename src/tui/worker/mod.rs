@@ -83,6 +83,9 @@ impl Worker {
         if !chat.files.is_empty() {
             startup.extend(assistant.add_files(&chat.files, false));
         }
+        if let Some(url) = &chat.remote {
+            assistant.set_remote(crate::remote::Endpoint::new(url, None)?);
+        }
         if chat.tools {
             let allow = Permissions::parse_list(&chat.allow.join(",")).map_err(Error::usage)?;
             let format = assistant.enable_tools(Permissions::new(allow), DEFAULT_MAX_STEPS);
@@ -157,6 +160,7 @@ impl Worker {
             ctx_total: a.n_ctx(),
             tok_per_s: None,
             session: stored,
+            remote: a.remote_label(),
         }
     }
 
@@ -209,6 +213,23 @@ impl Worker {
             Request::Diff { answer, confirm } => self.diff(&answer, confirm),
             Request::Apply => self.apply(),
             Request::Undo => self.undo(),
+            Request::Escalate(url) => {
+                match a.escalate(url.as_deref()) {
+                    Ok(label) => self.notice(format!(
+                        "escalated: the next turns go to {label}; /local comes back"
+                    )),
+                    Err(e) => self.error(e.to_string()),
+                }
+                self.reply(Reply::Ready);
+                self.send_status();
+            }
+            Request::Local => {
+                match a.go_local() {
+                    true => self.notice("back to the local model".to_string()),
+                    false => self.notice("already on the local model".to_string()),
+                }
+                self.send_status();
+            }
             Request::Complete(partial) => {
                 let options = a.files().complete(&partial);
                 self.reply(Reply::Completions { partial, options });
