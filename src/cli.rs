@@ -98,6 +98,10 @@ pub struct AcpArgs {
     /// (session/request_permission).
     #[arg(long)]
     pub tools: bool,
+    /// Answer every session on this OpenAI-compatible server (URL, or a name from the
+    /// config file) instead of the local model.
+    #[arg(long = "remote", value_name = "URL|NAME", conflicts_with = "tools")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -379,9 +383,9 @@ pub struct AskArgs {
     #[arg(long = "grammar", value_name = "FILE")]
     pub grammar: Option<PathBuf>,
     /// Send the question to this OpenAI-compatible server (`http://host:port/v1`: vLLM,
-    /// SGLang, the reference server, Ollama) instead of the local model; the key, if it
-    /// wants one, from $HEARTH_REMOTE_API_KEY.
-    #[arg(long = "remote", value_name = "URL", conflicts_with_all = ["tools", "allow", "session", "json_schema", "grammar"])]
+    /// SGLang, the reference server, Ollama; or a name from ~/.config/hearth/config.toml)
+    /// instead of the local model; the key, if it wants one, from $HEARTH_REMOTE_API_KEY.
+    #[arg(long = "remote", value_name = "URL|NAME", conflicts_with_all = ["tools", "allow", "session", "json_schema", "grammar"])]
     pub remote: Option<String>,
     /// The model to ask for on the remote server (default: the first it lists).
     #[arg(long = "remote-model", value_name = "NAME", requires = "remote")]
@@ -428,6 +432,10 @@ pub struct EditArgs {
     /// text reuses its KV cache.
     #[arg(long = "session", value_name = "NAME")]
     pub session: Option<String>,
+    /// Ask this OpenAI-compatible server (URL, or a name from the config file) instead
+    /// of the local model.
+    #[arg(long = "remote", value_name = "URL|NAME")]
+    pub remote: Option<String>,
     /// What to change.
     #[arg(required = true, value_name = "INSTRUCTION")]
     pub instruction: Vec<String>,
@@ -468,9 +476,9 @@ pub struct ChatArgs {
     /// (implies --tools).
     #[arg(long = "allow", value_name = "edit,run", value_delimiter = ',')]
     pub allow: Vec<String>,
-    /// The OpenAI-compatible server `/escalate` sends turns to (nothing goes there until
-    /// then); the key, if it wants one, from $HEARTH_REMOTE_API_KEY.
-    #[arg(long = "remote", value_name = "URL")]
+    /// The OpenAI-compatible server (URL, or a name from the config file) `/escalate`
+    /// sends turns to — nothing goes there until then.
+    #[arg(long = "remote", value_name = "URL|NAME")]
     pub remote: Option<String>,
 }
 

@@ -32,7 +32,7 @@ impl Assistant {
     /// `/local`. Asks the server for its model first, so a wrong URL is said at once.
     pub fn escalate(&mut self, url: Option<&str>) -> Result<String> {
         let endpoint = match (url, &self.remote) {
-            (Some(url), _) => Endpoint::new(url, None)?,
+            (Some(spec), _) => crate::remote::config::resolve(spec, None)?,
             (None, Some(r)) => r.endpoint.clone(),
             (None, None) => {
                 return Err(Error::usage(

@@ -8,11 +8,11 @@ use super::output;
 use crate::chat::Message;
 use crate::cli::AskArgs;
 use crate::error::{Error, Result};
-use crate::remote::{ChatRequest, Endpoint};
+use crate::remote::ChatRequest;
 
 /// Runs `ask` on the remote `url`.
 pub fn run(args: &AskArgs, url: &str, message: String) -> Result<()> {
-    let endpoint = Endpoint::new(url, args.remote_model.clone())?;
+    let endpoint = crate::remote::config::resolve(url, args.remote_model.clone())?;
     let model = endpoint.model()?;
     let system =
         args.prompt.system_prompt.clone().unwrap_or_else(|| SYSTEM_PROMPT.trim().to_string());

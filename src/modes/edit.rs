@@ -163,6 +163,10 @@ fn edit(
         EditFormat::Auto => input.text.lines().count() <= WHOLE_MAX_LINES,
     };
     let mut assistant = ask::open(&config, SYSTEM_PROMPT, BUDGET_HINT)?;
+    if let Some(spec) = &args.remote {
+        assistant.set_remote(crate::remote::config::resolve(spec, None)?);
+        assistant.escalate(None)?;
+    }
     if whole && args.prompt.n_predict.is_none() {
         // The whole text comes back: leave room for it.
         let n_text = assistant.loaded().count_tokens(&input.text);

@@ -5,6 +5,7 @@
 //! naming the endpoint: unreachable, refused (401, 429 with its Retry-After, 5xx with the
 //! server's message), or a stream cut mid-answer — in which case what came is kept.
 
+pub mod config;
 pub mod sse;
 mod stream;
 

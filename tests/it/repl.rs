@@ -311,7 +311,9 @@ fn repl_escalates_to_a_remote_engine_and_comes_back() {
     pane.wait_idle(120);
     pane.wait_for("the remote answer", 60, |_| served() == 1);
     pane.enter_line("/local");
-    pane.wait_for("the way back", 30, |s| s.contains("back to the local model") && !s.contains(&host));
+    pane.wait_for("the way back", 30, |s| {
+        s.contains("back to the local model") && !s.contains(&host)
+    });
     pane.enter_line("Say hi.");
     std::thread::sleep(Duration::from_millis(300));
     pane.wait_idle(120);

@@ -61,4 +61,30 @@ fn serve_answers_the_openai_client_and_reuses_a_conversations_prefix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     assert!(!common::stdout(&out).trim().is_empty());
+    // `edit --remote NAME` through the config file, the key from the variable it names:
+    // greedy on the same model, the remote edit is the local one.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = format!("[remotes.box]\nurl = \"{base}\"\napi_key_env = \"BOX_KEY\"\n");
+    std::fs::write(&config, text).unwrap();
+    let input = b"def add(a, b):\n    return a - b\n";
+    let edit = |remote: bool| {
+        let mut cmd = hearth();
+        cmd.args(["edit", "--temp", "0", "fix the bug"]).env("HEARTH_DATA_DIR", dir.path());
+        if remote {
+            cmd.args(["--remote", "box"]).env("HEARTH_CONFIG", &config).env("BOX_KEY", KEY);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let (local, remote) = (edit(false), edit(true));
+    assert!(remote.status.success(), "{}", common::stderr(&remote));
+    assert_eq!(common::stdout(&remote), common::stdout(&local));
+    assert_eq!(common::stdout(&remote), "def add(a, b):\n    return a + b\n");
 }

@@ -15,6 +15,7 @@ use crate::assistant::{
 use crate::engine::generate::StopReason;
 use crate::engine::stream::Event;
 use crate::error::{Error, ErrorKind, Result};
+use crate::remote::Endpoint;
 use crate::store::Store;
 
 /// The system prompt of the ACP face: the REPL's (files under their paths, changes as a
@@ -28,12 +29,14 @@ pub struct AssistantBackend {
     config: Config,
     /// Offer the model the project's tools (`--tools`).
     tools: bool,
+    /// Every turn on this remote engine (`--remote`).
+    remote: Option<Endpoint>,
     loaded: Option<Loaded>,
 }
 
 impl AssistantBackend {
-    pub fn new(config: Config, tools: bool) -> AssistantBackend {
-        AssistantBackend { config, tools, loaded: None }
+    pub fn new(config: Config, tools: bool, remote: Option<Endpoint>) -> AssistantBackend {
+        AssistantBackend { config, tools, remote, loaded: None }
     }
 
     /// The model, loaded on first use (a failure is answered, and tried again next time).
@@ -58,6 +61,10 @@ impl AssistantBackend {
         };
         let mut assistant = Assistant::with_loaded(loaded, &self.config, setup, Some(conv))?;
         assistant.set_cancel_flag(cancel);
+        if let Some(endpoint) = &self.remote {
+            assistant.set_remote(endpoint.clone());
+            assistant.escalate(None)?;
+        }
         if self.tools {
             // Every edit and command goes through session/request_permission.
             assistant.enable_tools(Permissions::default(), DEFAULT_MAX_STEPS);

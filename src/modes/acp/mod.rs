@@ -38,6 +38,8 @@ pub fn run(args: &AcpArgs) -> Result<()> {
     config.sampling.params.validate()?;
     let peer = Arc::new(rpc::Peer::new(Box::new(std::io::stdout())));
     let stdin = std::io::stdin().lock();
-    server::serve(stdin, peer, assistant::AssistantBackend::new(config, args.tools));
+    let remote =
+        args.remote.as_deref().map(|s| crate::remote::config::resolve(s, None)).transpose()?;
+    server::serve(stdin, peer, assistant::AssistantBackend::new(config, args.tools, remote));
     Ok(())
 }

@@ -84,7 +84,7 @@ impl Worker {
             startup.extend(assistant.add_files(&chat.files, false));
         }
         if let Some(url) = &chat.remote {
-            assistant.set_remote(crate::remote::Endpoint::new(url, None)?);
+            assistant.set_remote(crate::remote::config::resolve(url, None)?);
         }
         if chat.tools {
             let allow = Permissions::parse_list(&chat.allow.join(",")).map_err(Error::usage)?;
