@@ -262,6 +262,42 @@ fn parse_gpu_layers(s: &str) -> std::result::Result<GpuLayers, String> {
     }
 }
 
+/// Speculative decoding from the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecMode {
+    Off,
+    Lookup,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Speculative decoding: `lookup` drafts the next tokens from the prompt and the
+    /// answer so far and checks them in one batch — the same tokens as `off`, faster when
+    /// the answer repeats its context (runs at --temp 0, without a grammar).
+    #[arg(long = "spec", value_enum, value_name = "off|lookup")]
+    pub spec: Option<SpecMode>,
+    /// The most tokens one draft proposes.
+    #[arg(long = "draft-max", value_name = "N", default_value_t = 8)]
+    pub draft_max: usize,
+}
+
+impl SpecArgs {
+    /// Drafts of up to `--draft-max` tokens when `--spec lookup` (off unless asked).
+    pub fn draft_max(&self) -> Option<usize> {
+        self.or_default(SpecMode::Off)
+    }
+
+    /// As `draft_max`, on unless `--spec off`.
+    pub fn draft_max_on(&self) -> Option<usize> {
+        self.or_default(SpecMode::Lookup)
+    }
+
+    fn or_default(&self, default: SpecMode) -> Option<usize> {
+        let on = self.spec.unwrap_or(default) == SpecMode::Lookup;
+        (on && self.draft_max > 0).then_some(self.draft_max)
+    }
+}
+
 /// How the next token is chosen.
 #[derive(Debug, Clone, Args)]
 pub struct SamplingArgs {
@@ -300,6 +336,8 @@ pub struct RunArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// The prompt (stdin is read when neither -p nor -f is given).
     #[arg(short = 'p', long = "prompt", conflicts_with = "file")]
     pub prompt: Option<String>,
@@ -404,6 +442,9 @@ pub struct EditArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// On by default: an edit is mostly the text it edits.
+    #[command(flatten)]
+    pub spec: SpecArgs,
     #[command(flatten)]
     pub prompt: PromptArgs,
     /// Read the text from FILE instead of stdin.

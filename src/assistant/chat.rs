@@ -142,6 +142,8 @@ pub struct Assistant {
     pub(super) output_grammar: Option<(Grammars, Grammar)>,
     /// The vocabulary compiled for grammars, once one is used.
     pub(super) grammars: Option<Grammars>,
+    /// Speculative lookup decoding: drafts of up to this many tokens (`--spec`).
+    pub(super) spec: Option<usize>,
     /// The remote engine of `/escalate`, when one is known.
     pub(super) remote: Option<super::remote::RemoteUse>,
     pub(super) cancel: Arc<AtomicBool>,
@@ -198,6 +200,7 @@ impl Assistant {
             output_grammar: None,
             grammars: None,
             remote: None,
+            spec: None,
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,
@@ -262,6 +265,11 @@ impl Assistant {
     }
 
     /// Most tokens of one answer from now on.
+    /// Speculative lookup decoding with drafts of up to `draft_max` tokens (`None`: off).
+    pub fn set_spec(&mut self, draft_max: Option<usize>) {
+        self.spec = draft_max;
+    }
+
     pub fn set_n_predict(&mut self, n: usize) {
         self.config.prompt.n_predict = n.max(1);
     }
@@ -463,6 +471,7 @@ impl Assistant {
             prompt,
             ignore_eos: false,
             stop: self.config.sampling.stop.clone(),
+            spec: self.spec,
         };
         let tok = Arc::clone(&self.loaded.tokenizer);
         let (rx, handle) = stream::spawn(session, tok, sampler, job, Arc::clone(&self.cancel));

@@ -111,6 +111,7 @@ impl Assistant {
                 Some("length") => StopReason::Length,
                 _ => StopReason::EndOfText,
             },
+            spec: Default::default(),
         };
         Ok((end.text, Event::Done(stats)))
     }

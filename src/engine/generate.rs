@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::lookup::{Drafter, Lookup};
 use super::sampler::Sampler;
 use super::session::Session;
 use super::stop::StopStrings;
@@ -32,6 +33,28 @@ pub struct Stats {
     pub n_generated: usize,
     pub gen_time: Duration,
     pub stop: StopReason,
+    /// Speculative decoding's drafts, when it ran.
+    pub spec: SpecStats,
+}
+
+/// Drafts proposed, their tokens, and the tokens the model agreed with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpecStats {
+    pub drafts: usize,
+    pub drafted: usize,
+    pub accepted: usize,
+}
+
+impl SpecStats {
+    /// The share of drafted tokens kept.
+    pub fn acceptance(&self) -> f64 {
+        self.accepted as f64 / self.drafted.max(1) as f64
+    }
+
+    /// Tokens kept per draft.
+    pub fn mean_accepted(&self) -> f64 {
+        self.accepted as f64 / self.drafts.max(1) as f64
+    }
 }
 
 impl Stats {
@@ -45,8 +68,17 @@ impl Stats {
 
     /// The timing line tools print to stderr.
     pub fn summary(&self) -> String {
+        let spec = match self.spec.drafts {
+            0 => String::new(),
+            n => format!(
+                " | drafts: {n}, {:.0} % of {} drafted tokens kept, {:.1} a draft",
+                100.0 * self.spec.acceptance(),
+                self.spec.drafted,
+                self.spec.mean_accepted()
+            ),
+        };
         format!(
-            "prompt: {} tokens, {:.1} tok/s ({} reused) | generation: {} tokens, {:.1} tok/s | stop: {:?}",
+            "prompt: {} tokens, {:.1} tok/s ({} reused) | generation: {} tokens, {:.1} tok/s | stop: {:?}{spec}",
             self.n_prompt,
             self.prompt_tps(),
             self.n_reused,
@@ -65,6 +97,116 @@ pub struct Request<'a> {
     pub ignore_eos: bool,
     pub stop: Vec<String>,
     pub cancel: Option<&'a AtomicBool>,
+    /// Speculative decoding from the context (`lookup`): drafts of up to this many
+    /// tokens, verified in one batch. Runs only where sampling is greedy.
+    pub spec: Option<usize>,
+}
+
+/// The generated tokens on their way out: text decoding, stop strings, counts.
+struct Out<'t> {
+    stops: StopStrings,
+    decoder: crate::tokenizer::StreamDecoder<'t>,
+    n_generated: usize,
+    spec: SpecStats,
+}
+
+impl Out<'_> {
+    /// Takes one generated token: records it, streams its text; says when generation
+    /// ends with it (end of text before it is shown; a stop string or the budget after).
+    fn take(
+        &mut self,
+        token: u32,
+        tokenizer: &Tokenizer,
+        sampler: &mut Sampler,
+        req: &Request,
+        on_text: &mut dyn FnMut(&str) -> Result<()>,
+    ) -> Result<Option<StopReason>> {
+        if tokenizer.is_eog(token) && !req.ignore_eos {
+            return Ok(Some(StopReason::EndOfText));
+        }
+        sampler.accept(token);
+        sampler.commit(token)?;
+        self.n_generated += 1;
+        let out = self.stops.push(&self.decoder.push(token));
+        on_text(&out.emit)?;
+        if out.stopped {
+            return Ok(Some(StopReason::StopString));
+        }
+        if req.max_tokens.is_some_and(|m| self.n_generated >= m) {
+            return Ok(Some(StopReason::Length));
+        }
+        Ok(None)
+    }
+}
+
+/// What verifying a draft left: the logits of the next position, or the end.
+enum Verified {
+    Next(Vec<f32>),
+    Stop(StopReason),
+}
+
+/// Feeds `token` and the `draft` after it in one batch, then picks along the draft as
+/// plain decoding would: each pick that equals the drafted token is kept and the next
+/// compared; the first that differs is kept too and ends the draft. The cache is cut
+/// back to what was kept (for a recurrent model: from its checkpoint, fed again).
+#[allow(clippy::too_many_arguments)]
+fn verify<B: Backend>(
+    session: &mut Session<B>,
+    sampler: &mut Sampler,
+    tokenizer: &Tokenizer,
+    req: &Request,
+    on_text: &mut dyn FnMut(&str) -> Result<()>,
+    out: &mut Out,
+    token: u32,
+    draft: &[u32],
+) -> Result<Verified> {
+    let base = session.tokens().len();
+    // What the cache holds, for a recurrent model that must go back to a checkpoint.
+    let before: Vec<u32> = session.tokens().to_vec();
+    session.checkpoint()?;
+    let mut fed = Vec::with_capacity(draft.len() + 1);
+    fed.push(token);
+    fed.extend_from_slice(draft);
+    let all = session.prefill_all(&fed)?;
+    let n_vocab = all.len() / fed.len();
+    let row = |i: usize| &all[i * n_vocab..(i + 1) * n_vocab];
+    out.spec.drafts += 1;
+    out.spec.drafted += draft.len();
+    let mut kept = 0;
+    let mut end = None;
+    while kept < draft.len() {
+        if req.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            end = Some(StopReason::Cancelled);
+            break;
+        }
+        let pick = sampler.sample(row(kept))?;
+        if pick != draft[kept] {
+            break;
+        }
+        kept += 1;
+        out.spec.accepted += 1;
+        if let Some(stop) = out.take(pick, tokenizer, sampler, req, on_text)? {
+            end = Some(stop);
+            break;
+        }
+    }
+    // The drafted tokens after the kept ones leave the cache.
+    let keep = base + 1 + kept;
+    session.truncate(keep);
+    let have = session.tokens().len();
+    let next = match have < keep {
+        // A recurrent model went back to its checkpoint: feed the kept tokens again.
+        true => {
+            let mut all_kept = before;
+            all_kept.extend_from_slice(&fed[..1 + kept]);
+            session.prefill_all(&all_kept[have..keep])?
+        }
+        false => row(kept).to_vec(),
+    };
+    Ok(match end {
+        Some(stop) => Verified::Stop(stop),
+        None => Verified::Next(next[next.len() - n_vocab..].to_vec()),
+    })
 }
 
 /// Runs one generation, handing each piece of text to `on_text` as it is ready.
@@ -73,6 +215,19 @@ pub fn generate<B: Backend>(
     tokenizer: &Tokenizer,
     sampler: &mut Sampler,
     req: &Request,
+    on_text: &mut dyn FnMut(&str) -> Result<()>,
+) -> Result<Stats> {
+    let mut lookup = Lookup::default();
+    generate_drafted(session, tokenizer, sampler, req, &mut lookup, on_text)
+}
+
+/// As [`generate`], with drafts (when `req.spec` asks for them) from `drafter`.
+pub fn generate_drafted<B: Backend>(
+    session: &mut Session<B>,
+    tokenizer: &Tokenizer,
+    sampler: &mut Sampler,
+    req: &Request,
+    drafter: &mut dyn Drafter,
     on_text: &mut dyn FnMut(&str) -> Result<()>,
 ) -> Result<Stats> {
     if req.prompt.is_empty() {
@@ -91,45 +246,56 @@ pub fn generate<B: Backend>(
     let mut logits = session.prefill_until(todo, req.cancel)?;
     let prompt_time = started.elapsed();
     let gen_start = Instant::now();
-    let mut stops = StopStrings::new(req.stop.clone());
-    let mut decoder = tokenizer.stream_decoder();
-    let mut n_generated = 0;
+    let mut out = Out {
+        stops: StopStrings::new(req.stop.clone()),
+        decoder: tokenizer.stream_decoder(),
+        n_generated: 0,
+        spec: SpecStats::default(),
+    };
+    // Drafts are verified only where a pick is the argmax: the tokens stay those of
+    // plain decoding.
+    let draft_max = req.spec.filter(|_| sampler.is_greedy());
     let stop = loop {
         if req.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             break StopReason::Cancelled;
         }
         let token = sampler.sample(&logits)?;
-        if tokenizer.is_eog(token) && !req.ignore_eos {
-            break StopReason::EndOfText;
-        }
-        sampler.accept(token);
-        sampler.commit(token)?;
-        n_generated += 1;
-        let out = stops.push(&decoder.push(token));
-        on_text(&out.emit)?;
-        if out.stopped {
-            break StopReason::StopString;
-        }
-        if req.max_tokens.is_some_and(|m| n_generated >= m) {
-            break StopReason::Length;
+        if let Some(stop) = out.take(token, tokenizer, sampler, req, on_text)? {
+            break stop;
         }
         if session.n_free() == 0 {
             break StopReason::ContextFull;
         }
-        logits = session.decode(token)?;
+        let Some(draft_max) = draft_max else {
+            logits = session.decode(token)?;
+            continue;
+        };
+        let mut history = session.tokens().to_vec();
+        history.push(token);
+        let room = session.n_free().saturating_sub(1);
+        let draft = drafter.draft(&history, draft_max.min(room));
+        if draft.is_empty() {
+            logits = session.decode(token)?;
+            continue;
+        }
+        match verify(session, sampler, tokenizer, req, on_text, &mut out, token, &draft)? {
+            Verified::Next(l) => logits = l,
+            Verified::Stop(stop) => break stop,
+        }
     };
     if stop != StopReason::StopString {
-        let tail = stops.push(&decoder.finish());
+        let tail = out.stops.push(&out.decoder.finish());
         on_text(&tail.emit)?;
-        on_text(&stops.finish())?;
+        on_text(&out.stops.finish())?;
     }
     let stats = Stats {
         n_reused,
         n_prompt: todo.len(),
         prompt_time,
-        n_generated,
+        n_generated: out.n_generated,
         gen_time: gen_start.elapsed(),
         stop,
+        spec: out.spec,
     };
     if stop == StopReason::Cancelled {
         return Err(Error::new(ErrorKind::Interrupted, "generation cancelled"));

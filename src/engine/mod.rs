@@ -4,6 +4,7 @@
 pub mod gbnf;
 pub mod generate;
 pub mod grammar;
+pub mod lookup;
 pub mod sampler;
 pub mod session;
 pub mod snapshot;

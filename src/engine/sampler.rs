@@ -184,6 +184,12 @@ impl Sampler {
         self.constraint.0.as_ref().map(|c| c.cost())
     }
 
+    /// Whether each pick is the argmax of the logits (after penalties) with no grammar:
+    /// what speculative verification needs to give the same tokens as plain decoding.
+    pub fn is_greedy(&self) -> bool {
+        self.params.temp == 0.0 && self.constraint.0.is_none()
+    }
+
     pub fn params(&self) -> &SamplerParams {
         &self.params
     }

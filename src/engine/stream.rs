@@ -30,6 +30,8 @@ pub struct Job {
     pub max_tokens: Option<usize>,
     pub ignore_eos: bool,
     pub stop: Vec<String>,
+    /// Speculative lookup decoding, drafts of up to this many tokens.
+    pub spec: Option<usize>,
 }
 
 /// Runs `job` on a new thread. Events arrive on the receiver, ending with exactly one
@@ -54,6 +56,7 @@ where
             ignore_eos: job.ignore_eos,
             stop: job.stop,
             cancel: Some(&cancel),
+            spec: job.spec,
         };
         let mut send_text = |t: &str| {
             if !t.is_empty() {

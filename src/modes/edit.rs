@@ -173,6 +173,7 @@ fn edit(
         assistant.set_n_predict(config.prompt.n_predict.max(n_text + n_text / 2 + 64));
     }
     assistant.set_cancel_flag(cancel);
+    assistant.set_spec(args.spec.draft_max_on());
     let message = edit_message(args, input, instruction, &context, whole);
     let answer = generate(&mut assistant, message)?;
     edit_text(&answer, &input.name, &input.text)

@@ -48,6 +48,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         ignore_eos: args.ignore_eos,
         stop: args.sampling.stop.clone(),
         cancel: Some(&reader_gone),
+        spec: args.spec.draft_max(),
     };
     let stats = generate(&mut session, tok, &mut sampler, &req, &mut |t| {
         output::print(t)?;

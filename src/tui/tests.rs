@@ -60,6 +60,7 @@ fn stats() -> Stats {
         n_generated: 3,
         gen_time: std::time::Duration::from_millis(30),
         stop: StopReason::EndOfText,
+        spec: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ mod repl;
 mod serve;
 mod session;
 mod sessions;
+mod spec;
 mod testmodels;
 mod tokenize;
 mod tools;

@@ -91,8 +91,13 @@ fn streamed_generation_sends_text_then_done_and_stops_on_cancel() {
     let tok = Arc::new(tok);
     let prompt = tok.encode("The capital of France is", false, true).unwrap();
     let greedy = || Sampler::new(SamplerParams { temp: 0.0, ..SamplerParams::default() }).unwrap();
-    let job =
-        |n| Job { prompt: prompt.clone(), max_tokens: Some(n), ignore_eos: true, stop: vec![] };
+    let job = |n| Job {
+        prompt: prompt.clone(),
+        max_tokens: Some(n),
+        ignore_eos: true,
+        stop: vec![],
+        spec: None,
+    };
 
     let session = Session::new(model.clone(), 64, 8).unwrap();
     let cancel = Arc::new(AtomicBool::new(false));

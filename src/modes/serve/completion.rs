@@ -141,6 +141,7 @@ fn run(
         ignore_eos: false,
         stop: opts.stop.clone(),
         cancel: Some(&engine.gone),
+        spec: None,
     };
     let tok = std::sync::Arc::clone(&engine.loaded.tokenizer);
     let gone = &engine.gone;

@@ -1,0 +1,127 @@
+//! Speculative lookup decoding gives the tokens plain decoding gives: greedy `hearth run
+//! --spec lookup` against `--spec off`, byte for byte, on each architecture — the three
+//! dense test models and a MoE upcycled from SmolLM2, on a prompt they repeat, so drafts
+//! are made, kept and cut — and the tiny hybrids (qwen35, qwen35moe), whose recurrent
+//! state goes back to a checkpoint when a draft is cut, with drafts from an oracle.
+
+use std::path::Path;
+
+use std::sync::Arc;
+
+use hearth::backend::cpu::CpuBackend;
+use hearth::engine::generate::{generate_drafted, Request};
+use hearth::engine::lookup::Drafter;
+use hearth::engine::sampler::{Sampler, SamplerParams};
+use hearth::engine::session::Session;
+use hearth::gguf::GgufFile;
+use hearth::model::Model;
+use hearth::tokenizer::Tokenizer;
+
+use crate::common::{self, model_path, GEMMA3, QWEN25_CODER, SMOLLM2};
+use crate::hybrid_models::{build, Hybrid};
+use crate::testmodels::{truncate, upcycle, Router, Upcycle};
+
+const CODE: &str = "def total_price(items, tax):\n    subtotal = sum(i.price * i.count for i in items)\n    return round(subtotal * (1 + tax), 2)\n";
+
+/// stdout of greedy `hearth run` with `spec`, and its timing line.
+fn run(model: &Path, prompt: &str, spec: &str) -> (String, String) {
+    let m = model.to_str().unwrap();
+    let args = ["run", "-m", m, "--temp", "0", "-n", "48", "-t", "2", "--spec", spec, "-p", prompt];
+    let out = common::run(&args);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    (common::stdout(&out), common::stderr(&out))
+}
+
+fn same_with_and_without(model: &Path, prompt: &str) {
+    let (plain, _) = run(model, prompt, "off");
+    let (spec, timing) = run(model, prompt, "lookup");
+    assert_eq!(spec, plain, "{}", model.display());
+    assert!(timing.contains("drafts: "), "no draft was made: {timing}");
+}
+
+#[test]
+fn lookup_decoding_keeps_the_tokens_of_plain_decoding_on_every_architecture() {
+    let prompt = format!("Copy this function exactly.\n\n{CODE}\nCopy:\n\n{}", &CODE[..40]);
+    for name in [SMOLLM2, QWEN25_CODER, GEMMA3] {
+        same_with_and_without(&model_path(name), &prompt);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dense = Arc::new(GgufFile::open(model_path(SMOLLM2)).unwrap());
+    let short = dir.path().join("short.gguf");
+    truncate(&dense, 4).write(&short).unwrap();
+    let up = Upcycle {
+        arch: "llama",
+        n_expert: 4,
+        n_expert_used: 2,
+        n_ff_shexp: 0,
+        router: Router::Random { seed: 3, scale: 0.05 },
+        down_scale: 2.0,
+        shexp_down_scale: 1.0,
+    };
+    let moe = dir.path().join("moe.gguf");
+    upcycle(&GgufFile::open(&short).unwrap(), &up).write(&moe).unwrap();
+    same_with_and_without(&moe, &prompt);
+}
+
+/// Proposes the known greedy continuation, every third draft with its second token
+/// wrong: drafts kept whole, and drafts cut where the model disagrees.
+struct Oracle {
+    truth: Vec<u32>,
+    n: usize,
+}
+
+impl Drafter for Oracle {
+    fn draft(&mut self, history: &[u32], max: usize) -> Vec<u32> {
+        self.n += 1;
+        let at = history.len().min(self.truth.len());
+        let mut d = self.truth[at..(at + max).min(self.truth.len())].to_vec();
+        if self.n.is_multiple_of(3) && d.len() > 1 {
+            d[1] = (d[1] + 1) % 200;
+        }
+        d
+    }
+}
+
+/// Greedy generation on the tiny hybrid models, whose random weights never repeat the
+/// prompt: drafts from an oracle, some cut, so the recurrent state goes back to its
+/// checkpoint and the kept tokens are fed again — the text must not change.
+#[test]
+fn cut_drafts_on_a_hybrid_model_rewind_its_state_exactly() {
+    for dense in [false, true] {
+        let w = build(&Hybrid::tiny(dense));
+        let file = Arc::new(GgufFile::from_bytes("hybrid", w.to_bytes().unwrap()).unwrap());
+        let tok = Tokenizer::from_gguf(file.metadata()).unwrap();
+        let model = Arc::new(Model::load(Arc::clone(&file), CpuBackend).unwrap());
+        let prompt = tok.encode("ab cd ef gh ij", false, false).unwrap();
+        let gen = |spec: Option<usize>, drafter: &mut dyn Drafter| {
+            let mut session = Session::new(Arc::clone(&model), 256, 512).unwrap();
+            let params = SamplerParams { temp: 0.0, ..SamplerParams::default() };
+            let mut sampler = Sampler::new(params).unwrap();
+            let req = Request {
+                prompt: &prompt,
+                max_tokens: Some(40),
+                ignore_eos: true,
+                stop: vec![],
+                cancel: None,
+                spec,
+            };
+            let mut text = String::new();
+            let stats =
+                generate_drafted(&mut session, &tok, &mut sampler, &req, drafter, &mut |t| {
+                    text.push_str(t);
+                    Ok(())
+                })
+                .unwrap();
+            (text, session.tokens().to_vec(), stats)
+        };
+        let (plain, truth, _) = gen(None, &mut Oracle { truth: vec![], n: 0 });
+        let (text, tokens, stats) = gen(Some(6), &mut Oracle { truth: truth.clone(), n: 0 });
+        assert_eq!(text, plain, "dense: {dense}");
+        assert_eq!(tokens, truth[..tokens.len()], "dense: {dense}");
+        assert!(
+            stats.spec.accepted > 0 && stats.spec.drafted > stats.spec.accepted,
+            "{:?}",
+            stats.spec
+        );
+    }
+}
