@@ -200,8 +200,16 @@ pub struct BenchArgs {
     pub roofline: bool,
     /// Instead of pp/tg: time to the first new token after a conversation of N tokens,
     /// restored from its stored KV snapshot vs. re-read from scratch.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "spec")]
     pub resume: Option<usize>,
+    /// Instead of pp/tg: generation speed with and without speculative lookup decoding
+    /// on the task in FILE (a user message, e.g. "rewrite this file with one change"
+    /// and the file), -n tokens greedy, with the acceptance of the drafts.
+    #[arg(long = "spec", value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// The most tokens one draft proposes (`--spec`).
+    #[arg(long = "draft-max", value_name = "N", default_value_t = 8)]
+    pub draft_max: usize,
 }
 
 /// The model and how to run it.
@@ -393,6 +401,9 @@ pub struct AskArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// On by default (it runs at --temp 0 only).
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Files to add as context (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,

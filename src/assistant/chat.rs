@@ -114,6 +114,9 @@ impl TurnEnd {
     }
 }
 
+/// Draft length of speculative lookup decoding unless a face says otherwise.
+pub const DEFAULT_DRAFT_MAX: usize = 8;
+
 pub struct Assistant {
     pub(super) config: Config,
     /// The model settings in force (the stored session's, where the command line is silent).
@@ -200,7 +203,8 @@ impl Assistant {
             output_grammar: None,
             grammars: None,
             remote: None,
-            spec: None,
+            // Runs only where picks are greedy: the same tokens, sooner.
+            spec: Some(DEFAULT_DRAFT_MAX),
             cancel: Arc::new(AtomicBool::new(false)),
             notices: Vec::new(),
             setup,

@@ -37,6 +37,7 @@ pub fn run(args: &AskArgs) -> Result<()> {
         assistant.set_output_grammar(grammar).map_err(|e| e.with_file(path))?;
     }
     assistant.set_call_grammar(!args.no_grammar);
+    assistant.set_spec(args.spec.draft_max_on());
     if args.tools || !args.allow.is_empty() {
         let allow = Permissions::parse_list(&args.allow.join(",")).map_err(Error::usage)?;
         assistant.enable_tools(Permissions::new(allow), args.max_steps.max(1));

@@ -66,6 +66,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if let Some(n) = args.resume {
         return super::bench_resume::run(args, n);
     }
+    if let Some(task) = &args.spec {
+        return super::bench_spec::run(args, task);
+    }
     if args.n_prompt == 0 && args.n_gen == 0 {
         return Err(Error::usage("nothing to measure: -p and -n are both 0"));
     }

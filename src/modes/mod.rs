@@ -7,6 +7,7 @@ pub mod ask;
 pub mod ask_remote;
 pub mod bench;
 mod bench_resume;
+mod bench_spec;
 pub mod devices;
 pub mod edit;
 mod input;

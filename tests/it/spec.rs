@@ -125,3 +125,18 @@ fn cut_drafts_on_a_hybrid_model_rewind_its_state_exactly() {
         );
     }
 }
+
+/// `hearth bench --spec FILE` times both ways on the task and says the tokens matched.
+#[test]
+fn bench_spec_reports_both_speeds_the_acceptance_and_the_same_tokens() {
+    let task = crate::common::fixture("../benches/spec/rename-in-file.md");
+    let m = model_path(SMOLLM2);
+    let args = ["bench", "-m", m.to_str().unwrap(), "-t", "2", "-n", "24", "-r", "1", "--json"];
+    let out = common::run(&[&args[..], &["--spec", task.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["same_tokens"], true, "{v}");
+    assert!(v["off_tps"].as_f64().unwrap() > 0.0 && v["lookup_tps"].as_f64().unwrap() > 0.0, "{v}");
+    assert_eq!(v["tokens"], 24, "{v}");
+    assert!(v["acceptance"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{v}");
+}
