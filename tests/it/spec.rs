@@ -140,3 +140,16 @@ fn bench_spec_reports_both_speeds_the_acceptance_and_the_same_tokens() {
     assert_eq!(v["tokens"], 24, "{v}");
     assert!(v["acceptance"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{v}");
 }
+
+/// The golden prompts of `greedy.json`: the same continuation with lookup decoding.
+#[test]
+fn lookup_decoding_keeps_the_golden_greedy_continuations() {
+    let golden = crate::common::golden_json("greedy.json");
+    for case in golden["cases"].as_array().unwrap() {
+        let model = model_path(case["model_file"].as_str().unwrap());
+        let prompt = case["prompt"].as_str().unwrap();
+        let (plain, _) = run(&model, prompt, "off");
+        let (spec, _) = run(&model, prompt, "lookup");
+        assert_eq!(spec, plain, "{} {prompt:?}", model.display());
+    }
+}
