@@ -434,7 +434,7 @@ pub struct AskArgs {
     /// Send the question to this OpenAI-compatible server (`http://host:port/v1`: vLLM,
     /// SGLang, the reference server, Ollama; or a name from ~/.config/hearth/config.toml)
     /// instead of the local model; the key, if it wants one, from $HEARTH_REMOTE_API_KEY.
-    #[arg(long = "remote", value_name = "URL|NAME", conflicts_with_all = ["tools", "allow", "session", "json_schema", "grammar"])]
+    #[arg(long = "remote", value_name = "URL|NAME", conflicts_with_all = ["json_schema", "grammar"])]
     pub remote: Option<String>,
     /// The model to ask for on the remote server (default: the first it lists).
     #[arg(long = "remote-model", value_name = "NAME", requires = "remote")]

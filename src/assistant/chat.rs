@@ -147,6 +147,8 @@ pub struct Assistant {
     pub(super) grammars: Option<Grammars>,
     /// Speculative lookup decoding: drafts of up to this many tokens (`--spec`).
     pub(super) spec: Option<usize>,
+    /// The calls of the last remote answer, in the API's own form (not in its text).
+    pub(super) remote_calls: Option<crate::chat::toolcall::Parsed>,
     /// The remote engine of `/escalate`, when one is known.
     pub(super) remote: Option<super::remote::RemoteUse>,
     pub(super) cancel: Arc<AtomicBool>,
@@ -203,6 +205,7 @@ impl Assistant {
             output_grammar: None,
             grammars: None,
             remote: None,
+            remote_calls: None,
             // Runs only where picks are greedy: the same tokens, sooner.
             spec: Some(DEFAULT_DRAFT_MAX),
             cancel: Arc::new(AtomicBool::new(false)),
@@ -417,6 +420,7 @@ impl Assistant {
             let complete = matches!(end, Event::Done(_));
             let max_steps = self.tools.as_ref().map_or(0, |t| t.max_steps);
             let parsed = if complete { self.calls_in(&answer) } else { None };
+            let parsed = self.remote_calls.take().or(parsed);
             let end = match parsed {
                 Some(parsed) if steps < max_steps => {
                     steps += 1;

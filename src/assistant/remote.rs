@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::chat::{Assistant, TurnEvent};
+use crate::chat::toolcall::Parsed;
 use crate::engine::generate::{Stats, StopReason};
 use crate::engine::stream::Event;
 use crate::error::{Error, ErrorKind, Result};
@@ -80,13 +81,18 @@ impl Assistant {
             temperature: Some(self.params.temp),
             top_p: Some(self.params.top_p),
             max_tokens: Some(self.config.prompt.n_predict),
-            tools: None,
+            // The same tools, in the API's own form; calls come back as `tool_calls`.
+            tools: self.tools.as_ref().map(|_| super::tools::definitions()),
         };
         let started = Instant::now();
+        let mut first: Option<Instant> = None;
         let cancel = std::sync::Arc::clone(&self.cancel);
-        let end = r
-            .endpoint
-            .chat_until(&model, &req, &cancel, &mut |t| on(TurnEvent::Text(t.to_string())))?;
+        let end = r.endpoint.chat_until(&model, &req, &cancel, &mut |t| {
+            first.get_or_insert_with(Instant::now);
+            on(TurnEvent::Text(t.to_string()))
+        })?;
+        // Reading the prompt ends with the first piece of the answer.
+        let first = first.unwrap_or_else(Instant::now);
         if cancel.load(Ordering::Relaxed) {
             return Ok((
                 end.text,
@@ -100,13 +106,17 @@ impl Assistant {
             );
             return Ok((end.text, Event::Error(e)));
         }
+        if self.tools.is_some() && !end.tool_calls.is_empty() {
+            let calls = end.tool_calls.iter().cloned().map(Ok).collect();
+            self.remote_calls = Some(Parsed { content: end.text.clone(), calls });
+        }
         let u = end.usage.unwrap_or_default();
         let stats = Stats {
             n_reused: u.cached_tokens as usize,
             n_prompt: u.prompt_tokens.saturating_sub(u.cached_tokens) as usize,
-            prompt_time: std::time::Duration::ZERO,
+            prompt_time: first - started,
             n_generated: u.completion_tokens as usize,
-            gen_time: started.elapsed(),
+            gen_time: first.elapsed(),
             stop: match end.finish_reason.as_deref() {
                 Some("length") => StopReason::Length,
                 _ => StopReason::EndOfText,

@@ -27,7 +27,9 @@ pub fn run(args: &AskArgs) -> Result<()> {
         .map(|p| Ok((p.display().to_string(), input::read_text_file(p)?)))
         .collect::<Result<Vec<_>>>()?;
     let stdin = input::read_piped_stdin()?;
-    if let Some(url) = &args.remote {
+    let tools = args.tools || !args.allow.is_empty();
+    if let Some(url) = args.remote.as_ref().filter(|_| !tools && args.session.is_none()) {
+        // A plain question: the local model is not even loaded.
         let message = user_message(&question, &files, stdin.as_deref());
         return super::ask_remote::run(args, url, message);
     }
@@ -38,6 +40,11 @@ pub fn run(args: &AskArgs) -> Result<()> {
     }
     assistant.set_call_grammar(!args.no_grammar);
     assistant.set_spec(args.spec.draft_max_on());
+    if let Some(spec) = &args.remote {
+        // Tools or a stored session: the assistant's loop, its answers from the remote.
+        assistant.set_remote(crate::remote::config::resolve(spec, args.remote_model.clone())?);
+        assistant.escalate(None)?;
+    }
     if args.tools || !args.allow.is_empty() {
         let allow = Permissions::parse_list(&args.allow.join(",")).map_err(Error::usage)?;
         assistant.enable_tools(Permissions::new(allow), args.max_steps.max(1));

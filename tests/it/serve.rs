@@ -61,6 +61,18 @@ fn serve_answers_the_openai_client_and_reuses_a_conversations_prefix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     assert!(!common::stdout(&out).trim().is_empty());
+    // Tools over the API: the remote model's call comes back as `tool_calls` and runs
+    // here, with the permission given.
+    let project = tempfile::tempdir().unwrap();
+    let out = hearth()
+        .args(["ask", "--remote", &base, "--temp", "0", "-n", "80", "--max-steps", "2"])
+        .args(["--tools", "--allow", "run", "Use run_command to run: touch made-by-tool"])
+        .env("HEARTH_REMOTE_API_KEY", KEY)
+        .env("HEARTH_DATA_DIR", project.path().join(".data"))
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert!(project.path().join("made-by-tool").exists(), "{}", common::stderr(&out));
     // `edit --remote NAME` through the config file, the key from the variable it names:
     // greedy on the same model, the remote edit is the local one.
     let dir = tempfile::tempdir().unwrap();
