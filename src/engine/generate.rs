@@ -141,8 +141,32 @@ impl Out<'_> {
 
 /// What verifying a draft left: the logits of the next position, or the end.
 enum Verified {
-    Next(Vec<f32>),
+    /// The next position's logits, and its token when verification already drew it.
+    Next(Vec<f32>, Option<u32>),
     Stop(StopReason),
+}
+
+/// One drafted token checked against the model's pick at its position: greedy, kept
+/// when it is the argmax; sampling, the standard rule for a draft that is one token for
+/// sure — kept with the probability the model gives it, else a token is drawn from the
+/// model's distribution without it (so every token comes out as likely as in plain
+/// sampling). `Err(Some(t))`: not kept, the position's token is `t`.
+fn check(
+    sampler: &mut Sampler,
+    logits: &[f32],
+    drafted: u32,
+) -> Result<std::result::Result<u32, Option<u32>>> {
+    if sampler.is_greedy() {
+        let pick = sampler.sample(logits)?;
+        return Ok(if pick == drafted { Ok(pick) } else { Err(None) });
+    }
+    let dist = sampler.distribution(logits)?;
+    let p = dist.iter().find(|d| d.0 == drafted).map_or(0.0, |d| d.1);
+    if sampler.uniform() < p {
+        return Ok(Ok(drafted));
+    }
+    let rest: Vec<(u32, f32)> = dist.into_iter().filter(|d| d.0 != drafted).collect();
+    Ok(Err(sampler.draw(&rest)))
 }
 
 /// Feeds `token` and the `draft` after it in one batch, then picks along the draft as
@@ -174,15 +198,19 @@ fn verify<B: Backend>(
     out.spec.drafted += draft.len();
     let mut kept = 0;
     let mut end = None;
+    let mut drawn = None;
     while kept < draft.len() {
         if req.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             end = Some(StopReason::Cancelled);
             break;
         }
-        let pick = sampler.sample(row(kept))?;
-        if pick != draft[kept] {
-            break;
-        }
+        let pick = match check(sampler, row(kept), draft[kept])? {
+            Ok(pick) => pick,
+            Err(t) => {
+                drawn = t;
+                break;
+            }
+        };
         kept += 1;
         out.spec.accepted += 1;
         if let Some(stop) = out.take(pick, tokenizer, sampler, req, on_text)? {
@@ -205,7 +233,7 @@ fn verify<B: Backend>(
     };
     Ok(match end {
         Some(stop) => Verified::Stop(stop),
-        None => Verified::Next(next[next.len() - n_vocab..].to_vec()),
+        None => Verified::Next(next[next.len() - n_vocab..].to_vec(), drawn),
     })
 }
 
@@ -254,12 +282,16 @@ pub fn generate_drafted<B: Backend>(
     };
     // Drafts are verified only where a pick is the argmax: the tokens stay those of
     // plain decoding.
-    let draft_max = req.spec.filter(|_| sampler.is_greedy());
+    let draft_max = req.spec.filter(|_| sampler.can_verify());
+    let mut drawn: Option<u32> = None;
     let stop = loop {
         if req.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             break StopReason::Cancelled;
         }
-        let token = sampler.sample(&logits)?;
+        let token = match drawn.take() {
+            Some(t) => t,
+            None => sampler.sample(&logits)?,
+        };
         if let Some(stop) = out.take(token, tokenizer, sampler, req, on_text)? {
             break stop;
         }
@@ -279,7 +311,7 @@ pub fn generate_drafted<B: Backend>(
             continue;
         }
         match verify(session, sampler, tokenizer, req, on_text, &mut out, token, &draft)? {
-            Verified::Next(l) => logits = l,
+            Verified::Next(l, t) => (logits, drawn) = (l, t),
             Verified::Stop(stop) => break stop,
         }
     };
@@ -301,4 +333,47 @@ pub fn generate_drafted<B: Backend>(
         return Err(Error::new(ErrorKind::Interrupted, "generation cancelled"));
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sampler::SamplerParams;
+
+    /// The token a position ends with after `check` (the draft kept, or the one drawn),
+    /// counted over many draws, comes out as often as the model's distribution says —
+    /// whichever token was drafted; a greedy check keeps only the argmax.
+    #[test]
+    fn a_checked_draft_leaves_the_distribution_as_it_was() {
+        let logits = [2.0f32, 1.5, 0.5, -1.0, -3.0];
+        let params = SamplerParams {
+            temp: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            seed: 7,
+            ..SamplerParams::default()
+        };
+        let mut s = Sampler::new(params).unwrap();
+        let want = s.distribution(&logits).unwrap();
+        const N: usize = 40_000;
+        for drafted in [0u32, 1, 3] {
+            let mut seen = [0usize; 5];
+            for _ in 0..N {
+                let t = match check(&mut s, &logits, drafted).unwrap() {
+                    Ok(t) => t,
+                    Err(t) => t.expect("a token drawn from the rest"),
+                };
+                seen[t as usize] += 1;
+            }
+            for &(id, p) in &want {
+                let got = seen[id as usize] as f32 / N as f32;
+                assert!((got - p).abs() < 0.01, "drafted {drafted}: token {id} {got:.3} vs {p:.3}");
+            }
+        }
+        let mut greedy =
+            Sampler::new(SamplerParams { temp: 0.0, ..SamplerParams::default() }).unwrap();
+        assert_eq!(check(&mut greedy, &logits, 0).unwrap(), Ok(0));
+        assert_eq!(check(&mut greedy, &logits, 1).unwrap(), Err(None));
+    }
 }

@@ -190,6 +190,55 @@ impl Sampler {
         self.params.temp == 0.0 && self.constraint.0.is_none()
     }
 
+    /// Whether picks can be checked against a draft at all: no grammar (its state moves
+    /// with each pick).
+    pub fn can_verify(&self) -> bool {
+        self.constraint.0.is_none()
+    }
+
+    /// The distribution a pick from `logits` is drawn from (penalties, top-k, top-p,
+    /// min-p, then the temperature's softmax): `(token, probability)`, summing to 1.
+    /// With temp 0, all the mass on the argmax.
+    pub fn distribution(&mut self, logits: &[f32]) -> Result<Vec<(u32, f32)>> {
+        check_logits(logits)?;
+        if self.params.temp == 0.0 {
+            return Ok(vec![(self.sample_unconstrained(logits)?, 1.0)]);
+        }
+        let mut cands = self.candidates(logits)?;
+        let cands = self.filters.sample(&mut self.res, &mut cands).map_err(chain_error)?;
+        let t = self.params.temp;
+        let max = cands.iter().map(|l| l.logit).fold(f32::NEG_INFINITY, f32::max);
+        let weights: Vec<(u32, f32)> =
+            cands.iter().map(|l| (l.token_id, ((l.logit - max) / t).exp())).collect();
+        let sum: f32 = weights.iter().map(|w| w.1).sum();
+        if !(sum.is_finite() && sum > 0.0) {
+            return Err(Error::failed("sampling: no token has a finite probability"));
+        }
+        Ok(weights.into_iter().map(|(id, w)| (id, w / sum)).collect())
+    }
+
+    /// A uniform draw in [0, 1) from the sampler's generator.
+    pub fn uniform(&mut self) -> f32 {
+        use rand::Rng;
+        self.res.rng.gen::<f32>()
+    }
+
+    /// A token drawn from `dist` (weights need not sum to 1) with the sampler's generator.
+    pub fn draw(&mut self, dist: &[(u32, f32)]) -> Option<u32> {
+        let total: f32 = dist.iter().map(|d| d.1).sum();
+        if total.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return None;
+        }
+        let mut u = self.uniform() * total;
+        for &(id, w) in dist {
+            if u < w {
+                return Some(id);
+            }
+            u -= w;
+        }
+        dist.iter().rev().find(|d| d.1 > 0.0).map(|d| d.0)
+    }
+
     pub fn params(&self) -> &SamplerParams {
         &self.params
     }
