@@ -141,7 +141,9 @@ fn run(
         ignore_eos: false,
         stop: opts.stop.clone(),
         cancel: Some(&engine.gone),
-        spec: None,
+        // Lookup decoding: agents resend files and ask for edits of them; the tokens (or,
+        // sampling, their distribution) are those of plain decoding.
+        spec: Some(crate::assistant::chat::DEFAULT_DRAFT_MAX),
     };
     let tok = std::sync::Arc::clone(&engine.loaded.tokenizer);
     let gone = &engine.gone;
