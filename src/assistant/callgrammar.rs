@@ -21,6 +21,20 @@ use crate::engine::grammar::{CallSpec, Grammar};
 ///
 /// NAME is one of the tools and ARGS valid under its schema.
 pub fn call_spec(format: CallFormat, template: &str) -> Option<CallSpec> {
+    let tools: Vec<(String, Value)> =
+        TOOLS.iter().map(|t| (t.name.to_string(), (t.schema)())).collect();
+    call_spec_for(format, template, &tools)
+}
+
+/// As [`call_spec`], for any tools: (name, JSON schema of the arguments) — the tools an
+/// API request offers.
+pub fn call_spec_for(
+    format: CallFormat,
+    template: &str,
+    tools: &[(String, Value)],
+) -> Option<CallSpec> {
+    let json_call = |key: &str| json_call(key, tools);
+    let xml_grammar = || xml_grammar(tools);
     let loose = || {
         Grammar::Lark(format!(
             "start: WS? (\"```json\" WS?)? call WS? \"```\"?\n{}",
@@ -62,13 +76,13 @@ pub fn call_spec(format: CallFormat, template: &str) -> Option<CallSpec> {
 }
 
 /// The rule `call` (one of the tools by name, its arguments under `key`) and `WS`.
-fn json_call(key: &str) -> String {
-    let calls: Vec<Value> = TOOLS
+fn json_call(key: &str, tools: &[(String, Value)]) -> String {
+    let calls: Vec<Value> = tools
         .iter()
-        .map(|t| {
+        .map(|(name, schema)| {
             json!({
                 "type": "object",
-                "properties": {"name": {"const": t.name}, key: (t.schema)()},
+                "properties": {"name": {"const": name}, key: schema},
                 "required": ["name", key],
                 "additionalProperties": false,
             })
@@ -86,18 +100,18 @@ WS: /[ \t\r\n]+/
 ";
 
 /// The XML form: `start` from after `<tool_call>` to `</tool_call>`, a rule per tool.
-fn xml_grammar() -> String {
-    let names: Vec<String> = TOOLS.iter().map(|t| format!("c_{}", t.name)).collect();
+fn xml_grammar(tools: &[(String, Value)]) -> String {
+    let names: Vec<String> = (0..tools.len()).map(|i| format!("c_{i}")).collect();
     let mut g = format!("start: WS? call WS? \"</tool_call>\"\ncall: {}\n", names.join(" | "));
-    for t in &TOOLS {
-        g.push_str(&xml_tool(t.name, &(t.schema)()));
+    for (i, (name, schema)) in tools.iter().enumerate() {
+        g.push_str(&xml_tool(&names[i], name, schema));
     }
     g + XML_VALUES
 }
 
 /// One tool's call: `<function=NAME>`, its parameters — the required ones once each in
 /// the schema's order, the optional ones anywhere around them — and `</function>`.
-fn xml_tool(name: &str, schema: &Value) -> String {
+fn xml_tool(rule: &str, name: &str, schema: &Value) -> String {
     let empty = serde_json::Map::new();
     let props = schema["properties"].as_object().unwrap_or(&empty);
     let required: Vec<&str> =
@@ -108,7 +122,7 @@ fn xml_tool(name: &str, schema: &Value) -> String {
             Some("boolean") => "BOOL",
             _ => "STR",
         };
-        format!("\"<parameter={key}>\" {value}")
+        format!("{} {value}", lit(&format!("<parameter={key}>")))
     };
     let optional: Vec<String> = props
         .iter()
@@ -127,7 +141,12 @@ fn xml_tool(name: &str, schema: &Value) -> String {
             format!("{opt} {}", each.join(" "))
         }
     };
-    format!("c_{name}: \"<function={name}>\" {body} WS? \"</function>\"\n")
+    format!("{rule}: {} {body} WS? \"</function>\"\n", lit(&format!("<function={name}>")))
+}
+
+/// `text` as a Lark string literal.
+fn lit(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
 }
 
 #[cfg(test)]
