@@ -169,7 +169,7 @@ fn check(
     Ok(Err(sampler.draw(&rest)))
 }
 
-/// Feeds `token` and the `draft` after it in one batch, then picks along the draft as
+/// Feeds the last token of `history` and the `draft` in one batch, then picks along it as
 /// plain decoding would: each pick that equals the drafted token is kept and the next
 /// compared; the first that differs is kept too and ends the draft. The cache is cut
 /// back to what was kept (for a recurrent model: from its checkpoint, fed again).
@@ -181,17 +181,15 @@ fn verify<B: Backend>(
     req: &Request,
     on_text: &mut dyn FnMut(&str) -> Result<()>,
     out: &mut Out,
-    token: u32,
+    mut history: Vec<u32>,
     draft: &[u32],
 ) -> Result<Verified> {
+    // `history`: the cache's tokens, then the token to feed.
     let base = session.tokens().len();
-    // What the cache holds, for a recurrent model that must go back to a checkpoint.
-    let before: Vec<u32> = session.tokens().to_vec();
     session.checkpoint()?;
-    let mut fed = Vec::with_capacity(draft.len() + 1);
-    fed.push(token);
-    fed.extend_from_slice(draft);
-    let all = session.prefill_all(&fed)?;
+    history.extend_from_slice(draft);
+    let fed = &history[base..];
+    let all = session.prefill_all(fed)?;
     let n_vocab = all.len() / fed.len();
     let row = |i: usize| &all[i * n_vocab..(i + 1) * n_vocab];
     out.spec.drafts += 1;
@@ -224,11 +222,7 @@ fn verify<B: Backend>(
     let have = session.tokens().len();
     let next = match have < keep {
         // A recurrent model went back to its checkpoint: feed the kept tokens again.
-        true => {
-            let mut all_kept = before;
-            all_kept.extend_from_slice(&fed[..1 + kept]);
-            session.prefill_all(&all_kept[have..keep])?
-        }
+        true => session.prefill_all(&history[have..keep])?,
         false => row(kept).to_vec(),
     };
     Ok(match end {
@@ -310,7 +304,7 @@ pub fn generate_drafted<B: Backend>(
             logits = session.decode(token)?;
             continue;
         }
-        match verify(session, sampler, tokenizer, req, on_text, &mut out, token, &draft)? {
+        match verify(session, sampler, tokenizer, req, on_text, &mut out, history, &draft)? {
             Verified::Next(l, t) => (logits, drawn) = (l, t),
             Verified::Stop(stop) => break stop,
         }

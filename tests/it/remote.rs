@@ -27,6 +27,15 @@ pub fn answers(port: u16, path: &str) -> bool {
         && out.starts_with("HTTP/1.1 200")
 }
 
+/// Waits until `GET path` on the port answers 200; fails after `secs` naming `what`.
+pub fn wait_until_answers(port: u16, path: &str, secs: u64, what: &str) {
+    let start = Instant::now();
+    while !answers(port, path) {
+        assert!(start.elapsed() < Duration::from_secs(secs), "{what} did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A server process, killed when dropped.
 pub struct Server(pub Child);
 
@@ -67,11 +76,7 @@ fn reference_server(model: &Path, port: u16) -> Option<Server> {
         .spawn()
         .expect("start python3 -m llama_cpp.server");
     let server = Server(child);
-    let start = Instant::now();
-    while !answers(port, "/v1/models") {
-        assert!(start.elapsed() < Duration::from_secs(120), "the reference server did not start");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until_answers(port, "/v1/models", 120, "the reference server");
     Some(server)
 }
 

@@ -295,11 +295,7 @@ fn repl_escalates_to_a_remote_engine_and_comes_back() {
         .spawn()
         .unwrap();
     let _server = crate::remote::Server(child);
-    let start = std::time::Instant::now();
-    while !crate::remote::answers(port, "/health") {
-        assert!(start.elapsed() < Duration::from_secs(60), "hearth serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::remote::wait_until_answers(port, "/health", 60, "hearth serve");
     let served = || std::fs::read_to_string(log.path()).unwrap().matches("prompt tokens").count();
     let args = format!("-n 12 -t 1 --remote http://127.0.0.1:{port}/v1");
     let pane = Pane::start_with(SMOLLM2, 100, 30, &[], &args);

@@ -4,10 +4,9 @@
 //! refused), and `hearth ask --remote` pointed at it.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::{self, fixture, hearth, model_path, QWEN25_CODER};
-use crate::remote::{answers, free_port, Server};
+use crate::remote::{free_port, wait_until_answers, Server};
 
 const KEY: &str = "test-key";
 
@@ -21,11 +20,7 @@ fn serve(port: u16) -> Server {
         .spawn()
         .expect("start hearth serve");
     let server = Server(child);
-    let start = Instant::now();
-    while !answers(port, "/health") {
-        assert!(start.elapsed() < Duration::from_secs(60), "hearth serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_answers(port, "/health", 60, "hearth serve");
     server
 }
 

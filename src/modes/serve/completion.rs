@@ -213,8 +213,7 @@ pub fn chat(engine: &mut Engine, body: &Value, out: Out) {
         return chat_stream(engine, p, out);
     }
     let mut answer = String::new();
-    let prompt = std::mem::take(&mut p.prompt);
-    let stats = run(engine, &prompt, &mut p.opts, &mut |t| {
+    let stats = run(engine, &p.prompt, &mut p.opts, &mut |t| {
         answer.push_str(t);
         true
     });
@@ -230,7 +229,7 @@ pub fn chat(engine: &mut Engine, body: &Value, out: Out) {
     out.json((200, json!({
         "id": p.id, "object": "chat.completion", "created": now(), "model": p.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish(&stats, !calls.is_empty())}],
-        "usage": usage(prompt.len(), &stats),
+        "usage": usage(p.prompt.len(), &stats),
     })));
 }
 
@@ -245,11 +244,8 @@ fn chat_stream(engine: &mut Engine, mut p: Prepared, out: Out) {
     events.send(&chunk(&p, json!({"role": "assistant", "content": ""}), None));
     let mut scanner = p.calls.map(Scanner::new);
     let mut answer = String::new();
-    let prompt = std::mem::take(&mut p.prompt);
-    let mut opts =
-        std::mem::replace(&mut p.opts, options(engine, &Value::Null).expect("defaults are valid"));
     let head = chunk(&p, json!({}), None);
-    let stats = run(engine, &prompt, &mut opts, &mut |t| {
+    let stats = run(engine, &p.prompt, &mut p.opts, &mut |t| {
         answer.push_str(t);
         let shown = scanner.as_mut().map_or_else(|| t.to_string(), |s| s.push(t));
         let mut c = head.clone();
@@ -284,10 +280,10 @@ fn chat_stream(engine: &mut Engine, mut p: Prepared, out: Out) {
         events.send(&chunk(&p, json!({"tool_calls": indexed}), None));
     }
     events.send(&chunk(&p, json!({}), Some(finish(&stats, !calls.is_empty()))));
-    if opts.include_usage {
+    if p.opts.include_usage {
         let mut u = chunk(&p, json!({}), None);
         u["choices"] = json!([]);
-        u["usage"] = usage(prompt.len(), &stats);
+        u["usage"] = usage(p.prompt.len(), &stats);
         events.send(&u);
     }
 }
