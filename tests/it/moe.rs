@@ -531,21 +531,8 @@ fn zero_router_ties_go_to_the_lowest_experts() {
 /// tests run, and the bytes read per token count 2 of 4 experts' weights.
 #[test]
 fn bench_runs_on_an_upcycled_moe() {
-    let dense = open(&common::model_path(SMOLLM2));
     let dir = tempfile::tempdir().unwrap();
-    let short = dir.path().join("short.gguf");
-    truncate(&dense, 2).write(&short).unwrap();
-    let up = Upcycle {
-        arch: "llama",
-        n_expert: 4,
-        n_expert_used: 2,
-        n_ff_shexp: 0,
-        router: Router::Random { seed: 3, scale: 0.05 },
-        down_scale: 2.0,
-        shexp_down_scale: 1.0,
-    };
-    let path = dir.path().join("moe.gguf");
-    upcycle(&open(&short), &up).write(&path).unwrap();
+    let path = crate::testmodels::upcycled(&common::model_path(SMOLLM2), dir.path(), 2);
     let args = ["bench", "-m", path.to_str().unwrap(), "-p", "16", "-n", "4", "-r", "1"];
     let out = common::run(&[&args[..], &["--json", "--roofline"]].concat());
     assert!(out.status.success(), "{}", common::stderr(&out));

@@ -19,7 +19,7 @@ use hearth::tokenizer::Tokenizer;
 
 use crate::common::{self, model_path, GEMMA3, QWEN25_CODER, SMOLLM2};
 use crate::hybrid_models::{build, Hybrid};
-use crate::testmodels::{truncate, upcycle, Router, Upcycle};
+use crate::testmodels::upcycled;
 
 const CODE: &str = "def total_price(items, tax):\n    subtotal = sum(i.price * i.count for i in items)\n    return round(subtotal * (1 + tax), 2)\n";
 
@@ -46,21 +46,7 @@ fn lookup_decoding_keeps_the_tokens_of_plain_decoding_on_every_architecture() {
         same_with_and_without(&model_path(name), &prompt);
     }
     let dir = tempfile::tempdir().unwrap();
-    let dense = Arc::new(GgufFile::open(model_path(SMOLLM2)).unwrap());
-    let short = dir.path().join("short.gguf");
-    truncate(&dense, 4).write(&short).unwrap();
-    let up = Upcycle {
-        arch: "llama",
-        n_expert: 4,
-        n_expert_used: 2,
-        n_ff_shexp: 0,
-        router: Router::Random { seed: 3, scale: 0.05 },
-        down_scale: 2.0,
-        shexp_down_scale: 1.0,
-    };
-    let moe = dir.path().join("moe.gguf");
-    upcycle(&GgufFile::open(&short).unwrap(), &up).write(&moe).unwrap();
-    same_with_and_without(&moe, &prompt);
+    same_with_and_without(&upcycled(&model_path(SMOLLM2), dir.path(), 4), &prompt);
 }
 
 /// Proposes the known greedy continuation, every third draft with its second token

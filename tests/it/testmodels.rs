@@ -600,3 +600,27 @@ pub fn truncate(src: &GgufFile, n_layer: usize) -> GgufWriter {
     }
     w
 }
+
+/// The dense model at `dense` cut to `n_layer` layers and upcycled to a top-2-of-4 llama
+/// MoE (random router), written into `dir`; returns its path.
+pub fn upcycled(
+    dense: &std::path::Path,
+    dir: &std::path::Path,
+    n_layer: usize,
+) -> std::path::PathBuf {
+    let open = |p: &std::path::Path| std::sync::Arc::new(GgufFile::open(p).unwrap());
+    let short = dir.join("short.gguf");
+    truncate(&open(dense), n_layer).write(&short).unwrap();
+    let up = Upcycle {
+        arch: "llama",
+        n_expert: 4,
+        n_expert_used: 2,
+        n_ff_shexp: 0,
+        router: Router::Random { seed: 3, scale: 0.05 },
+        down_scale: 2.0,
+        shexp_down_scale: 1.0,
+    };
+    let path = dir.join("moe.gguf");
+    upcycle(&open(&short), &up).write(&path).unwrap();
+    path
+}
