@@ -94,6 +94,27 @@ fn panels(ty: GgmlType, level: Level, w: &[u8], xq: &[u8], xb: usize) -> Option<
     Some((M * K * N) as f64 / t / 1e9)
 }
 
+/// The eight-row kernel's throughput for `n` activation rows, where `level` has one.
+fn rows8(ty: GgmlType, level: Level, n: usize) -> Option<f64> {
+    let f = dot::rows8::rows8_kernel_at(ty, level)?;
+    let mut w = Vec::new();
+    quant::quantize(ty, &values(M * K, 7), &mut w).ok()?;
+    let rb = w.len() / M;
+    let mut xq = Vec::new();
+    for row in values(n * K, 11).chunks(K) {
+        dot::quantize_row(activation_type(ty), row, &mut xq);
+    }
+    let xb = xq.len() / n;
+    let mut out = vec![0f32; n * dot::rows8::ROWS];
+    let t = best(|| {
+        for r0 in (0..M).step_by(dot::rows8::ROWS) {
+            f(&w[r0 * rb..(r0 + dot::rows8::ROWS) * rb], rb, &xq, xb, &mut out);
+        }
+        std::hint::black_box(&out);
+    });
+    Some((M * K * n) as f64 / t / 1e9)
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -113,6 +134,22 @@ fn main() {
                 let pan = pan.map_or("-".to_string(), |v| format!("{v:.1}"));
                 println!("| {} | {} | {p:.1} | {pan} | {g:.1} |", ty.name(), level.name());
             }
+        }
+    }
+    let counts = [1, 2, 4, 8, 16, 32, 64];
+    println!("\neight-row kernel, MAC/ns by activation rows");
+    println!("| type | level |{}", counts.map(|n| format!(" {n} |")).concat());
+    println!("|---|---|{}", "---|".repeat(counts.len()));
+    for ty in
+        TYPES.into_iter().filter(|t| filter.is_empty() || filter.contains(&t.name().to_lowercase()))
+    {
+        for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+            let Some(row) = counts.iter().map(|&n| rows8(ty, level, n)).collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let cells: String = row.iter().map(|v| format!(" {v:.1} |")).collect();
+            println!("| {} | {} |{cells}", ty.name(), level.name());
         }
     }
 }

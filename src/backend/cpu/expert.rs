@@ -4,8 +4,7 @@
 //! rows) across the threads, so only the selected experts' weights are read, each once
 //! per call, and the gate and up products meet the same gathered activations.
 
-use super::matmul::{self, matmul, one_row_meta, quantize_rows, rows_by_tokens};
-use super::matmul::{Activations, PanelSet, QRows};
+use super::matmul::{self, matmul, quantize_rows, rows_by_tokens, Prepared, QRows};
 use super::pool::{self, SendPtr};
 use crate::quant::dot::{self, activation_type};
 
@@ -32,9 +31,10 @@ pub fn mul_mat_ids(ws: &[QRows], m: usize, x: &[f32], ids: &[u32], slots: usize)
     // Each expert's activation rows, contiguous for the kernels, with their scales.
     let gathered: Vec<Vec<u8>> =
         groups.iter().map(|(_, rows)| gather(&xq, xb, rows, slots)).collect();
-    let panels: Vec<_> = gathered.iter().map(|g| PanelSet::new(w, g, xb)).collect();
-    let metas: Vec<_> =
-        gathered.iter().zip(&panels).map(|(g, p)| one_row_meta(ty, g, p.as_ref())).collect();
+    // The most rows one expert takes stands for the batch: an expert meets each token at
+    // most once, so it reaches 16 only in a batch of 16 tokens or more.
+    let batch = groups.iter().map(|(_, rows)| rows.len()).max().unwrap_or(0);
+    let prepared: Vec<_> = gathered.iter().map(|g| Prepared::new(w, m, g, xb, batch)).collect();
     let per = matmul::rows_per_task(m, groups.len() * ws.len());
     let chunks = m.div_ceil(per);
     let mut outs: Vec<Vec<f32>> = ws.iter().map(|_| vec![0f32; ids.len() * m]).collect();
@@ -46,7 +46,7 @@ pub fn mul_mat_ids(ws: &[QRows], m: usize, x: &[f32], ids: &[u32], slots: usize)
         let (e, rows) = &groups[g];
         let w_e = ws[j].slice(*e as usize * m, m);
         let run = c * per..((c + 1) * per).min(m);
-        let x = Activations { xq: &gathered[g], xb, meta: &metas[g], panels: panels[g].as_ref() };
+        let x = prepared[g].activations(&gathered[g], xb);
         rows_by_tokens(w_e, kernel, run, x, |t, r, v| {
             // SAFETY: each product row has one expert, so (rows[t], r) of weight j belongs
             // to this task.

@@ -5,6 +5,7 @@
 
 use super::pool::{self, SendPtr};
 use crate::quant::dot::panel::{self, PanelKernel, Panels, MAX_PANELS, PANEL_ROWS};
+use crate::quant::dot::rows8::{self, Rows8Fn};
 use crate::quant::dot::{activation_meta, activation_type, DotKernel, XMeta, MAX_COLS};
 use crate::quant::{self, GgmlType};
 
@@ -160,16 +161,14 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     debug_assert_eq!(x.len(), n * k);
     let xb = k / ty.block_elems() * ty.block_bytes();
     let xq = quantize_rows(ty, x, k, xb);
-    let panels = PanelSet::new(w, &xq, xb);
-    let meta = one_row_meta(ty, &xq, panels.as_ref());
+    let prepared = Prepared::new(w, w.n_rows, &xq, xb, n);
     let m = w.n_rows;
     let mut out = vec![0f32; n * m];
     let dst = SendPtr::new(&mut out);
     let per = rows_per_task(m, 1);
     pool::run(m.div_ceil(per), |task| {
         let rows = task * per..((task + 1) * per).min(m);
-        let x = Activations { xq: &xq, xb, meta: &meta, panels: panels.as_ref() };
-        rows_by_tokens(w, dot, rows, x, |t, r, v| {
+        rows_by_tokens(w, dot, rows, prepared.activations(&xq, xb), |t, r, v| {
             // SAFETY: (t, r) is in bounds and row r belongs to this task alone.
             unsafe { dst.write(t * m + r, v) }
         });
@@ -177,15 +176,56 @@ fn matmul_int(w: QRows, dot: DotKernel, x: &[f32], n: usize) -> Vec<f32> {
     out
 }
 
-/// Quantized activation rows: `xb` bytes each, their blocks' scales in `meta`, and the
-/// same rows as panels where the weight type has a panel kernel and there are enough.
+/// Quantized activation rows: `xb` bytes each, and what the kernel chosen for them
+/// reads besides (`Prepared`).
 #[derive(Clone, Copy)]
 pub struct Activations<'a> {
     pub xq: &'a [u8],
     pub xb: usize,
-    pub meta: &'a [XMeta],
-    pub panels: Option<&'a PanelSet>,
+    meta: &'a [XMeta],
+    panels: Option<&'a PanelSet>,
+    rows8: Option<Rows8Fn>,
 }
+
+/// How a product's activation rows meet the weights, chosen once per product: eight
+/// weight rows at a time (`rows8`, Q4_K and Q6_K from four rows on), panels (many rows), or
+/// one weight row at a time with the rows' block scales (`meta`).
+pub struct Prepared {
+    meta: Vec<XMeta>,
+    panels: Option<PanelSet>,
+    rows8: Option<Rows8Fn>,
+}
+
+impl Prepared {
+    /// For weights `w` in matrices of `m` rows and the activation rows `xq` (`xb`
+    /// bytes each), out of a batch of `batch` tokens (an expert meets some of them).
+    pub fn new(w: QRows, m: usize, xq: &[u8], xb: usize, batch: usize) -> Prepared {
+        let n = xq.len() / xb;
+        let rows8 = rows8::rows8_kernel(w.ty).filter(|_| {
+            batch >= ROWS8_MIN_BATCH && n >= ROWS8_MIN_TOKENS && m.is_multiple_of(rows8::ROWS)
+        });
+        let panels = if rows8.is_some() { None } else { PanelSet::new(w, xq, xb) };
+        let meta = match (&panels, rows8) {
+            (None, None) => activation_meta(activation_type(w.ty), xq),
+            _ => Vec::new(),
+        };
+        Prepared { meta, panels, rows8 }
+    }
+
+    pub fn activations<'a>(&'a self, xq: &'a [u8], xb: usize) -> Activations<'a> {
+        Activations { xq, xb, meta: &self.meta, panels: self.panels.as_ref(), rows8: self.rows8 }
+    }
+}
+
+/// Activation rows from which the eight-row kernel takes a product: below, its
+/// interleaving costs more than the one-row kernels' horizontal sums.
+const ROWS8_MIN_TOKENS: usize = 4;
+
+/// Batches from which the eight-row kernel is used at all: smaller ones (single tokens,
+/// drafts being verified) go through the one-row kernels, which sum each token's
+/// products in the same order whatever the batch, so that a verified draft gives the
+/// tokens plain decoding gives.
+const ROWS8_MIN_BATCH: usize = 16;
 
 /// Activation panels with the kernel they were built for.
 pub struct PanelSet {
@@ -196,19 +236,10 @@ pub struct PanelSet {
 impl PanelSet {
     /// The panels of `xq` (rows of `xb` bytes) for weights `w`, when `w`'s type has a
     /// panel kernel at the running level and there are enough rows for it to pay.
-    pub fn new(w: QRows, xq: &[u8], xb: usize) -> Option<PanelSet> {
+    fn new(w: QRows, xq: &[u8], xb: usize) -> Option<PanelSet> {
         let kernel = panel::panel_kernel(w.ty)?;
         (xq.len() / xb >= kernel.min_rows)
             .then(|| PanelSet { kernel, panels: kernel.panels(xq, xb, w.k) })
-    }
-}
-
-/// The block scales the one-row kernels read, unless `panels` (which carry their own)
-/// will take the rows.
-pub fn one_row_meta(ty: GgmlType, xq: &[u8], panels: Option<&PanelSet>) -> Vec<XMeta> {
-    match panels {
-        Some(_) => Vec::new(),
-        None => activation_meta(ty, xq),
     }
 }
 
@@ -271,6 +302,9 @@ pub fn rows_by_tokens(
     if n == 1 {
         return one_token(w, dot, rows, x, emit);
     }
+    if let Some(f) = x.rows8 {
+        return rows_by_eight(w, f, rows, x, emit);
+    }
     if let Some(p) = x.panels {
         return rows_by_panels(w, rows, p, emit);
     }
@@ -287,6 +321,28 @@ pub fn rows_by_tokens(
                 dot.dot_meta(wr, &xq[t0 * xb..], xb, &x.meta[t0 * nb..], cols);
                 cols.iter().enumerate().for_each(|(i, &v)| emit(t0 + i, r, v));
             }
+        }
+    }
+}
+
+/// `rows_by_tokens` through the eight-row kernel: every activation row at once, eight
+/// weight rows a call (`rows` starts and ends on multiples of eight).
+fn rows_by_eight(
+    w: QRows,
+    f: Rows8Fn,
+    rows: std::ops::Range<usize>,
+    x: Activations,
+    mut emit: impl FnMut(usize, usize, f32),
+) {
+    let n = x.xq.len() / x.xb;
+    let rb = w.row_bytes();
+    let mut out = vec![0f32; n * rows8::ROWS];
+    for r0 in rows.clone().step_by(rows8::ROWS) {
+        // With the next eight rows, which the kernel asks for from memory meanwhile.
+        let end = (r0 + 2 * rows8::ROWS).min(rows.end);
+        f(&w.bytes[r0 * rb..end * rb], rb, x.xq, x.xb, &mut out);
+        for (t, v) in out.chunks_exact(rows8::ROWS).enumerate() {
+            v.iter().enumerate().for_each(|(i, &v)| emit(t, r0 + i, v));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 mod attention;
 mod delta;
-mod expert;
+pub mod expert;
 pub mod kv;
 pub mod matmul;
 pub mod ops;

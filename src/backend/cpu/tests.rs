@@ -36,6 +36,31 @@ fn dequantizable_types() -> impl Iterator<Item = GgmlType> {
     TYPE_TABLE.iter().filter(|t| t.dequantizable).map(|t| t.ty)
 }
 
+/// Batches below 16 tokens (drafts being verified) give each token the bits it gets
+/// alone, whichever kernel a prompt would take; prompt-sized batches (the eight-row or
+/// panel kernels, where the CPU has them) stay within rounding of the oracle.
+#[test]
+fn small_batches_give_each_token_the_bits_it_gets_alone() {
+    let mut rng = Rng(77);
+    let (k, m) = (512, 64);
+    for ty in [GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q4_0] {
+        let bytes = random_blocks(&mut rng, ty, k * m);
+        let wf = naive::dequantize(ty, &bytes, k * m);
+        let (_f, w) = weight(&[k as u64, m as u64], ty, bytes);
+        for n in [9, 15, 40] {
+            let x = rng.vec(n * k);
+            let got = CpuBackend.matmul(&w, &CpuBackend.tensor(x.clone(), n, k));
+            for t in (0..n).filter(|_| n < 16) {
+                let one = CpuBackend.tensor(x[t * k..(t + 1) * k].to_vec(), 1, k);
+                let alone = CpuBackend.matmul(&w, &one);
+                assert_eq!(&got.data[t * m..(t + 1) * m], &alone.data[..], "{} n={n}", ty.name());
+            }
+            let want = naive::matmul(&wf, m, k, &rounded(ty, &x, k), n);
+            assert_close(&got.data, &want, &format!("{} n={n}", ty.name()));
+        }
+    }
+}
+
 #[test]
 fn matmul_matches_naive_for_every_type() {
     let mut rng = Rng(0x1234_5678);

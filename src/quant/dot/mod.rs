@@ -8,6 +8,7 @@
 //! activation rows per call so each weight block is unpacked once per group.
 
 pub mod panel;
+pub mod rows8;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]

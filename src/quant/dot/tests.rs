@@ -338,6 +338,41 @@ fn panel_kernels_match_scalar() {
     }
 }
 
+/// The eight-row kernels against the scalar kernel: rows longer than one pass of staged
+/// blocks, and token counts around the kernel's register tile.
+#[test]
+fn rows8_kernels_match_scalar() {
+    let mut rng = Rng(29);
+    for (ty, level) in TYPES.into_iter().flat_map(|t| [(t, Level::Avx2), (t, Level::Avx512Vnni)]) {
+        let Some(f) = rows8::rows8_kernel_at(ty, level) else { continue };
+        let act = activation_type(ty);
+        for (k, raw) in [(512, false), (256 * 10, true)] {
+            let w: Vec<Vec<u8>> = (0..rows8::ROWS).map(|_| weights(&mut rng, ty, k, raw)).collect();
+            for n in [1, 7, 8, 19] {
+                let xs: Vec<Vec<u8>> = (0..n)
+                    .map(|_| {
+                        let mut x = Vec::new();
+                        quantize_row(act, &rng.vec_mixed(k), &mut x);
+                        x
+                    })
+                    .collect();
+                let mut out = vec![f32::NAN; n * rows8::ROWS];
+                f(&w.concat(), w[0].len(), &xs.concat(), xs[0].len(), &mut out);
+                for (t, x) in xs.iter().enumerate() {
+                    for (r, wr) in w.iter().enumerate() {
+                        let want = vec_dot_scalar(ty, wr, x) as f64;
+                        let got = out[t * rows8::ROWS + r] as f64;
+                        let tol = 1e-6 * exact(ty, wr, x).1;
+                        let at =
+                            format!("{} {} k={k} n={n} token {t} row {r}", level.name(), ty.name());
+                        assert!((got - want).abs() <= tol, "{at}: {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The AVX2 Q8_K activation quantizer writes the scalar quantizer's bytes: random
 /// blocks, a block whose largest magnitude appears with both signs (the first one sets
 /// the scale's sign), ties at scale 1, and zeros.

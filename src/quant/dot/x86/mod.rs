@@ -31,6 +31,7 @@ mod blocks;
 mod grouped;
 pub mod panel;
 pub mod panel_avx2;
+pub mod rows8;
 
 use std::arch::x86_64::*;
 
