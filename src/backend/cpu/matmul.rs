@@ -188,7 +188,7 @@ pub struct Activations<'a> {
 }
 
 /// How a product's activation rows meet the weights, chosen once per product: eight
-/// weight rows at a time (`rows8`, Q4_K and Q6_K from four rows on), panels (many rows), or
+/// weight rows at a time (`rows8`, K-quants from four rows on), panels (many rows), or
 /// one weight row at a time with the rows' block scales (`meta`).
 pub struct Prepared {
     meta: Vec<XMeta>,

@@ -22,7 +22,7 @@ pub fn rows8_kernel(ty: GgmlType) -> Option<Rows8Fn> {
     rows8_kernel_at(ty, level).filter(|_| level == Level::Avx512Vnni)
 }
 
-/// The eight-row kernel of weights of type `ty` at `level`: Q4_K and Q6_K, with AVX2 or
+/// The eight-row kernel of weights of type `ty` at `level`: Q4_K, Q5_K and Q6_K, with AVX2 or
 /// AVX-512 VNNI.
 pub fn rows8_kernel_at(ty: GgmlType, level: Level) -> Option<Rows8Fn> {
     if !level.supported() {
@@ -34,8 +34,10 @@ pub fn rows8_kernel_at(ty: GgmlType, level: Level) -> Option<Rows8Fn> {
         use GgmlType::*;
         match (level, ty) {
             (Level::Avx512Vnni, Q4_K) => Some(vnni::<x::Q4K>),
+            (Level::Avx512Vnni, Q5_K) => Some(vnni::<x::Q5K>),
             (Level::Avx512Vnni, Q6_K) => Some(vnni::<x::Q6K>),
             (Level::Avx2, Q4_K) => Some(avx2::<x::Q4K>),
+            (Level::Avx2, Q5_K) => Some(avx2::<x::Q5K>),
             (Level::Avx2, Q6_K) => Some(avx2::<x::Q6K>),
             _ => None,
         }

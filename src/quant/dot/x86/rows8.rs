@@ -132,39 +132,75 @@ unsafe fn rows32(w: *const u8, row_bytes: usize, at: usize) -> [__m256i; 8] {
     transpose(&r)
 }
 
+/// The Q4_K/Q5_K head of block `blk` of the eight rows (`bytes` per block): d, dmin
+/// (f16) at 0, then twelve bytes of 6-bit scales and mins, unpacked into `s`.
+#[inline(always)]
+unsafe fn k4_scales(w: *const u8, row_bytes: usize, blk: usize, bytes: usize, s: &mut Staged) {
+    let head = gather(w, row_bytes, blk, bytes, 0);
+    let (d, dmin) = (f16_lanes::<false>(head), f16_lanes::<true>(head));
+    let a = gather(w, row_bytes, blk, bytes, 4);
+    let b = gather(w, row_bytes, blk, bytes, 8);
+    let c = gather(w, row_bytes, blk, bytes, 12);
+    let minus = |v: __m256i| _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), v));
+    for j in 0..4 {
+        let sh = 8 * j as i32;
+        let (sc, m) = (field(a, sh, 63), field(b, sh, 63));
+        let sc_hi = _mm256_or_si256(field(c, sh, 0x0F), field(a, sh + 2, 0x30));
+        let m_hi = _mm256_or_si256(field(c, sh + 4, 0x0F), field(b, sh + 2, 0x30));
+        s.scale[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
+        s.offset[j] = _mm256_mul_ps(dmin, minus(m));
+        s.scale[j + 4] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc_hi));
+        s.offset[j + 4] = _mm256_mul_ps(dmin, minus(m_hi));
+    }
+}
+
+/// The nibbles of the 128 bytes at `q` of the eight rows: per 32 bytes, the low nibbles
+/// run 2p and the high ones run 2p + 1.
+#[inline(always)]
+unsafe fn k4_nibbles(q: *const u8, row_bytes: usize, s: &mut Staged) {
+    let nib = _mm256_set1_epi8(0x0F);
+    for p in 0..4 {
+        let t = rows32(q, row_bytes, 32 * p);
+        for g in 0..8 {
+            s.q[2 * p][g] = _mm256_and_si256(t[g], nib);
+            s.q[2 * p + 1][g] = _mm256_and_si256(_mm256_srli_epi16::<4>(t[g]), nib);
+        }
+    }
+}
+
 impl Stage for super::Q4K {
-    /// d, dmin (f16) at 0, twelve bytes of 6-bit scales and mins at 4, then 128 bytes:
-    /// per 32, the low nibbles run 2p and the high ones run 2p + 1.
+    /// The head (`k4_scales`), then 128 bytes of nibbles.
     #[inline(always)]
     unsafe fn stage(w: *const u8, row_bytes: usize, blk: usize, s: &mut Staged) {
-        let head = gather(w, row_bytes, blk, 144, 0);
-        let (d, dmin) = (f16_lanes::<false>(head), f16_lanes::<true>(head));
-        let a = gather(w, row_bytes, blk, 144, 4);
-        let b = gather(w, row_bytes, blk, 144, 8);
-        let c = gather(w, row_bytes, blk, 144, 12);
-        for j in 0..4 {
-            let sh = 8 * j as i32;
-            let (sc, m) = (field(a, sh, 63), field(b, sh, 63));
-            let sc_hi = _mm256_or_si256(field(c, sh, 0x0F), field(a, sh + 2, 0x30));
-            let m_hi = _mm256_or_si256(field(c, sh + 4, 0x0F), field(b, sh + 2, 0x30));
-            s.scale[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc));
-            s.offset[j] = _mm256_mul_ps(
-                dmin,
-                _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), m)),
-            );
-            s.scale[j + 4] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sc_hi));
-            s.offset[j + 4] = _mm256_mul_ps(
-                dmin,
-                _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_setzero_si256(), m_hi)),
-            );
-        }
-        let nib = _mm256_set1_epi8(0x0F);
-        let q = w.add(blk * 144 + 16);
-        for p in 0..4 {
-            let t = rows32(q, row_bytes, 32 * p);
-            for g in 0..8 {
-                s.q[2 * p][g] = _mm256_and_si256(t[g], nib);
-                s.q[2 * p + 1][g] = _mm256_and_si256(_mm256_srli_epi16::<4>(t[g]), nib);
+        k4_scales(w, row_bytes, blk, 144, s);
+        k4_nibbles(w.add(blk * 144 + 16), row_bytes, s);
+    }
+}
+
+impl Stage for super::Q5K {
+    /// The head (`k4_scales`), 32 bytes whose bit j of byte l is the fifth bit of
+    /// element l of run j, then 128 bytes of nibbles.
+    #[inline(always)]
+    unsafe fn stage(w: *const u8, row_bytes: usize, blk: usize, s: &mut Staged) {
+        k4_scales(w, row_bytes, blk, 176, s);
+        k4_nibbles(w.add(blk * 176 + 48), row_bytes, s);
+        let high = rows32(w.add(blk * 176 + 16), row_bytes, 0);
+        let sixteen = _mm256_set1_epi8(0x10);
+        for g in 0..8 {
+            // Bit j moved to bit 4 (shifts by 16-bit lanes, the other bits masked off).
+            let h = high[g];
+            let at4 = [
+                _mm256_slli_epi16::<4>(h),
+                _mm256_slli_epi16::<3>(h),
+                _mm256_slli_epi16::<2>(h),
+                _mm256_slli_epi16::<1>(h),
+                h,
+                _mm256_srli_epi16::<1>(h),
+                _mm256_srli_epi16::<2>(h),
+                _mm256_srli_epi16::<3>(h),
+            ];
+            for j in 0..8 {
+                s.q[j][g] = _mm256_or_si256(s.q[j][g], _mm256_and_si256(at4[j], sixteen));
             }
         }
     }
