@@ -6,8 +6,9 @@
 //! one least disturbed on a shared machine). Run with `cargo bench --bench dot`;
 //! arguments select types by name (`q4_k q8_0`).
 
-use std::time::Instant;
+mod common;
 
+use common::{best, values};
 use hearth::quant::dot::{self, activation_meta, activation_type, panel, Level, MAX_COLS};
 use hearth::quant::{self, GgmlType};
 
@@ -26,23 +27,6 @@ const K: usize = 2048;
 const N: usize = 64;
 const RUNS: usize = 15;
 
-/// Deterministic values in [-1, 1): a multiplicative hash of the index.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let hash = |i: u64| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32;
-    (0..n as u64).map(|i| hash(i) / (1u64 << 23) as f32 - 1.0).collect()
-}
-
-/// The best of `RUNS` timings of `f`, in seconds.
-fn best(mut f: impl FnMut()) -> f64 {
-    (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
-}
-
 fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64, Option<f64>)> {
     let kernel = dot::kernel_at(ty, level)?;
     let mut w = Vec::new();
@@ -57,7 +41,7 @@ fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64, Option<f64>)> {
     let meta = activation_meta(xt, &xq);
     let nb = meta.len() / N;
     let mut out = [0f32; MAX_COLS];
-    let prompt = best(|| {
+    let prompt = best(RUNS, || {
         for r in 0..M {
             for t0 in (0..N).step_by(MAX_COLS) {
                 let x = &xq[t0 * xb..];
@@ -67,7 +51,7 @@ fn bench(ty: GgmlType, level: Level) -> Option<(f64, f64, Option<f64>)> {
         std::hint::black_box(&out);
     });
     let mut rows_out = vec![0f32; M];
-    let gen = best(|| {
+    let gen = best(RUNS, || {
         kernel.dot_rows(&w, rb, &xq[..xb], &meta[..nb], &mut rows_out);
         std::hint::black_box(&rows_out);
     });
@@ -81,7 +65,7 @@ fn panels(ty: GgmlType, level: Level, w: &[u8], xq: &[u8], xb: usize) -> Option<
     let p = pk.panels(xq, xb, K);
     let rb = w.len() / M;
     let mut out = [0f32; panel::MAX_PANELS * panel::PANEL_ROWS];
-    let t = best(|| {
+    let t = best(RUNS, || {
         for p0 in (0..p.n_panels()).step_by(panel::MAX_PANELS) {
             let np = (p.n_panels() - p0).min(panel::MAX_PANELS);
             let nb = K / ty.block_elems();
@@ -106,7 +90,7 @@ fn rows8(ty: GgmlType, level: Level, n: usize) -> Option<f64> {
     }
     let xb = xq.len() / n;
     let mut out = vec![0f32; n * dot::rows8::ROWS];
-    let t = best(|| {
+    let t = best(RUNS, || {
         for r0 in (0..M).step_by(dot::rows8::ROWS) {
             f(&w[r0 * rb..(r0 + dot::rows8::ROWS) * rb], rb, &xq, xb, &mut out);
         }

@@ -1,12 +1,13 @@
 //! Expert products at the real per-layer shape of a 30B-A3B MoE (128 experts of 768 × 2048,
 //! 8 used per token): the gate and up products together (Q4_K) and the down product
-//! (Q6_K) for prompts of several lengths, so tokens per expert run from ~2 to ~32 — the
-//! range where a prompt's expert products fall between the one-row and the panel kernels.
+//! (Q6_K) for prompts of several lengths, so tokens per expert run from ~1 to ~32 — the
+//! range where a prompt's expert products move from the one-row to the eight-row kernels.
 //! Reports multiply-accumulates per nanosecond, best of several runs, on the pool's
 //! threads (`-t N`, default 1). Run with `cargo bench --bench moe [-- -t 2]`.
 
-use std::time::Instant;
+mod common;
 
+use common::{best, values};
 use hearth::backend::cpu::expert::{mul_mat_id, mul_mat_ids};
 use hearth::backend::cpu::matmul::{matmul, QRows};
 use hearth::backend::cpu::pool;
@@ -17,12 +18,6 @@ const N_USED: usize = 8;
 const N_EMBD: usize = 2048;
 const N_FF: usize = 768;
 const RUNS: usize = 7;
-
-/// Deterministic values in [-1, 1): a multiplicative hash of the index.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let hash = |i: u64| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f32;
-    (0..n as u64).map(|i| hash(i) / (1u64 << 23) as f32 - 1.0).collect()
-}
 
 fn quantized(ty: GgmlType, n: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::new();
@@ -48,17 +43,6 @@ fn expert_ids(n_tokens: usize) -> Vec<u32> {
         ids.extend(picked);
     }
     ids
-}
-
-/// The best of `RUNS` timings of `f`, in seconds.
-fn best(mut f: impl FnMut()) -> f64 {
-    (0..RUNS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
@@ -89,14 +73,14 @@ fn main() {
     for n in lengths {
         let ids = expert_ids(n);
         let x = values(n * N_EMBD, 11);
-        let t_pair = best(|| {
+        let t_pair = best(RUNS, || {
             std::hint::black_box(mul_mat_ids(&pair, N_FF, &x, &ids, N_USED));
         });
         let xd = values(n * N_USED * N_FF, 13);
-        let t_down = best(|| {
+        let t_down = best(RUNS, || {
             std::hint::black_box(mul_mat_id(down, N_EMBD, &xd, &ids));
         });
-        let t_dense = best(|| {
+        let t_dense = best(RUNS, || {
             std::hint::black_box(matmul(dense, &x, n));
         });
         let macs = (n * N_USED * N_FF * N_EMBD) as f64;

@@ -22,8 +22,8 @@ pub fn rows8_kernel(ty: GgmlType) -> Option<Rows8Fn> {
     rows8_kernel_at(ty, level).filter(|_| level == Level::Avx512Vnni)
 }
 
-/// The eight-row kernel of weights of type `ty` at `level`: Q4_K, Q5_K and Q6_K, with AVX2 or
-/// AVX-512 VNNI.
+/// The eight-row kernel of weights of type `ty` at `level`: Q4_K, Q5_K and Q6_K, with
+/// AVX2 or AVX-512 VNNI.
 pub fn rows8_kernel_at(ty: GgmlType, level: Level) -> Option<Rows8Fn> {
     if !level.supported() {
         return None;

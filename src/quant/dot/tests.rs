@@ -21,6 +21,17 @@ fn weights(rng: &mut Rng, ty: GgmlType, n: usize, raw: bool) -> Vec<u8> {
     w
 }
 
+/// `n` activation rows of `k` random values of mixed magnitude, quantized to `act`.
+fn activation_rows(rng: &mut Rng, act: GgmlType, k: usize, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|_| {
+            let mut x = Vec::new();
+            quantize_row(act, &rng.vec_mixed(k), &mut x);
+            x
+        })
+        .collect()
+}
+
 fn lengths(ty: GgmlType) -> &'static [usize] {
     if ty.block_elems() == 32 {
         &[32, 32 * 7, 256 * 4]
@@ -148,13 +159,7 @@ fn check_columns(level: Level) {
         let act = int_dot_activation_type(ty).unwrap();
         let n = 512;
         let w = weights(&mut rng, ty, n, false);
-        let rows: Vec<Vec<u8>> = (0..MAX_COLS)
-            .map(|_| {
-                let mut x = Vec::new();
-                quantize_row(act, &rng.vec_mixed(n), &mut x);
-                x
-            })
-            .collect();
+        let rows = activation_rows(&mut rng, act, n, MAX_COLS);
         let stride = rows[0].len() + 7;
         let mut x = vec![0u8; stride * MAX_COLS];
         for (c, r) in rows.iter().enumerate() {
@@ -303,13 +308,7 @@ fn panel_kernels_match_scalar() {
         for raw in [false, true] {
             let w = weights(&mut rng, ty, k, raw);
             for n in [1, 8, 13, 32] {
-                let rows: Vec<Vec<u8>> = (0..n)
-                    .map(|_| {
-                        let mut x = Vec::new();
-                        quantize_row(act, &rng.vec_mixed(k), &mut x);
-                        x
-                    })
-                    .collect();
+                let rows = activation_rows(&mut rng, act, k, n);
                 let xq = rows.concat();
                 let panels = pk.panels(&xq, rows[0].len(), k);
                 let np = panels.n_panels();
@@ -349,13 +348,7 @@ fn rows8_kernels_match_scalar() {
         for (k, raw) in [(512, false), (256 * 10, true)] {
             let w: Vec<Vec<u8>> = (0..rows8::ROWS).map(|_| weights(&mut rng, ty, k, raw)).collect();
             for n in [1, 7, 8, 19] {
-                let xs: Vec<Vec<u8>> = (0..n)
-                    .map(|_| {
-                        let mut x = Vec::new();
-                        quantize_row(act, &rng.vec_mixed(k), &mut x);
-                        x
-                    })
-                    .collect();
+                let xs = activation_rows(&mut rng, act, k, n);
                 let mut out = vec![f32::NAN; n * rows8::ROWS];
                 f(&w.concat(), w[0].len(), &xs.concat(), xs[0].len(), &mut out);
                 for (t, x) in xs.iter().enumerate() {

@@ -116,13 +116,14 @@ unsafe fn f16_lanes<const HIGH: bool>(v: __m256i) -> __m256 {
     _mm256_cvtph_ps(_mm_packus_epi32(_mm_and_si128(lo, mask), _mm_and_si128(hi, mask)))
 }
 
-/// `(v >> shift) & mask` per i32 lane, as f32.
+/// `(v >> shift) & mask` per i32 lane.
 #[inline(always)]
 unsafe fn field(v: __m256i, shift: i32, mask: i32) -> __m256i {
     _mm256_and_si256(_mm256_srl_epi32(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi32(mask))
 }
 
-/// The 32 bytes at `at` of the eight rows' block `blk`, transposed (`transpose`).
+/// The 32 bytes at `at` of each of the eight rows `row_bytes` apart at `w`, transposed
+/// (`transpose`): vector g holds bytes 4g..4g + 4 of every row.
 #[inline(always)]
 unsafe fn rows32(w: *const u8, row_bytes: usize, at: usize) -> [__m256i; 8] {
     let mut r = [_mm256_setzero_si256(); ROWS];
@@ -225,7 +226,7 @@ impl Stage for super::Q6K {
                 s.offset[sub] = _mm256_mul_ps(minus32, sc);
             }
         }
-        let (nib, two) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x30));
+        let (nib, bits45) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x30));
         let base = w.add(blk * 210);
         for h in 0..2 {
             let a = rows32(base, row_bytes, 64 * h);
@@ -238,12 +239,12 @@ impl Stage for super::Q6K {
                 let hq = hb[g];
                 let r = &mut s.q;
                 r[4 * h][g] =
-                    _mm256_or_si256(lo_a, _mm256_and_si256(_mm256_slli_epi16::<4>(hq), two));
+                    _mm256_or_si256(lo_a, _mm256_and_si256(_mm256_slli_epi16::<4>(hq), bits45));
                 r[4 * h + 1][g] =
-                    _mm256_or_si256(lo_b, _mm256_and_si256(_mm256_slli_epi16::<2>(hq), two));
-                r[4 * h + 2][g] = _mm256_or_si256(hi_a, _mm256_and_si256(hq, two));
+                    _mm256_or_si256(lo_b, _mm256_and_si256(_mm256_slli_epi16::<2>(hq), bits45));
+                r[4 * h + 2][g] = _mm256_or_si256(hi_a, _mm256_and_si256(hq, bits45));
                 r[4 * h + 3][g] =
-                    _mm256_or_si256(hi_b, _mm256_and_si256(_mm256_srli_epi16::<2>(hq), two));
+                    _mm256_or_si256(hi_b, _mm256_and_si256(_mm256_srli_epi16::<2>(hq), bits45));
             }
         }
     }
@@ -401,6 +402,8 @@ fn check<B: Stage>(w: &[u8], row_bytes: usize, x: &[u8], xb: usize, out: &mut [f
     assert!(nb > 0 && row_bytes == nb * B::W_BYTES, "weight rows of whole blocks");
     let groups = w.len() / (ROWS * row_bytes);
     assert!(w.len() == groups * ROWS * row_bytes && (1..=2).contains(&groups), "weight rows");
+    // The block heads are gathered at i32 offsets from the first row.
+    assert!(ROWS * row_bytes <= i32::MAX as usize, "rows of {row_bytes} bytes");
     assert!(xb == nb * X_BYTES && x.len().is_multiple_of(xb), "activation rows of {nb} blocks");
     let n = x.len() / xb;
     assert_eq!(out.len(), n * ROWS, "eight outputs per activation row");
@@ -412,8 +415,8 @@ fn check<B: Stage>(w: &[u8], row_bytes: usize, x: &[u8], xb: usize, out: &mut [f
 }
 
 /// `out[t·8 + r] = w_r · x_t` for the eight weight rows `row_bytes` apart in `w` (eight
-/// more after them are asked for from memory) and the Q8_K activation rows of `xb` bytes in `x`, with AVX2. Panics on a CPU without AVX2,
-/// or when the lengths disagree.
+/// more after them are asked for from memory) and the Q8_K activation rows of `xb`
+/// bytes in `x`, with AVX2. Panics on a CPU without AVX2, or when the lengths disagree.
 pub fn rows8_avx2<B: Stage>(w: &[u8], row_bytes: usize, x: &[u8], xb: usize, out: &mut [f32]) {
     out.fill(0.0);
     let o = check::<B>(w, row_bytes, x, xb, out);
