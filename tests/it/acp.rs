@@ -563,12 +563,7 @@ fn acp_tool_calls_ask_permission_and_run_only_when_allowed() {
         .iter()
         .find(|u| u["status"] == "completed")
         .unwrap_or_else(|| panic!("{updates:?}"));
-    let text: String = done["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["content"]["text"].as_str())
-        .collect();
+    let text = content_text(done);
     assert!(text.contains("exit status 0"), "{text}");
     assert!(marker.exists(), "run when allowed");
     a.finish();
@@ -643,12 +638,13 @@ fn acp_commands_run_in_the_clients_terminal_when_it_has_one() {
         .find(|u| u["status"] == "completed")
         .unwrap_or_else(|| panic!("{updates:?}"));
     assert!(shows_terminal(done), "{done}");
-    let text: String = done["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c["content"]["text"].as_str())
-        .collect();
+    let text = content_text(done);
     assert!(text.contains("exit status 0"), "{text}");
     a.finish();
+}
+
+/// The text blocks of a tool call update's content, one after another.
+fn content_text(update: &Value) -> String {
+    let content = update["content"].as_array().unwrap_or_else(|| panic!("{update}"));
+    content.iter().filter_map(|c| c["content"]["text"].as_str()).collect()
 }
